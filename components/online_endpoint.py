@@ -1,0 +1,267 @@
+"""A managed online endpoint that reads Azure resources with a managed identity (SPEC sections 1 and 2).
+
+Order Azure requires, made explicit:
+  user-assigned:   identity -> role assignments -> wait ----------------\
+                   identity -> endpoint ------------------------------- deployments -> traffic
+  system-assigned: endpoint -> role assignments (its principal) -> wait -/
+Traffic is set by an ARM template deployment that re-sends the endpoint with its traffic split, after
+the deployments exist (see README, "Traffic").
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+from pulumi_azure_native import managedidentity, resources
+
+from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
+from components.settings import IdentityType, OnlineDeployment, OnlineEndpoint as EndpointSettings
+from components.workspace import WorkspaceInfo
+
+# The API version azure-native uses for Microsoft.MachineLearningServices at the pinned provider
+# version; the traffic template must speak the same one (a test keeps them equal).
+ML_API_VERSION = "2025-12-01"
+# A schema identifier ARM requires in every template; it is never fetched and is the same in every cloud.
+ARM_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+# Deployments take 8 to 14 minutes (SPEC section 1); leave room for image builds and retries.
+DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="40m", update="40m", delete="20m")
+
+
+@dataclass(frozen=True)
+class DataAccess:
+    """Where the scoring script's data lives (outputs of DataStorage)."""
+
+    account_id: pulumi.Input[str]
+    account_name: pulumi.Input[str]
+    container_name: pulumi.Input[str]
+    blob_endpoint: pulumi.Input[str]
+    file_name: str
+
+
+@dataclass(frozen=True)
+class ModelAssets:
+    """Registered asset ids (outputs of WorkspaceAssets)."""
+
+    code_id: pulumi.Input[str]
+    model_id: pulumi.Input[str]
+    environment_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class OnlineEndpointArgs:
+    settings: EndpointSettings
+    workspace: WorkspaceInfo
+    data: DataAccess
+    assets: ModelAssets
+    tags: dict[str, str]
+    protect: bool
+    propagation_seconds: int
+    ready_after: tuple[pulumi.Resource, ...] = ()  # e.g. the uploaded data blobs init() reads
+
+
+class OnlineEndpoint(pulumi.ComponentResource):
+    def __init__(self, name: str, args: OnlineEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("azureml-endpoints:machinelearningservices:OnlineEndpoint", name, {}, opts)
+        s, ws = args.settings, args.workspace
+        user_assigned = s.identity.type is IdentityType.USER_ASSIGNED
+
+        uai = None
+        if user_assigned:
+            # Keyword form: the Args class cannot carry `resource_name` (it clashes with the logical name).
+            uai = managedidentity.UserAssignedIdentity(
+                f"{name}-identity",
+                pulumi.ResourceOptions(parent=self, protect=args.protect),
+                resource_name_=s.identity.user_assigned_identity_name,
+                resource_group_name=ws.resource_group,
+                location=ws.location,
+                tags=args.tags,
+            )
+            # The reference set for a user-assigned identity (SPEC section 1): it needs them all itself.
+            roles = self._grant(name, args, uai.principal_id, (
+                RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
+                RoleGrant("AcrPull", ws.container_registry_id, "registry-acr-pull"),
+                RoleGrant("Storage Blob Data Reader", ws.storage_account_id, "workspace-blob-reader"),
+            ))
+            identity = ml.ManagedServiceIdentityArgs(
+                type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[uai.id]
+            )
+        else:
+            identity = ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED)
+
+        endpoint = ml.OnlineEndpoint(
+            f"{name}-endpoint",
+            ml.OnlineEndpointArgs(
+                endpoint_name=s.name,
+                resource_group_name=ws.resource_group,
+                workspace_name=ws.name,
+                location=ws.location,
+                identity=identity,
+                properties=ml.OnlineEndpointPropertiesArgs(
+                    auth_mode=s.auth_mode.value,
+                    public_network_access=s.public_network_access.value if s.public_network_access else None,
+                    description=s.description,
+                ),
+                tags=args.tags,
+            ),
+            pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # Azure cannot change an endpoint's identity: a new identity means a new endpoint. The name
+                # stays, so the old one must go first (and protection stops exactly that in protected stacks).
+                replace_on_changes=["identity"],
+                delete_before_replace=True,
+                # Traffic belongs to the traffic template below; the endpoint resource never sends or reverts it.
+                ignore_changes=["properties.traffic", "properties.mirrorTraffic"],
+            ),
+        )
+
+        if user_assigned:
+            principal_id, client_id = uai.principal_id, uai.client_id
+        else:
+            principal_id = endpoint.identity.apply(lambda i: i.principal_id)
+            client_id = None
+            # Azure grants a system-assigned endpoint the workspace registry and storage roles itself.
+            roles = self._grant(name, args, principal_id, (
+                RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
+            ))
+
+        deployments = [
+            self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after])
+            for d in s.deployments
+        ]
+        traffic = resources.Deployment(
+            f"{name}-traffic",
+            resources.DeploymentArgs(
+                deployment_name=f"traffic-{s.name}",
+                resource_group_name=ws.resource_group,
+                properties=resources.DeploymentPropertiesArgs(
+                    mode=resources.DeploymentMode.INCREMENTAL,
+                    template=traffic_template(s, ws, args.tags, uai.id if uai else None),
+                ),
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[endpoint, *deployments]),
+        )
+
+        self.endpoint_name = endpoint.name
+        self.endpoint_id = endpoint.id
+        self.scoring_uri = endpoint.properties.apply(lambda p: p.scoring_uri)
+        self.principal_id = principal_id
+        self.client_id = client_id
+        self.deployment_names = [d.name for d in deployments]
+        self.traffic_deployment_id = traffic.id
+        self.register_outputs(
+            {
+                "endpointName": self.endpoint_name,
+                "endpointId": self.endpoint_id,
+                "scoringUri": self.scoring_uri,
+                "principalId": self.principal_id,
+                "clientId": self.client_id,
+                "deploymentNames": self.deployment_names,
+            }
+        )
+
+    def _grant(self, name, args: OnlineEndpointArgs, principal_id, grants) -> RoleAssignments:
+        return RoleAssignments(
+            f"{name}-roles",
+            RoleAssignmentsArgs(
+                subscription_id=args.workspace.subscription_id,
+                principal_id=principal_id,
+                grants=grants,
+                propagation_seconds=args.propagation_seconds,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _deployment(self, name, args: OnlineEndpointArgs, endpoint, d: OnlineDeployment, client_id, ready_after):
+        env = {
+            **d.environment_variables,
+            "STORAGE_ACCOUNT_NAME": args.data.account_name,
+            "STORAGE_CONTAINER_NAME": args.data.container_name,
+            "FILE_NAME": args.data.file_name,
+            "STORAGE_BLOB_ENDPOINT": args.data.blob_endpoint,
+        }
+        if client_id is not None:
+            env["UAI_CLIENT_ID"] = client_id
+        return ml.OnlineDeployment(
+            f"{name}-{d.name}",
+            ml.OnlineDeploymentArgs(
+                deployment_name=d.name,
+                endpoint_name=endpoint.name,
+                resource_group_name=args.workspace.resource_group,
+                workspace_name=args.workspace.name,
+                location=args.workspace.location,
+                sku=ml.SkuArgs(name="Default", capacity=d.instance_count),
+                properties=ml.ManagedOnlineDeploymentArgs(
+                    endpoint_compute_type="Managed",
+                    instance_type=d.instance_type,
+                    model=args.assets.model_id,
+                    code_configuration=ml.CodeConfigurationArgs(code_id=args.assets.code_id, scoring_script=d.scoring_script),
+                    environment_id=args.assets.environment_id,
+                    environment_variables=env,
+                    scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
+                    request_settings=_request_settings(d),
+                    liveness_probe=_probe(d.liveness_probe),
+                    readiness_probe=_probe(d.readiness_probe),
+                ),
+                tags=args.tags,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=ready_after, custom_timeouts=DEPLOYMENT_TIMEOUTS),
+        )
+
+
+def _request_settings(d: OnlineDeployment):
+    r = d.request_settings
+    if r is None:
+        return None
+    return ml.OnlineRequestSettingsArgs(
+        request_timeout=r.request_timeout,
+        max_concurrent_requests_per_instance=r.max_concurrent_requests_per_instance,
+        max_queue_wait=r.max_queue_wait,
+    )
+
+
+def _probe(p):
+    if p is None:
+        return None
+    return ml.ProbeSettingsArgs(
+        initial_delay=p.initial_delay,
+        period=p.period,
+        timeout=p.timeout,
+        failure_threshold=p.failure_threshold,
+        success_threshold=p.success_threshold,
+    )
+
+
+def traffic_template(s: EndpointSettings, ws: WorkspaceInfo, tags: dict[str, str], uai_id) -> pulumi.Output:
+    """An ARM template that re-sends the endpoint as declared, plus its traffic split."""
+
+    def build(identity_id):
+        identity = (
+            {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
+            if identity_id
+            else {"type": "SystemAssigned"}
+        )
+        properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
+        if s.mirror_traffic:
+            properties["mirrorTraffic"] = dict(s.mirror_traffic)
+        if s.public_network_access:
+            properties["publicNetworkAccess"] = s.public_network_access.value
+        if s.description:
+            properties["description"] = s.description
+        return {
+            "$schema": ARM_TEMPLATE_SCHEMA,
+            "contentVersion": "1.0.0.0",
+            "resources": [
+                {
+                    "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                    "apiVersion": ML_API_VERSION,
+                    "name": f"{ws.name}/{s.name}",
+                    "location": ws.location,
+                    "tags": tags,
+                    "identity": identity,
+                    "properties": properties,
+                }
+            ],
+        }
+
+    return pulumi.Output.from_input(uai_id).apply(build)

@@ -1,0 +1,87 @@
+"""Role assignments in the Azure Verified Modules shape, with deterministic names and an explicit wait.
+
+One shape (`role_definition`, `principal_id`, `principal_type`, `scope`), one role-name -> definition-id
+table, and names that are GUIDs derived from scope, principal and role, so the same stack always asks
+Azure for the same assignment and a changed principal yields a new one instead of a conflict.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from components.propagation import PropagationWait
+
+# Built-in role definition GUIDs (identical in every Azure cloud).
+ROLE_DEFINITIONS: dict[str, str] = {
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+}
+
+# Namespace for role assignment names (uuid5), fixed so names never change between runs.
+ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1b6c3e-2f7a-4f5e-9a53-5d0f0b7c1e42")
+
+
+def role_definition_id(subscription_id: str, role_name: str) -> str:
+    """The full role definition id ARM expects for a built-in role."""
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_DEFINITIONS[role_name]}"
+
+
+def role_assignment_name(scope: str, principal_id: str, definition_id: str) -> str:
+    """Deterministic GUID, as Bicep's guid(scope, principalId, roleDefinitionId)."""
+    return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope.lower()}|{principal_id}|{definition_id.lower()}"))
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    role_definition: str  # a key of ROLE_DEFINITIONS
+    scope: pulumi.Input[str]
+    scope_label: str  # names the child resource: f"{name}-{scope_label}"
+
+
+@dataclass(frozen=True)
+class RoleAssignmentsArgs:
+    subscription_id: str
+    principal_id: pulumi.Input[str]
+    grants: tuple[RoleGrant, ...]
+    propagation_seconds: int
+    principal_type: str = "ServicePrincipal"
+
+
+class RoleAssignments(pulumi.ComponentResource):
+    """Grants one principal a set of roles, then waits for them to propagate.
+
+    Depend on this component to start only once the grants are usable.
+    """
+
+    def __init__(self, name: str, args: RoleAssignmentsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("azureml-endpoints:authorization:RoleAssignments", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        assignments = []
+        for grant in args.grants:
+            definition_id = role_definition_id(args.subscription_id, grant.role_definition)
+            name_input = pulumi.Output.all(grant.scope, args.principal_id).apply(
+                lambda values, d=definition_id: role_assignment_name(values[0], values[1], d)
+            )
+            assignments.append(
+                authorization.RoleAssignment(
+                    f"{name}-{grant.scope_label}",
+                    authorization.RoleAssignmentArgs(
+                        role_assignment_name=name_input,
+                        role_definition_id=definition_id,
+                        principal_id=args.principal_id,
+                        principal_type=args.principal_type,
+                        scope=grant.scope,
+                    ),
+                    child,
+                )
+            )
+        self.assignment_ids = pulumi.Output.all(*[a.id for a in assignments])
+        self.wait = PropagationWait(
+            f"{name}-propagation",
+            args.propagation_seconds,
+            self.assignment_ids,
+            pulumi.ResourceOptions(parent=self, depends_on=assignments),
+        )
+        self.register_outputs({"assignmentIds": self.assignment_ids})

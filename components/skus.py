@@ -1,0 +1,44 @@
+"""Managed online endpoint VM SKUs: cores and quota family, for validation and quota estimates.
+
+Source: Azure ML "Managed online endpoints SKU list". Quota is counted per VM family in cores.
+"""
+
+ONLINE_SKUS: dict[str, tuple[int, str]] = {
+    "Standard_DS1_v2": (1, "standardDSv2Family"),
+    "Standard_DS2_v2": (2, "standardDSv2Family"),
+    "Standard_DS3_v2": (4, "standardDSv2Family"),
+    "Standard_DS4_v2": (8, "standardDSv2Family"),
+    "Standard_DS5_v2": (16, "standardDSv2Family"),
+    "Standard_F2s_v2": (2, "standardFSv2Family"),
+    "Standard_F4s_v2": (4, "standardFSv2Family"),
+    "Standard_F8s_v2": (8, "standardFSv2Family"),
+    "Standard_F16s_v2": (16, "standardFSv2Family"),
+    "Standard_F32s_v2": (32, "standardFSv2Family"),
+    "Standard_F48s_v2": (48, "standardFSv2Family"),
+    "Standard_F64s_v2": (64, "standardFSv2Family"),
+    "Standard_F72s_v2": (72, "standardFSv2Family"),
+    "Standard_E2s_v3": (2, "standardESv3Family"),
+    "Standard_E4s_v3": (4, "standardESv3Family"),
+    "Standard_E8s_v3": (8, "standardESv3Family"),
+    "Standard_E16s_v3": (16, "standardESv3Family"),
+    "Standard_E32s_v3": (32, "standardESv3Family"),
+    "Standard_E48s_v3": (48, "standardESv3Family"),
+    "Standard_E64s_v3": (64, "standardESv3Family"),
+    "Standard_NC4as_T4_v3": (4, "standardNCASv3_T4Family"),
+    "Standard_NC8as_T4_v3": (8, "standardNCASv3_T4Family"),
+    "Standard_NC16as_T4_v3": (16, "standardNCASv3_T4Family"),
+    "Standard_NC64as_T4_v3": (64, "standardNCASv3_T4Family"),
+    "Standard_NC6s_v3": (6, "standardNCSv3Family"),
+    "Standard_NC12s_v3": (12, "standardNCSv3Family"),
+    "Standard_NC24s_v3": (24, "standardNCSv3Family"),
+    "Standard_NC24ads_A100_v4": (24, "standardNCADSA100v4Family"),
+    "Standard_NC48ads_A100_v4": (48, "standardNCADSA100v4Family"),
+    "Standard_NC96ads_A100_v4": (96, "standardNCADSA100v4Family"),
+}
+
+_BY_LOWER = {name.lower(): cores for name, (cores, _family) in ONLINE_SKUS.items()}
+
+
+def sku_cores(instance_type: str) -> int | None:
+    """Cores of a SKU (Azure matches SKU names case-insensitively), or None if unknown."""
+    return _BY_LOWER.get(instance_type.lower())

@@ -1,0 +1,70 @@
+"""Scoring script that reads a blob with the endpoint's managed identity at start-up (SPEC section 1).
+
+init() loads the model, then reads the blob twice: over REST with a token from the managed identity
+endpoint, and with the Azure SDK. The blob URL comes from STORAGE_BLOB_ENDPOINT, the storage account's
+own blob endpoint as Azure reports it, so the script works in every Azure cloud.
+"""
+
+import json
+import logging
+import os
+
+import joblib
+import numpy
+import requests
+from azure.identity import ManagedIdentityCredential
+from azure.storage.blob import BlobClient
+
+# Entra resource (audience) for Azure Storage tokens.
+STORAGE_RESOURCE = os.environ.get("STORAGE_TOKEN_RESOURCE", "https://storage.azure.com/")
+
+model = None
+
+
+def blob_url() -> str:
+    endpoint = os.environ["STORAGE_BLOB_ENDPOINT"].rstrip("/")
+    return f"{endpoint}/{os.environ['STORAGE_CONTAINER_NAME']}/{os.environ['FILE_NAME']}"
+
+
+def get_token_rest() -> str:
+    """Token from the managed identity endpoint; clientid selects the user-assigned identity when set."""
+    params = {"resource": STORAGE_RESOURCE}
+    client_id = os.environ.get("UAI_CLIENT_ID")
+    if client_id:
+        params["clientid"] = client_id
+    headers = {"secret": os.environ["MSI_SECRET"], "Metadata": "true"}
+    response = requests.get(os.environ["MSI_ENDPOINT"], params=params, headers=headers, timeout=30)
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def access_blob_storage_rest() -> str:
+    headers = {"Authorization": f"Bearer {get_token_rest()}", "x-ms-version": "2019-02-02"}
+    response = requests.get(blob_url(), headers=headers, timeout=30)
+    response.raise_for_status()
+    logging.info("Blob contains (REST): %s", response.text)
+    return response.text
+
+
+def access_blob_storage_sdk() -> str:
+    credential = ManagedIdentityCredential(client_id=os.environ.get("UAI_CLIENT_ID"))
+    blob = BlobClient.from_blob_url(blob_url(), credential=credential)
+    text = blob.download_blob(encoding="utf-8").readall()
+    logging.info("Blob contains (SDK): %s", text)
+    return text
+
+
+def init():
+    global model
+    model_path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "sklearn_regression_model.pkl")
+    model = joblib.load(model_path)
+    logging.info("Model loaded")
+    access_blob_storage_rest()
+    access_blob_storage_sdk()
+    logging.info("Init complete")
+
+
+def run(raw_data):
+    """Takes {"data": [[10 numbers], ...]} and returns one prediction per row."""
+    data = numpy.array(json.loads(raw_data)["data"])
+    return model.predict(data).tolist()

@@ -1,0 +1,32 @@
+"""Installs the ARM-like mocks: every program evaluation in the tests goes through tools.evaluate."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tools.evaluate import Evaluation, evaluate, stack_config  # noqa: E402
+
+NAMESPACE = "azureml-endpoints"
+
+
+@pytest.fixture(scope="session")
+def dev() -> Evaluation:
+    return evaluate("dev")
+
+
+@pytest.fixture(scope="session")
+def sai() -> Evaluation:
+    return evaluate("sai-example")
+
+
+@pytest.fixture
+def dev_config() -> dict:
+    """A mutable copy of the dev stack's config for tests that break one rule."""
+    import copy
+
+    return copy.deepcopy(stack_config("dev"))

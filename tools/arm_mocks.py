@@ -1,0 +1,352 @@
+"""Pulumi mocks that answer the way Azure Resource Manager does, and a recorder of what the program registers.
+
+The mocks build ARM-format ids from the resource's real naming inputs, give identities principal and
+client ids, return the `userAssignedIdentities` map Azure returns for an endpoint, and refuse what ARM
+refuses (an unknown workspace, a user-assigned identity id that does not exist). Numbers come back as
+the engine sends them (floats). Everything is derived from names, so two runs answer identically.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000001"
+TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
+# Suffixes of the fake cloud the mocks answer for; the program must take every host name from Azure.
+FAKE_STORAGE_SUFFIX = "core.example-cloud.test"
+FAKE_INFERENCE_SUFFIX = "inference.ml.example-cloud.test"
+_ID_NAMESPACE = uuid.UUID("0b9f3c1e-5a0b-4d7e-8f61-1c2d3e4f5a6b")
+
+
+def fake_guid(*parts: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))
+
+
+@dataclass
+class FakeWorkspace:
+    name: str
+    resource_group: str
+    location: str = "westeurope"
+    has_registry: bool = True
+
+    @property
+    def id(self) -> str:
+        return rg_id(self.resource_group) + f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+
+    @property
+    def storage_account_name(self) -> str:
+        return ("st" + self.name.replace("-", "").replace("_", "").lower())[:24]
+
+    @property
+    def storage_account_id(self) -> str:
+        return rg_id(self.resource_group) + f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+
+    @property
+    def registry_id(self) -> str:
+        name = ("cr" + self.name.replace("-", "").replace("_", "").lower())[:50]
+        return rg_id(self.resource_group) + f"/providers/Microsoft.ContainerRegistry/registries/{name}"
+
+    @property
+    def workspace_guid(self) -> str:
+        return fake_guid("workspace", self.id)
+
+
+def rg_id(resource_group: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{resource_group}"
+
+
+class ArmError(Exception):
+    """What ARM would answer with an error status."""
+
+
+@dataclass
+class Registration:
+    """One RegisterResource call as the engine receives it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict
+    outputs: dict
+    id: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    replace_on_changes: list[str]
+    ignore_changes: list[str]
+    delete_before_replace: bool
+    retain_on_delete: bool
+    custom_timeouts: dict[str, str]
+
+
+class ArmMocks(pulumi.runtime.Mocks):
+    def __init__(self, workspaces: Optional[list[FakeWorkspace]] = None):
+        self.workspaces = {(w.resource_group.lower(), w.name.lower()): w for w in (workspaces or [])}
+        self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> outputs, for lookups across resources
+        self.calls: list[tuple[str, dict]] = []
+
+    # --- resources -------------------------------------------------------------------------------
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        inputs = copy.deepcopy(args.inputs)
+        handler = _RESOURCES.get(args.typ)
+        if handler is None:
+            if args.typ.startswith("azure-native:"):
+                raise ArmError(f"the ARM mocks do not know {args.typ}; add it to tools/arm_mocks.py")
+            return f"{args.name}-id", inputs  # dynamic and other non-Azure resources keep their inputs
+        resource_id, outputs = handler(self, inputs)
+        state = {**inputs, **outputs, "id": resource_id}
+        self.by_id[resource_id.lower()] = state
+        return resource_id, state
+
+    # --- invokes ---------------------------------------------------------------------------------
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        self.calls.append((args.token, dict(args.args)))
+        handler = _CALLS.get(args.token)
+        if handler is None:
+            raise ArmError(f"the ARM mocks do not know the function {args.token}")
+        return handler(self, args.args)
+
+    def workspace(self, resource_group: str, name: str) -> FakeWorkspace:
+        found = self.workspaces.get((resource_group.lower(), name.lower()))
+        if found is None:
+            raise ArmError(
+                f"ResourceNotFound: The Resource 'Microsoft.MachineLearningServices/workspaces/{name}' under "
+                f"resource group '{resource_group}' was not found."
+            )
+        return found
+
+
+def _arm(resource_group: str, provider_path: str) -> str:
+    return rg_id(resource_group) + "/providers/" + provider_path
+
+
+def _workspace_path(i: dict) -> str:
+    return f"Microsoft.MachineLearningServices/workspaces/{i['workspaceName']}"
+
+
+def _user_assigned_identity(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"Microsoft.ManagedIdentity/userAssignedIdentities/{i['resourceName']}")
+    return rid, {
+        "name": i["resourceName"],
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "principalId": fake_guid("principal", rid),
+        "clientId": fake_guid("client", rid),
+        "tenantId": TENANT_ID,
+    }
+
+
+def _storage_account(m: ArmMocks, i: dict):
+    name = i["accountName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Storage/storageAccounts/{name}")
+    return rid, {
+        "name": name,
+        "type": "Microsoft.Storage/storageAccounts",
+        "provisioningState": "Succeeded",
+        "primaryEndpoints": {
+            "blob": f"https://{name}.blob.{FAKE_STORAGE_SUFFIX}/",
+            "dfs": f"https://{name}.dfs.{FAKE_STORAGE_SUFFIX}/",
+        },
+    }
+
+
+def _blob_container(m: ArmMocks, i: dict):
+    rid = _arm(
+        i["resourceGroupName"],
+        f"Microsoft.Storage/storageAccounts/{i['accountName']}/blobServices/default/containers/{i['containerName']}",
+    )
+    return rid, {"name": i["containerName"], "type": "Microsoft.Storage/storageAccounts/blobServices/containers"}
+
+
+def _blob(m: ArmMocks, i: dict):
+    url = f"https://{i['accountName']}.blob.{FAKE_STORAGE_SUFFIX}/{i['containerName']}/{i['blobName']}"
+    return url, {"name": i["blobName"], "url": url}
+
+
+def _role_assignment(m: ArmMocks, i: dict):
+    rid = f"{i['scope']}/providers/Microsoft.Authorization/roleAssignments/{i['roleAssignmentName']}"
+    return rid, {"name": i["roleAssignmentName"], "type": "Microsoft.Authorization/roleAssignments"}
+
+
+def _endpoint_identity(m: ArmMocks, identity: dict, rid: str) -> dict:
+    kind = identity.get("type")
+    if kind == "SystemAssigned":
+        return {"type": kind, "principalId": fake_guid("principal", rid), "tenantId": TENANT_ID}
+    if kind == "UserAssigned":
+        result = {}
+        for uai_id in identity.get("userAssignedIdentities", []):
+            uai = m.by_id.get(uai_id.lower())
+            if uai is None:
+                raise ArmError(f"BadRequest: user-assigned identity '{uai_id}' does not exist")
+            result[uai_id] = {"principalId": uai["principalId"], "clientId": uai["clientId"]}
+        return {"type": kind, "userAssignedIdentities": result}
+    raise ArmError(f"BadRequest: identity type '{kind}' is not supported on endpoints")
+
+
+def _online_endpoint(m: ArmMocks, i: dict):
+    name = i["endpointName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/onlineEndpoints/{name}")
+    ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
+    properties = dict(i["properties"])
+    properties.update(
+        {
+            "provisioningState": "Succeeded",
+            "scoringUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/score",
+            "swaggerUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/swagger.json",
+            "traffic": {},
+        }
+    )
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        "identity": _endpoint_identity(m, i.get("identity") or {}, rid),
+        "properties": properties,
+    }
+
+
+def _online_deployment(m: ArmMocks, i: dict):
+    name = i["deploymentName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/onlineEndpoints/{i['endpointName']}/deployments/{name}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {"name": name, "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", "properties": properties}
+
+
+def _asset_version(collection: str):
+    def handler(m: ArmMocks, i: dict):
+        rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/{collection}/{i['name']}/versions/{i['version']}")
+        return rid, {"name": i["version"], "type": f"Microsoft.MachineLearningServices/workspaces/{collection}/versions"}
+
+    return handler
+
+
+def _template_deployment(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Resources/deployments/{i['deploymentName']}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {"name": i["deploymentName"], "type": "Microsoft.Resources/deployments", "properties": properties}
+
+
+_RESOURCES = {
+    "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
+    "azure-native:storage:StorageAccount": _storage_account,
+    "azure-native:storage:BlobContainer": _blob_container,
+    "azure-native:storage:Blob": _blob,
+    "azure-native:authorization:RoleAssignment": _role_assignment,
+    "azure-native:machinelearningservices:OnlineEndpoint": _online_endpoint,
+    "azure-native:machinelearningservices:OnlineDeployment": _online_deployment,
+    "azure-native:machinelearningservices:CodeVersion": _asset_version("codes"),
+    "azure-native:machinelearningservices:ModelVersion": _asset_version("models"),
+    "azure-native:machinelearningservices:EnvironmentVersion": _asset_version("environments"),
+    "azure-native:resources:Deployment": _template_deployment,
+}
+
+
+def _get_workspace(m: ArmMocks, a: dict):
+    ws = m.workspace(a["resourceGroupName"], a["workspaceName"])
+    result = {
+        "id": ws.id,
+        "name": ws.name,
+        "location": ws.location,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "storageAccount": ws.storage_account_id,
+        "workspaceId": ws.workspace_guid,
+        "identity": {"type": "SystemAssigned", "principalId": fake_guid("principal", ws.id), "tenantId": TENANT_ID},
+    }
+    if ws.has_registry:
+        result["containerRegistry"] = ws.registry_id
+    return result
+
+
+def _get_datastore(m: ArmMocks, a: dict):
+    ws = m.workspace(a["resourceGroupName"], a["workspaceName"])
+    if a["name"] != "workspaceblobstore":
+        raise ArmError(f"ResourceNotFound: datastore '{a['name']}'")
+    return {
+        "id": ws.id + "/datastores/workspaceblobstore",
+        "name": "workspaceblobstore",
+        "properties": {
+            "datastoreType": "AzureBlob",
+            "accountName": ws.storage_account_name,
+            "containerName": f"azureml-blobstore-{ws.workspace_guid}",
+            "endpoint": FAKE_STORAGE_SUFFIX,
+            "protocol": "https",
+            "isDefault": True,
+        },
+    }
+
+
+def _list_online_endpoint_keys(m: ArmMocks, a: dict):
+    seed = f"{a['resourceGroupName']}/{a['workspaceName']}/{a['endpointName']}"
+    return {"primaryKey": "pk-" + fake_guid("key1", seed), "secondaryKey": "sk-" + fake_guid("key2", seed)}
+
+
+_CALLS = {
+    "azure-native:machinelearningservices:getWorkspace": _get_workspace,
+    "azure-native:machinelearningservices:getDatastore": _get_datastore,
+    "azure-native:machinelearningservices:listOnlineEndpointKeys": _list_online_endpoint_keys,
+}
+
+
+def plain(value: Any) -> Any:
+    """Inputs as comparable data: assets become {"fileAsset": path} (they compare by identity otherwise)."""
+    if isinstance(value, pulumi.FileAsset):
+        return {"fileAsset": value.path}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping every registration with its options and the stack's outputs."""
+
+    def __init__(self, mocks: ArmMocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.stack_outputs: dict[str, Any] = {}
+        self.stack_urn: Optional[str] = None
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        registered = self.resources[response.urn]
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                inputs=plain(rpc.deserialize_properties(request.object)),
+                outputs=dict(registered.state) if request.custom else {},
+                id=response.id,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                protect=request.protect,
+                replace_on_changes=list(request.replaceOnChanges),
+                ignore_changes=list(request.ignoreChanges),
+                delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete,
+                custom_timeouts={
+                    "create": request.customTimeouts.create,
+                    "update": request.customTimeouts.update,
+                    "delete": request.customTimeouts.delete,
+                },
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn == self.stack_urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)

@@ -1,0 +1,107 @@
+"""Evaluates the Pulumi program for a stack under the ARM-like mocks, without Azure or the Pulumi CLI.
+
+Used by the tests and the offline preview: it reads `Pulumi.<stack>.yaml` the way the CLI does, runs
+`__main__.py`, and returns every registration (inputs, outputs, dependencies, options) and the stack outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime import stack as runtime_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from tools.arm_mocks import ArmMocks, FakeWorkspace, RecordingMonitor, Registration
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def project_name() -> str:
+    return yaml.safe_load((REPO / "Pulumi.yaml").read_text())["name"]
+
+
+def shipped_stacks() -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in REPO.glob("Pulumi.*.yaml"))
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The `config:` of Pulumi.<stack>.yaml, keys with their namespace, values as written."""
+    path = REPO / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no stack file {path.name} (stacks: {', '.join(shipped_stacks())})")
+    return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass
+class Evaluation:
+    stack: str
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    mocks: ArmMocks
+    error: Optional[BaseException] = None  # set only when evaluate(raise_errors=False) caught one
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.registrations if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+
+def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
+    """The fake Azure holds the workspace a stack names, as an existing workspace would be."""
+    ws = config.get(f"{project_name()}:workspace")
+    if isinstance(ws, str):
+        ws = json.loads(ws)
+    if not isinstance(ws, dict) or "name" not in ws or "resourceGroup" not in ws:
+        return []
+    return [FakeWorkspace(name=ws["name"], resource_group=ws["resourceGroup"])]
+
+
+def evaluate(
+    stack: str,
+    config: Optional[Mapping[str, Any]] = None,
+    workspaces: Optional[list[FakeWorkspace]] = None,
+    preview: bool = False,
+    raise_errors: bool = True,
+) -> Evaluation:
+    """Runs the program; `config` replaces the stack file's config, `workspaces` the fake Azure's.
+
+    With raise_errors=False a failing program still returns what it registered, with `error` set.
+    """
+    config = dict(stack_config(stack) if config is None else config)
+    mocks = ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    runtime_settings.ROOT.set(None)  # set_mocks finishes a root stack at once; the program needs a live one
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    error = None
+    try:
+        _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")))
+    except Exception as caught:  # noqa: BLE001 handed back to the caller below
+        if raise_errors:
+            raise
+        error = caught
+    finally:
+        runtime_settings.ROOT.set(None)
+    return Evaluation(stack, monitor.registrations, monitor.stack_outputs, mocks, error)
