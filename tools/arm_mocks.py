@@ -328,7 +328,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 parent=request.parent,
                 custom=request.custom,
                 inputs=plain(rpc.deserialize_properties(request.object)),
-                outputs=dict(registered.state) if request.custom else {},
+                outputs=plain(dict(registered.state)) if request.custom else {},
                 id=response.id,
                 dependencies=list(request.dependencies),
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},

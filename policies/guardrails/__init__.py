@@ -1,0 +1,12 @@
+"""Every rule of the pack, grouped by module."""
+
+from guardrails import api_versions, endpoints, identity, registry, roles, storage
+
+ALL_POLICIES = [
+    *identity.POLICIES,
+    *roles.POLICIES,
+    *storage.POLICIES,
+    *registry.POLICIES,
+    *endpoints.POLICIES,
+    *api_versions.POLICIES,
+]

@@ -1,0 +1,109 @@
+"""Online endpoints fit for their stack: Entra auth, high availability and an explicit network stance in prod."""
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from guardrails.common import (
+    ACR_PULL,
+    ONLINE_DEPLOYMENT,
+    ONLINE_ENDPOINT,
+    ROLE_ASSIGNMENT,
+    STORAGE_ACCOUNT,
+    STORAGE_BLOB_DATA_READER,
+    UNKNOWN,
+    USER_ASSIGNED_IDENTITY,
+    arm_type,
+    read,
+    role_guid,
+)
+
+
+def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != ONLINE_ENDPOINT:
+        return
+    mode = read(args.props, "properties", "authMode")
+    if mode is not UNKNOWN and mode != "AADToken":
+        report_violation(f"authMode is {mode}: use AADToken (Entra). Keys never expire and cannot be scoped to a caller.")
+
+
+def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != ONLINE_DEPLOYMENT:
+        return
+    minimum = int((args.get_config() or {}).get("minInstances", 3))
+    capacity = read(args.props, "sku", "capacity")
+    if capacity is not UNKNOWN and (capacity is None or capacity < minimum):
+        report_violation(f"Deployment runs {capacity or 'an unset number of'} instance(s); high availability needs at least {minimum}.")
+
+
+def public_network_access_stated(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type == ONLINE_ENDPOINT and read(args.props, "properties", "publicNetworkAccess") is None:
+        report_violation("publicNetworkAccess is not set: state Enabled or Disabled explicitly for this stack.")
+
+
+def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, report_violation: ReportViolation):
+    """A UAI endpoint's identity pulls the image and reads the workspace storage itself (SPEC section 1)."""
+    assignments = [r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT]
+    for endpoint in (r for r in args.resources if r.resource_type == ONLINE_ENDPOINT):
+        if read(endpoint.props, "identity", "type") != "UserAssigned":
+            continue
+        identities = [d for d in endpoint.property_dependencies.get("identity", []) if d.resource_type == USER_ASSIGNED_IDENTITY]
+        if not identities:
+            report_violation(
+                "Endpoint uses a user-assigned identity this stack does not manage, so its AcrPull and workspace storage "
+                "roles cannot be verified here: create the identity and its roles in this stack.",
+                endpoint.urn,
+            )
+        for identity in identities:
+            granted = [a for a in assignments if identity in a.property_dependencies.get("principalId", [])]
+            acr_pull = any(
+                role_guid(read(a.props, "roleDefinitionId", default="")) == ACR_PULL
+                and arm_type(str(read(a.props, "scope", default=""))) == "Microsoft.ContainerRegistry/registries"
+                for a in granted
+            )
+            # The workspace's storage exists before the stack; the stack's own accounts are the data accounts.
+            workspace_reader = any(
+                role_guid(read(a.props, "roleDefinitionId", default="")) == STORAGE_BLOB_DATA_READER
+                and isinstance(read(a.props, "scope"), str)
+                and arm_type(read(a.props, "scope")) == "Microsoft.Storage/storageAccounts"
+                and not any(d.resource_type == STORAGE_ACCOUNT for d in a.property_dependencies.get("scope", []))
+                for a in granted
+            )
+            missing = [n for n, ok in (("AcrPull on the workspace registry", acr_pull), ("Storage Blob Data Reader on the workspace storage", workspace_reader)) if not ok]
+            if missing:
+                report_violation(f"User-assigned identity {identity.name} of this endpoint lacks {' and '.join(missing)}.", endpoint.urn)
+
+
+endpoint_entra_auth = ResourceValidationPolicy(
+    name="endpoint-entra-auth",
+    description="Online endpoints use Entra token auth (mandatory in prod; guidance elsewhere).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=entra_token_auth,
+)
+deployment_min_instances = ResourceValidationPolicy(
+    name="deployment-min-instances",
+    description="Online deployments run at least 3 instances for high availability (SPEC section 2; mandatory in prod).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=minimum_instances,
+    config_schema=PolicyConfigSchema(properties={"minInstances": {"type": "integer", "default": 3}}),
+)
+endpoint_public_network_access = ResourceValidationPolicy(
+    name="endpoint-public-network-access-stated",
+    description="Online endpoints state publicNetworkAccess explicitly (mandatory in prod).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=public_network_access_stated,
+)
+uai_endpoint_workspace_roles = StackValidationPolicy(
+    name="uai-endpoint-workspace-roles",
+    description="Every user-assigned endpoint identity has AcrPull on the workspace registry and Storage Blob Data Reader on the workspace storage in the same stack.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=user_assigned_identities_have_workspace_roles,
+)
+
+POLICIES = [endpoint_entra_auth, deployment_min_instances, endpoint_public_network_access, uai_endpoint_workspace_roles]

@@ -1,0 +1,112 @@
+"""Least privilege for workload identities: only the roles the product needs, at resource scope."""
+
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from guardrails.common import (
+    ACR_PULL,
+    CONTRIBUTOR,
+    OWNER,
+    ROLE_ASSIGNMENT,
+    ROLE_DEFINITION,
+    ROLE_NAMES,
+    STORAGE_BLOB_DATA_READER,
+    USER_ACCESS_ADMINISTRATOR,
+    UNKNOWN,
+    plain,
+    read,
+    role_guid,
+)
+
+PRODUCT_ROLES = (STORAGE_BLOB_DATA_READER, ACR_PULL)
+PRIVILEGED_ROLES = (OWNER, CONTRIBUTOR, USER_ACCESS_ADMINISTRATOR)
+
+
+def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != ROLE_ASSIGNMENT:
+        return
+    definition = read(args.props, "roleDefinitionId")
+    if definition is UNKNOWN or definition is None:
+        return
+    guid = role_guid(definition)
+    extra = [g.lower() for g in (args.get_config() or {}).get("additionalRoleDefinitionIds", [])]
+    if guid in PRIVILEGED_ROLES:
+        report_violation(f"{ROLE_NAMES[guid]} is never granted to a workload identity; grant the narrow data role it needs.")
+    elif guid not in PRODUCT_ROLES and guid not in extra:
+        allowed = ", ".join(ROLE_NAMES[g] for g in PRODUCT_ROLES)
+        report_violation(f"Role definition {guid} is not one the product needs ({allowed}, or additionalRoleDefinitionIds).")
+
+
+def resource_scope_only(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != ROLE_ASSIGNMENT:
+        return
+    scope = read(args.props, "scope")
+    if scope is UNKNOWN or scope is None:
+        return
+    segments = [s.lower() for s in scope.strip("/").split("/")]
+    if "providers" not in segments or segments[:2] == ["providers", "microsoft.management"]:
+        level = "resource group" if "resourcegroups" in segments else "subscription or management group"
+        report_violation(f"Role assignment at {level} scope '{scope}': scope it to the one resource the identity reads.")
+
+
+def principal_type_set(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != ROLE_ASSIGNMENT:
+        return
+    principal_type = read(args.props, "principalType")
+    if principal_type is None:
+        report_violation(
+            "Role assignment has no principalType: set it (ServicePrincipal for managed identities) so Azure does not "
+            "have to look the principal up, which fails while a new identity is still replicating."
+        )
+
+
+def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != ROLE_DEFINITION:
+        return
+    permissions = plain(read(args.props, "permissions", default=[]))
+    if permissions is UNKNOWN:
+        return
+    wildcards = sorted(
+        {
+            action
+            for permission in permissions
+            for field in ("actions", "dataActions")
+            for action in (permission.get(field) or [])
+            if isinstance(action, str) and "*" in action
+        }
+    )
+    if wildcards:
+        report_violation(f"Custom role grants wildcard actions {wildcards}: list the exact actions instead.")
+
+
+role_assignment_allowed_roles = ResourceValidationPolicy(
+    name="role-assignment-allowed-roles",
+    description="Workload identities get only Storage Blob Data Reader and AcrPull (never Owner, Contributor, User Access Administrator).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=allowed_roles_only,
+    config_schema=PolicyConfigSchema(
+        properties={"additionalRoleDefinitionIds": {"type": "array", "items": {"type": "string"}, "default": []}}
+    ),
+)
+
+role_assignment_resource_scope = ResourceValidationPolicy(
+    name="role-assignment-resource-scope",
+    description="Role assignments are scoped to a resource, never a subscription, management group or resource group.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=resource_scope_only,
+)
+
+role_assignment_principal_type = ResourceValidationPolicy(
+    name="role-assignment-principal-type",
+    description="Role assignments state their principal type.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=principal_type_set,
+)
+
+custom_role_no_wildcards = ResourceValidationPolicy(
+    name="custom-role-no-wildcard-actions",
+    description="Custom role definitions list exact actions, no '*'.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=custom_role_without_wildcards,
+)
+
+POLICIES = [role_assignment_allowed_roles, role_assignment_resource_scope, role_assignment_principal_type, custom_role_no_wildcards]
