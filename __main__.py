@@ -45,7 +45,7 @@ for endpoint_settings in settings.online_endpoints:
                 blob_endpoint=data.blob_endpoint,
                 file_name=settings.data_storage.file_name,
             ),
-            assets=ModelAssets(code_id=assets.code_id, model_id=assets.model_id, environment_id=assets.environment_id),
+            assets=ModelAssets(code_id=assets.code_ids["onlinescoring"], model_id=assets.model_id, environment_id=assets.environment_id),
             tags=tags,
             protect=settings.is_protected(endpoint_settings),
             propagation_seconds=settings.role_propagation_seconds,

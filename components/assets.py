@@ -17,6 +17,7 @@ from components.workspace import WorkspaceInfo
 
 ML_DIR = Path(__file__).resolve().parent.parent / "ml"
 ONLINE_CODE_DIR = ML_DIR / "onlinescoring"
+BATCH_CODE_DIR = ML_DIR / "batchscoring"
 MODEL_DIR = ML_DIR / "model"
 CONDA_FILE = ML_DIR / "environment" / "conda.yaml"
 ONLINE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"
@@ -43,42 +44,48 @@ def folder_version(folder: Path) -> str:
 @dataclass(frozen=True)
 class WorkspaceAssetsArgs:
     workspace: WorkspaceInfo
-    code_dir: Path = ONLINE_CODE_DIR
+    code_dirs: tuple[Path, ...] = (ONLINE_CODE_DIR,)  # each registered as a code asset named after the folder
     model_dir: Path = MODEL_DIR
     conda_file: Path = CONDA_FILE
     image: str = ONLINE_IMAGE
-    code_name: str = "onlinescoring"
     model_name: str = "sklearn-regression"
-    environment_name: str = "sklearn-managedidentity"
+    environment_name: str = "sklearn-scoring"
 
 
 class WorkspaceAssets(pulumi.ComponentResource):
-    """Uploads code and model folders to the workspace's default datastore and registers the versions."""
+    """Uploads code and model folders to the workspace's default datastore and registers the versions.
+
+    One model and one environment serve the online and the batch side: they are the same files.
+    """
 
     def __init__(self, name: str, args: WorkspaceAssetsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("azureml-endpoints:machinelearningservices:WorkspaceAssets", name, {}, opts)
         ws = args.workspace
-        self.code_version = folder_version(args.code_dir)
         self.model_version = folder_version(args.model_dir)
         conda = args.conda_file.read_text()
         self.environment_version = content_version(("conda", conda.encode()), ("image", args.image.encode()))
 
-        code_path = f"{ASSET_PREFIX}/code/{args.code_name}/{self.code_version}"
-        code_blobs = self._upload(f"{name}-code", ws, args.code_dir, code_path)
-        code = ml.CodeVersion(
-            f"{name}-code",
-            ml.CodeVersionArgs(
-                name=args.code_name,
-                version=self.code_version,
-                resource_group_name=ws.resource_group,
-                workspace_name=ws.name,
-                properties=ml.CodeVersionPropertiesArgs(
-                    code_uri=f"{ws.datastore_blob_endpoint}{ws.datastore_container_name}/{code_path}",
-                    description="Scoring code from ml/onlinescoring",
+        self.code_ids: dict[str, pulumi.Output[str]] = {}
+        for code_dir in args.code_dirs:
+            code_name = code_dir.name
+            version = folder_version(code_dir)
+            code_path = f"{ASSET_PREFIX}/code/{code_name}/{version}"
+            code_blobs = self._upload(f"{name}-{code_name}", ws, code_dir, code_path)
+            code = ml.CodeVersion(
+                f"{name}-{code_name}",
+                ml.CodeVersionArgs(
+                    name=code_name,
+                    version=version,
+                    resource_group_name=ws.resource_group,
+                    workspace_name=ws.name,
+                    properties=ml.CodeVersionPropertiesArgs(
+                        code_uri=f"{ws.datastore_blob_endpoint}{ws.datastore_container_name}/{code_path}",
+                        description=f"Scoring code from ml/{code_name}",
+                    ),
                 ),
-            ),
-            pulumi.ResourceOptions(parent=self, depends_on=code_blobs, retain_on_delete=True),
-        )
+                pulumi.ResourceOptions(parent=self, depends_on=code_blobs, retain_on_delete=True),
+            )
+            self.code_ids[code_name] = code.id
         # The model folder keeps its own name so the scoring script finds AZUREML_MODEL_DIR/model/<file>.
         model_path = f"{ASSET_PREFIX}/model/{args.model_name}/{self.model_version}/{args.model_dir.name}"
         model_blobs = self._upload(f"{name}-model", ws, args.model_dir, model_path)
@@ -113,11 +120,10 @@ class WorkspaceAssets(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        self.code_id = code.id
         self.model_id = model.id
         self.environment_id = environment.id
         self.register_outputs(
-            {"codeId": self.code_id, "modelId": self.model_id, "environmentId": self.environment_id}
+            {"codeIds": self.code_ids, "modelId": self.model_id, "environmentId": self.environment_id}
         )
 
     def _upload(self, prefix: str, ws: WorkspaceInfo, folder: Path, blob_path: str) -> list[storage.Blob]:

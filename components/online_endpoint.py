@@ -12,17 +12,13 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import managedidentity, resources
+from pulumi_azure_native import managedidentity
 
+from components.endpoint_template import endpoint_template, redeploy_endpoint
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.settings import IdentityType, OnlineDeployment, OnlineEndpoint as EndpointSettings
 from components.workspace import WorkspaceInfo
 
-# The API version azure-native uses for Microsoft.MachineLearningServices at the pinned provider
-# version; the traffic template must speak the same one (a test keeps them equal).
-ML_API_VERSION = "2025-12-01"
-# A schema identifier ARM requires in every template; it is never fetched and is the same in every cloud.
-ARM_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 # Deployments take 8 to 14 minutes (SPEC section 1); leave room for image builds and retries.
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="40m", update="40m", delete="20m")
 
@@ -42,7 +38,7 @@ class DataAccess:
 class ModelAssets:
     """Registered asset ids (outputs of WorkspaceAssets)."""
 
-    code_id: pulumi.Input[str]
+    code_id: pulumi.Input[str]  # the online scoring code
     model_id: pulumi.Input[str]
     environment_id: pulumi.Input[str]
 
@@ -129,17 +125,15 @@ class OnlineEndpoint(pulumi.ComponentResource):
             self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after])
             for d in s.deployments
         ]
-        traffic = resources.Deployment(
+        traffic = redeploy_endpoint(
             f"{name}-traffic",
-            resources.DeploymentArgs(
-                deployment_name=f"traffic-{s.name}",
-                resource_group_name=ws.resource_group,
-                properties=resources.DeploymentPropertiesArgs(
-                    mode=resources.DeploymentMode.INCREMENTAL,
-                    template=traffic_template(s, ws, args.tags, uai.id if uai else None),
-                ),
+            ws,
+            f"traffic-{s.name}",
+            pulumi.Output.from_input(uai.id if uai else None).apply(
+                lambda uai_id: endpoint_template("onlineEndpoints", ws, s.name, args.tags, _traffic_properties(s), uai_id)
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[endpoint, *deployments]),
+            parent=self,
+            depends_on=[endpoint, *deployments],
         )
 
         self.endpoint_name = endpoint.name
@@ -232,36 +226,13 @@ def _probe(p):
     )
 
 
-def traffic_template(s: EndpointSettings, ws: WorkspaceInfo, tags: dict[str, str], uai_id) -> pulumi.Output:
-    """An ARM template that re-sends the endpoint as declared, plus its traffic split."""
-
-    def build(identity_id):
-        identity = (
-            {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
-            if identity_id
-            else {"type": "SystemAssigned"}
-        )
-        properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
-        if s.mirror_traffic:
-            properties["mirrorTraffic"] = dict(s.mirror_traffic)
-        if s.public_network_access:
-            properties["publicNetworkAccess"] = s.public_network_access.value
-        if s.description:
-            properties["description"] = s.description
-        return {
-            "$schema": ARM_TEMPLATE_SCHEMA,
-            "contentVersion": "1.0.0.0",
-            "resources": [
-                {
-                    "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-                    "apiVersion": ML_API_VERSION,
-                    "name": f"{ws.name}/{s.name}",
-                    "location": ws.location,
-                    "tags": tags,
-                    "identity": identity,
-                    "properties": properties,
-                }
-            ],
-        }
-
-    return pulumi.Output.from_input(uai_id).apply(build)
+def _traffic_properties(s: EndpointSettings) -> dict:
+    """The endpoint's properties as declared, plus its traffic split."""
+    properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
+    if s.mirror_traffic:
+        properties["mirrorTraffic"] = dict(s.mirror_traffic)
+    if s.public_network_access:
+        properties["publicNetworkAccess"] = s.public_network_access.value
+    if s.description:
+        properties["description"] = s.description
+    return properties

@@ -18,8 +18,10 @@ from pydantic.alias_generators import to_camel
 from components.skus import ONLINE_SKUS, sku_cores
 
 CONFIG_NAMESPACE = "azureml-endpoints"
-ONLINE_SCORING_DIR = Path(__file__).resolve().parent.parent / "ml" / "onlinescoring"
-DATA_DIR = Path(__file__).resolve().parent.parent / "ml" / "data"
+ML_DIR = Path(__file__).resolve().parent.parent / "ml"
+ONLINE_SCORING_DIR = ML_DIR / "onlinescoring"
+BATCH_SCORING_DIR = ML_DIR / "batchscoring"
+DATA_DIR = ML_DIR / "data"
 
 # Names Azure accepts, from the resource providers' naming rules.
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")  # 3-32, letter first, no trailing '-'
@@ -34,6 +36,10 @@ ARM_REGISTRY_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[a-zA-Z0-9]{5,50}$"
 )
 TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
+COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$")  # 2-16
+VM_SIZE = re.compile(r"^(?i:standard)_[A-Za-z0-9_]+$")
+DATASTORE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
+OUTPUT_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 # Variables the program sets on every deployment; a stack may not override them.
 RESERVED_ENV_VARS = ("STORAGE_ACCOUNT_NAME", "STORAGE_CONTAINER_NAME", "FILE_NAME", "STORAGE_BLOB_ENDPOINT", "UAI_CLIENT_ID")
@@ -106,8 +112,12 @@ class DataStorage(_Model):
     account_name: str = Field(description="Storage account for the data the scoring script reads (globally unique).")
     container_name: str = Field("data", description="Private blob container the files are uploaded to.")
     file_name: str = Field("hello.txt", description="File from ml/data uploaded as the blob the scoring script reads (FILE_NAME).")
+    datastore_name: str = Field(
+        "endpointdata", description="Identity-based workspace datastore (no stored credentials) over the container."
+    )
 
     _account = field_validator("account_name")(_check(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
+    _datastore = field_validator("datastore_name")(_check(DATASTORE_NAME, "lowercase letters, digits and '_'"))
     _container = field_validator("container_name")(
         _check(BLOB_CONTAINER_NAME, "3-63 lowercase letters, digits and single '-', starting and ending alphanumeric")
     )
@@ -206,14 +216,7 @@ class OnlineEndpoint(_Model):
 
     _name = field_validator("name")(_check(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
 
-    @field_validator("deployments")
-    @classmethod
-    def _unique_deployments(cls, value: list[OnlineDeployment]) -> list[OnlineDeployment]:
-        names = [d.name.lower() for d in value]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"deployment names must be unique (repeated: {', '.join(duplicated)})")
-        return value
+    _unique = field_validator("deployments")(lambda value: _deployment_names_unique(value))
 
     @field_validator("traffic", "mirror_traffic", mode="before")
     @classmethod
@@ -245,6 +248,17 @@ class OnlineEndpoint(_Model):
         return value
 
 
+def _deployment_names_unique(deployments: list) -> list:
+    _unique([d.name.lower() for d in deployments], "deployment names must be unique")
+    return deployments
+
+
+def _unique(names: list[str], rule: str) -> None:
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"{rule} (repeated: {', '.join(duplicated)})")
+
+
 def _names_exist(split: dict[str, int], info: ValidationInfo) -> None:
     deployments = info.data.get("deployments")
     if deployments is None:  # deployments failed validation; that error is reported already
@@ -255,6 +269,125 @@ def _names_exist(split: dict[str, int], info: ValidationInfo) -> None:
         raise ValueError(f"names deployments that do not exist: {', '.join(unknown)} (deployments: {', '.join(sorted(known))})")
 
 
+class RemoteLoginPortPublicAccess(str, Enum):
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    NOT_SPECIFIED = "NotSpecified"
+
+
+class VmPriority(str, Enum):
+    DEDICATED = "Dedicated"
+    LOW_PRIORITY = "LowPriority"
+
+
+class LoggingLevel(str, Enum):
+    INFO = "Info"
+    WARNING = "Warning"
+    DEBUG = "Debug"
+
+
+class OutputAction(str, Enum):
+    APPEND_ROW = "AppendRow"
+    SUMMARY_ONLY = "SummaryOnly"
+
+
+class ComputeIdentity(_Model):
+    type: IdentityType = Field(description="SystemAssigned, or UserAssigned with one or more identities; never both.")
+    user_assigned_identity_names: list[str] = Field(
+        default_factory=list, description="Identities the program creates for the cluster (UserAssigned only)."
+    )
+
+    @field_validator("user_assigned_identity_names")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _check(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")(name)
+        if len(set(value)) != len(value):
+            raise ValueError("identity names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_match_type(self) -> "ComputeIdentity":
+        if self.type is IdentityType.USER_ASSIGNED and not self.user_assigned_identity_names:
+            raise ValueError("userAssignedIdentityNames needs at least one name when type is UserAssigned")
+        if self.type is IdentityType.SYSTEM_ASSIGNED and self.user_assigned_identity_names:
+            raise ValueError("userAssignedIdentityNames must be empty when type is SystemAssigned (Azure allows one kind, never both)")
+        return self
+
+
+class ComputeCluster(_Model):
+    name: str = Field(description="AmlCompute cluster name, unique in the workspace.")
+    vm_size: str = Field(description="VM size, e.g. STANDARD_D2_V2.")
+    min_nodes: int = Field(0, ge=0, le=1000, description="Nodes kept running; 0 costs nothing when idle.")
+    max_nodes: int = Field(ge=1, le=1000, description="Upper bound the cluster scales to.")
+    idle_seconds_before_scale_down: int = Field(120, ge=0, le=86400, description="Idle time before nodes are released.")
+    vm_priority: VmPriority = Field(VmPriority.DEDICATED, description="Dedicated or LowPriority.")
+    remote_login_port_public_access: RemoteLoginPortPublicAccess = Field(
+        RemoteLoginPortPublicAccess.DISABLED, description="SSH port exposure; SPEC's example uses NotSpecified."
+    )
+    identity: ComputeIdentity = Field(description="Cluster identity; it reads the data and pulls the image.")
+
+    _name = field_validator("name")(_check(COMPUTE_NAME, "2-16 letters, digits or '-', starting with a letter, ending alphanumeric"))
+    _vm_size = field_validator("vm_size")(_check(VM_SIZE, "an Azure VM size such as STANDARD_D2_V2"))
+
+    @field_validator("max_nodes")
+    @classmethod
+    def _not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_nodes")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least minNodes ({minimum})")
+        return value
+
+
+class RetrySettings(_Model):
+    max_retries: int = Field(3, ge=0, le=100, description="Retries of a failed mini-batch.")
+    timeout: str = Field("PT30S", description="ISO 8601 duration one mini-batch may take.")
+
+    _timeout = field_validator("timeout")(_duration)
+
+
+class BatchDeployment(_Model):
+    name: str = Field(description="Deployment name.")
+    scoring_script: str = Field("batch_driver.py", description="Scoring script in ml/batchscoring.")
+    instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
+    max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
+    mini_batch_size: int = Field(5, ge=1, le=10000, description="Files per mini-batch.")
+    retry_settings: RetrySettings = Field(default_factory=RetrySettings)
+    error_threshold: int = Field(10, ge=-1, description="Failed files tolerated per job; -1 ignores all failures.")
+    logging_level: LoggingLevel = Field(LoggingLevel.INFO, description="Info, Warning or Debug.")
+    output_action: OutputAction = Field(OutputAction.APPEND_ROW, description="AppendRow or SummaryOnly.")
+    output_file_name: str = Field("predictions.csv", description="File the rows are appended to.")
+    environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+
+    _name = field_validator("name")(_check(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
+    _output = field_validator("output_file_name")(_check(OUTPUT_FILE_NAME, "a file name without folders"))
+
+    @field_validator("scoring_script")
+    @classmethod
+    def _script_exists(cls, value: str) -> str:
+        if "/" in value or not (BATCH_SCORING_DIR / value).is_file():
+            raise ValueError(f"'{value}' must name a script in ml/batchscoring")
+        return value
+
+
+class BatchEndpoint(_Model):
+    name: str = Field(description="Batch endpoint name, unique in the Azure region.")
+    description: Optional[str] = None
+    protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
+    compute: ComputeCluster = Field(description="The AmlCompute cluster the deployments run on.")
+    deployments: list[BatchDeployment] = Field(min_length=1, description="Batch deployments.")
+    default_deployment: str = Field(description="The deployment the endpoint invokes by default.")
+
+    _name = field_validator("name")(_check(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
+    _unique = field_validator("deployments")(lambda value: _deployment_names_unique(value))
+
+    @field_validator("default_deployment")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        _names_exist({value: 100}, info)
+        return value
+
+
 class StackSettings(_Model):
     environment: Environment = Field(description="dev, staging or prod; prod always protects endpoints.")
     tags: dict[str, str] = Field(description="Tags on every taggable resource; must include owner.")
@@ -263,7 +396,8 @@ class StackSettings(_Model):
     role_propagation_seconds: int = Field(
         120, ge=0, le=900, description="Wait after role assignments before deployments start (Azure RBAC propagation)."
     )
-    online_endpoints: list[OnlineEndpoint] = Field(min_length=1, description="Managed online endpoints.")
+    online_endpoints: list[OnlineEndpoint] = Field(default_factory=list, description="Managed online endpoints.")
+    batch_endpoints: list[BatchEndpoint] = Field(default_factory=list, description="Batch endpoints.")
 
     @field_validator("tags")
     @classmethod
@@ -281,27 +415,33 @@ class StackSettings(_Model):
     @field_validator("online_endpoints")
     @classmethod
     def _unique_endpoints(cls, value: list[OnlineEndpoint]) -> list[OnlineEndpoint]:
-        names = [e.name.lower() for e in value]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"endpoint names must be unique (repeated: {', '.join(duplicated)})")
+        _unique([e.name.lower() for e in value], "endpoint names must be unique in the region")
+        uai = [e.identity.user_assigned_identity_name for e in value if e.identity.user_assigned_identity_name]
+        _unique(uai, "each user-assigned identity belongs to one endpoint")
+        return value
+
+    @field_validator("batch_endpoints")
+    @classmethod
+    def _unique_batch(cls, value: list[BatchEndpoint], info: ValidationInfo) -> list[BatchEndpoint]:
+        online = [e.name.lower() for e in info.data.get("online_endpoints") or []]
+        _unique(online + [e.name.lower() for e in value], "endpoint names must be unique in the region, online and batch")
+        _unique([e.compute.name.lower() for e in value], "compute cluster names must be unique in the workspace")
+        identities = [e.identity.user_assigned_identity_name for e in info.data.get("online_endpoints") or []]
+        identities += [n for e in value for n in e.compute.identity.user_assigned_identity_names]
+        _unique([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster")
         return value
 
     @model_validator(mode="after")
-    def _identity_names_unique(self) -> "StackSettings":
-        uai = [e.identity.user_assigned_identity_name for e in self.online_endpoints if e.identity.user_assigned_identity_name]
-        duplicated = sorted({n for n in uai if uai.count(n) > 1})
-        if duplicated:
-            raise ValueError(
-                f"onlineEndpoints: each user-assigned identity belongs to one endpoint (shared: {', '.join(duplicated)})"
-            )
+    def _some_endpoint(self) -> "StackSettings":
+        if not self.online_endpoints and not self.batch_endpoints:
+            raise ValueError("onlineEndpoints, batchEndpoints: the stack needs at least one endpoint")
         return self
 
     def tags_for(self, stack: str) -> dict[str, str]:
         """The tags every taggable resource carries."""
         return {**self.tags, "environment": self.environment.value, "stack": stack, "managed-by": "pulumi"}
 
-    def is_protected(self, endpoint: OnlineEndpoint) -> bool:
+    def is_protected(self, endpoint: "OnlineEndpoint | BatchEndpoint") -> bool:
         return endpoint.protect or self.environment is Environment.PROD
 
 
@@ -325,6 +465,9 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
         for e in error.errors():
             location = e["loc"]
             message = e["msg"].removeprefix("Value error, ")
+            if not location:  # a rule across several keys names them itself
+                lines.append(f"{CONFIG_NAMESPACE}:{message}")
+                continue
             if e["type"] == "missing":
                 message = "is required"
             elif e["type"] == "extra_forbidden":

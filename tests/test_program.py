@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from components.assets import folder_version, MODEL_DIR, ONLINE_CODE_DIR
-from components.online_endpoint import ML_API_VERSION
+from components.endpoint_template import ML_API_VERSION
 from components.role_assignments import ROLE_DEFINITIONS, role_assignment_name
 from components.settings import SettingsError
 from tools.arm_mocks import SUBSCRIPTION_ID, FakeWorkspace
@@ -119,7 +119,7 @@ def test_deployments_start_after_roles_have_propagated_and_data_exists(fixture, 
 
 def test_deployment_references_registered_assets(dev):
     properties = dev.named("mi-uai-dev-blue").inputs["properties"]
-    code = dev.named("assets-code")
+    code = dev.named("assets-onlinescoring")
     model = dev.named("assets-model")
     environment = dev.named("assets-environment")
     assert properties["model"] == model.id
@@ -129,6 +129,7 @@ def test_deployment_references_registered_assets(dev):
     assert dev.named("mi-uai-dev-blue").inputs["sku"] == {"name": "Default", "capacity": 1.0}
     assert code.inputs["version"] == folder_version(ONLINE_CODE_DIR)
     assert model.inputs["version"] == folder_version(MODEL_DIR)
+    assert environment.inputs["name"] == "sklearn-scoring"
     assert environment.inputs["properties"]["image"] == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"
     for asset in (code, model, environment):
         assert asset.retain_on_delete
@@ -136,10 +137,10 @@ def test_deployment_references_registered_assets(dev):
 
 def test_assets_live_in_the_workspace_default_datastore(dev):
     ws = workspace_of(dev)
-    code = dev.named("assets-code")
+    code = dev.named("assets-onlinescoring")
     version = code.inputs["version"]
     code_uri = code.inputs["properties"]["codeUri"]
-    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-")]
+    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-onlinescoring-")]
     assert {b.inputs["blobName"].rsplit("/", 1)[1] for b in blobs} == {"score.py", "score_managedidentity.py"}
     for blob in blobs:
         assert blob.inputs["accountName"] == ws.storage_account_name

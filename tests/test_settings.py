@@ -61,7 +61,7 @@ def test_dev_config_is_valid():
         (lambda r: endpoint(r)["identity"].update(userAssignedIdentityName="-bad"), "onlineEndpoints[0].identity.userAssignedIdentityName", "starting alphanumeric"),
         (lambda r: endpoint(r).update(authmode="Key"), "onlineEndpoints[0].authmode", "not a known setting"),
         (lambda r: r["onlineEndpoints"].append(copy.deepcopy(endpoint(r))), "onlineEndpoints", "endpoint names must be unique"),
-        (lambda r: r.update(onlineEndpoints=[]), "onlineEndpoints", "at least 1"),
+        (lambda r: r.update(onlineEndpoints=[]), "onlineEndpoints, batchEndpoints", "at least one endpoint"),
         (lambda r: r["dataStorage"].update(accountName="Has-Upper"), "dataStorage.accountName", "3-24 lowercase"),
         (lambda r: r["dataStorage"].update(containerName="a--b"), "dataStorage.containerName", "single '-'"),
         (lambda r: r["dataStorage"].update(fileName="../secrets.txt"), "dataStorage.fileName", "ml/data"),
@@ -89,7 +89,7 @@ def test_shared_user_assigned_identity_refused():
     second = copy.deepcopy(endpoint(raw))
     second["name"] = "other-endpoint"
     raw["onlineEndpoints"].append(second)
-    assert "each user-assigned identity belongs to one endpoint (shared: id-mi-uai-dev)" in refused(raw)
+    assert "azureml-endpoints:onlineEndpoints: each user-assigned identity belongs to one endpoint (repeated: id-mi-uai-dev)" in refused(raw)
 
 
 def test_every_violation_is_reported_at_once():
@@ -116,3 +116,82 @@ def test_prod_always_protects():
     endpoint(raw)["protect"] = False
     settings = parse_settings(raw)
     assert settings.is_protected(settings.online_endpoints[0])
+
+
+def batch_raw() -> dict:
+    raw = dev_raw()
+    raw["batchEndpoints"] = [
+        {
+            "name": "batch-dev",
+            "compute": {
+                "name": "batch-cluster",
+                "vmSize": "STANDARD_D2_V2",
+                "maxNodes": 5,
+                "identity": {"type": "UserAssigned", "userAssignedIdentityNames": ["id-batch-dev"]},
+            },
+            "deployments": [{"name": "blue"}],
+            "defaultDeployment": "blue",
+        }
+    ]
+    return raw
+
+
+def batch(raw: dict) -> dict:
+    return raw["batchEndpoints"][0]
+
+
+def test_batch_defaults_are_the_spec_values():
+    settings = parse_settings(batch_raw())
+    b = settings.batch_endpoints[0]
+    d = b.deployments[0]
+    assert (b.compute.min_nodes, b.compute.max_nodes, b.compute.idle_seconds_before_scale_down) == (0, 5, 120)
+    assert (d.instance_count, d.max_concurrency_per_instance, d.mini_batch_size) == (1, 4, 5)
+    assert (d.retry_settings.max_retries, d.retry_settings.timeout, d.error_threshold) == (3, "PT30S", 10)
+    assert (d.logging_level.value, d.output_action.value, d.output_file_name) == ("Info", "AppendRow", "predictions.csv")
+    assert d.scoring_script == "batch_driver.py"
+
+
+def test_batch_only_stack_is_valid():
+    raw = batch_raw()
+    raw["onlineEndpoints"] = []
+    assert parse_settings(raw).online_endpoints == []
+
+
+@pytest.mark.parametrize(
+    "mutate, key, rule",
+    [
+        (lambda r: batch(r)["compute"].update(minNodes=6), "batchEndpoints[0].compute.maxNodes", "must be at least minNodes (6)"),
+        (lambda r: batch(r)["compute"].update(maxNodes=0), "batchEndpoints[0].compute.maxNodes", "greater than or equal to 1"),
+        (lambda r: batch(r)["compute"].update(minNodes=-1), "batchEndpoints[0].compute.minNodes", "greater than or equal to 0"),
+        (lambda r: batch(r)["compute"].update(name="1cluster"), "batchEndpoints[0].compute.name", "2-16"),
+        (lambda r: batch(r)["compute"].update(name="c" * 17), "batchEndpoints[0].compute.name", "2-16"),
+        (lambda r: batch(r)["compute"].update(vmSize="D2"), "batchEndpoints[0].compute.vmSize", "VM size"),
+        (lambda r: batch(r)["compute"].update(remoteLoginPortPublicAccess="Open"), "batchEndpoints[0].compute.remoteLoginPortPublicAccess", "'Enabled', 'Disabled' or 'NotSpecified'"),
+        (lambda r: batch(r)["compute"]["identity"].update(type="SystemAssigned"), "batchEndpoints[0].compute.identity", "never both"),
+        (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=[]), "batchEndpoints[0].compute.identity", "at least one name"),
+        (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["a", "a"]), "batchEndpoints[0].compute.identity.userAssignedIdentityNames", "3-128"),
+        (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["id-x", "id-x"]), "batchEndpoints[0].compute.identity.userAssignedIdentityNames", "unique"),
+        (lambda r: batch(r).update(defaultDeployment="green"), "batchEndpoints[0].defaultDeployment", "do not exist: green"),
+        (lambda r: batch(r)["deployments"][0].update(instanceCount=0), "batchEndpoints[0].deployments[0].instanceCount", "greater than or equal to 1"),
+        (lambda r: batch(r)["deployments"][0].update(miniBatchSize=0), "batchEndpoints[0].deployments[0].miniBatchSize", "greater than or equal to 1"),
+        (lambda r: batch(r)["deployments"][0].update(maxConcurrencyPerInstance=0), "batchEndpoints[0].deployments[0].maxConcurrencyPerInstance", "greater than or equal to 1"),
+        (lambda r: batch(r)["deployments"][0].update(errorThreshold=-2), "batchEndpoints[0].deployments[0].errorThreshold", "greater than or equal to -1"),
+        (lambda r: batch(r)["deployments"][0].update(retrySettings={"maxRetries": 101}), "batchEndpoints[0].deployments[0].retrySettings.maxRetries", "less than or equal to 100"),
+        (lambda r: batch(r)["deployments"][0].update(retrySettings={"timeout": "30s"}), "batchEndpoints[0].deployments[0].retrySettings.timeout", "ISO 8601"),
+        (lambda r: batch(r)["deployments"][0].update(loggingLevel="Verbose"), "batchEndpoints[0].deployments[0].loggingLevel", "'Info', 'Warning' or 'Debug'"),
+        (lambda r: batch(r)["deployments"][0].update(outputAction="Append"), "batchEndpoints[0].deployments[0].outputAction", "'AppendRow' or 'SummaryOnly'"),
+        (lambda r: batch(r)["deployments"][0].update(outputFileName="out/p.csv"), "batchEndpoints[0].deployments[0].outputFileName", "without folders"),
+        (lambda r: batch(r)["deployments"][0].update(scoringScript="score.py"), "batchEndpoints[0].deployments[0].scoringScript", "ml/batchscoring"),
+        (lambda r: batch(r)["deployments"].append({"name": "blue"}), "batchEndpoints[0].deployments", "unique"),
+        (lambda r: batch(r).update(name="mi-uai-dev"), "batchEndpoints", "online and batch"),
+        (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["id-mi-uai-dev"]), "batchEndpoints", "one endpoint or cluster"),
+        (lambda r: r["batchEndpoints"].append({**copy.deepcopy(batch(r)), "name": "batch-two"}), "batchEndpoints", "compute cluster names must be unique"),
+        (lambda r: r["dataStorage"].update(datastoreName="Endpoint-Data"), "dataStorage.datastoreName", "lowercase"),
+    ],
+)
+def test_batch_rule_refused_with_key(mutate, key, rule):
+    raw = batch_raw()
+    mutate(raw)
+    message = refused(raw)
+    assert f"azureml-endpoints:{key}: " in message
+    assert rule in message

@@ -1,0 +1,69 @@
+"""Re-sends an endpoint through an ARM template deployment, to set what only exists after its deployments.
+
+Online traffic and a batch endpoint's default deployment name deployments, which Azure refuses before they
+exist, and azure-native refuses a second resource for the same endpoint. An incremental template deployment
+re-sends the endpoint exactly as declared plus that one setting, after the deployments (README, "Traffic").
+"""
+
+from typing import Any, Optional, Sequence
+
+import pulumi
+from pulumi_azure_native import resources
+
+from components.workspace import WorkspaceInfo
+
+# The API version azure-native uses for Microsoft.MachineLearningServices at the pinned provider
+# version; the template must speak the same one (a test keeps them equal).
+ML_API_VERSION = "2025-12-01"
+# A schema identifier ARM requires in every template; it is never fetched and is the same in every cloud.
+ARM_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+
+
+def endpoint_template(
+    collection: str,
+    ws: WorkspaceInfo,
+    endpoint_name: str,
+    tags: dict[str, str],
+    properties: dict[str, Any],
+    user_assigned_identity_id: Optional[str],
+) -> dict[str, Any]:
+    """The template for `workspaces/<collection>/<endpoint>` (collection: onlineEndpoints or batchEndpoints)."""
+    identity = (
+        {"type": "UserAssigned", "userAssignedIdentities": {user_assigned_identity_id: {}}}
+        if user_assigned_identity_id
+        else {"type": "SystemAssigned"}
+    )
+    return {
+        "$schema": ARM_TEMPLATE_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": f"Microsoft.MachineLearningServices/workspaces/{collection}",
+                "apiVersion": ML_API_VERSION,
+                "name": f"{ws.name}/{endpoint_name}",
+                "location": ws.location,
+                "tags": tags,
+                "identity": identity,
+                "properties": properties,
+            }
+        ],
+    }
+
+
+def redeploy_endpoint(
+    name: str,
+    ws: WorkspaceInfo,
+    deployment_name: str,
+    template: pulumi.Input[dict],
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource],
+) -> resources.Deployment:
+    return resources.Deployment(
+        name,
+        resources.DeploymentArgs(
+            deployment_name=deployment_name,
+            resource_group_name=ws.resource_group,
+            properties=resources.DeploymentPropertiesArgs(mode=resources.DeploymentMode.INCREMENTAL, template=template),
+        ),
+        pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
