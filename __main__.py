@@ -7,28 +7,35 @@ is registered; everything else is built from those two values.
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
+from components.assets import BATCH_CODE_DIR, ONLINE_CODE_DIR, WorkspaceAssets, WorkspaceAssetsArgs
+from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
 from components.online_endpoint import DataAccess, ModelAssets, OnlineEndpoint, OnlineEndpointArgs
-from components.settings import DATA_DIR, AuthMode, load_settings
+from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, load_settings
 from components.workspace import lookup_workspace
+
+BATCH_INPUT_FOLDER = "batch-input"
 
 settings = load_settings(pulumi.Config())
 workspace = lookup_workspace(settings.workspace)
 tags = settings.tags_for(pulumi.get_stack())
 
+files = [(DATA_DIR / settings.data_storage.file_name, settings.data_storage.file_name)]
+if settings.batch_endpoints:  # sample input, so a batch endpoint can be invoked right after `up`
+    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted(BATCH_DATA_DIR.glob("*.csv"))]
 data = DataStorage(
     "data",
     DataStorageArgs(
-        resource_group_name=workspace.resource_group,
-        location=workspace.location,
+        workspace=workspace,
         account_name=settings.data_storage.account_name,
         container_name=settings.data_storage.container_name,
-        files=(DATA_DIR / settings.data_storage.file_name,),
+        datastore_name=settings.data_storage.datastore_name,
+        files=tuple(files),
         tags=tags,
     ),
 )
-assets = WorkspaceAssets("assets", WorkspaceAssetsArgs(workspace=workspace))
+code_dirs = ((ONLINE_CODE_DIR,) if settings.online_endpoints else ()) + ((BATCH_CODE_DIR,) if settings.batch_endpoints else ())
+assets = WorkspaceAssets("assets", WorkspaceAssetsArgs(workspace=workspace, code_dirs=code_dirs))
 
 endpoints = {}
 endpoint_keys = {}  # Key-auth endpoints only; a secret output
@@ -70,8 +77,36 @@ for endpoint_settings in settings.online_endpoints:
         endpoint_keys[endpoint_settings.name] = pulumi.Output.secret(keys.primary_key)
     endpoints[endpoint_settings.name] = outputs
 
+batch_endpoints = {}
+for batch_settings in settings.batch_endpoints:
+    batch = BatchEndpoint(
+        batch_settings.name,
+        BatchEndpointArgs(
+            settings=batch_settings,
+            workspace=workspace,
+            data_account_id=data.account_id,
+            code_id=assets.code_ids["batchscoring"],
+            model_id=assets.model_id,
+            environment_id=assets.environment_id,
+            tags=tags,
+            protect=settings.is_protected(batch_settings),
+            propagation_seconds=settings.role_propagation_seconds,
+            ready_after=(data,),
+        ),
+    )
+    batch_endpoints[batch_settings.name] = {
+        "name": batch.endpoint_name,
+        "scoringUri": batch.scoring_uri,
+        "defaultDeployment": batch_settings.default_deployment,
+        "computeId": batch.compute_id,
+        "computePrincipalIds": batch.compute_principal_ids,
+        "input": pulumi.Output.concat("azureml://datastores/", data.datastore_name, f"/paths/{BATCH_INPUT_FOLDER}/"),
+    }
+
 pulumi.export("onlineEndpoints", endpoints)
+pulumi.export("batchEndpoints", batch_endpoints)
 pulumi.export("onlineEndpointKeys", pulumi.Output.secret(endpoint_keys))
 pulumi.export("dataStorageAccount", data.account_name)
 pulumi.export("dataContainer", data.container_name)
+pulumi.export("datastore", data.datastore_name)
 pulumi.export("workspaceId", workspace.id)

@@ -4,21 +4,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
+
+from components.workspace import WorkspaceInfo
 
 
 @dataclass(frozen=True)
 class DataStorageArgs:
-    resource_group_name: str
-    location: str
+    workspace: WorkspaceInfo  # the account lives in its resource group and location
     account_name: str
     container_name: str
-    files: tuple[Path, ...]  # uploaded as blobs named after the file
+    datastore_name: str
+    files: tuple[tuple[Path, str], ...]  # (file in the repo, blob name)
     tags: dict[str, str]
 
 
 class DataStorage(pulumi.ComponentResource):
-    """Standard_LRS account (TLS 1.2, HTTPS only, no public blob access), a private container, the files.
+    """Standard_LRS account (TLS 1.2, HTTPS only, no public blob access), a private container, the files,
+    and an identity-based workspace datastore over the container (it stores no credentials, SPEC section 3).
 
     Shared-key access stays enabled on this account only because azure-native uploads blobs with the
     account key; nothing else uses keys (the endpoints read with Entra tokens).
@@ -30,8 +34,8 @@ class DataStorage(pulumi.ComponentResource):
             f"{name}-account",
             storage.StorageAccountArgs(
                 account_name=args.account_name,
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args.workspace.resource_group,
+                location=args.workspace.location,
                 kind=storage.Kind.STORAGE_V2,
                 sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
                 minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
@@ -47,34 +51,62 @@ class DataStorage(pulumi.ComponentResource):
             f"{name}-container",
             storage.BlobContainerArgs(
                 account_name=account.name,
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.workspace.resource_group,
                 container_name=args.container_name,
                 public_access=storage.PublicAccess.NONE,
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        for path in args.files:
+        for path, blob_name in args.files:
             storage.Blob(
-                f"{name}-{path.name}",
+                f"{name}-{blob_name.replace('/', '-')}",
                 storage.BlobArgs(
                     account_name=account.name,
-                    resource_group_name=args.resource_group_name,
+                    resource_group_name=args.workspace.resource_group,
                     container_name=container.name,
-                    blob_name=path.name,
+                    blob_name=blob_name,
                     type=storage.BlobType.BLOCK,
                     source=pulumi.FileAsset(str(path)),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
+        blob_endpoint = account.primary_endpoints.apply(lambda e: e.blob)
+        datastore = ml.Datastore(
+            f"{name}-datastore",
+            ml.DatastoreArgs(
+                name=args.datastore_name,
+                resource_group_name=args.workspace.resource_group,
+                workspace_name=args.workspace.name,
+                properties=ml.AzureBlobDatastoreArgs(
+                    datastore_type="AzureBlob",
+                    account_name=account.name,
+                    container_name=container.name,
+                    # The storage suffix of this cloud, as Azure reports it in the account's blob endpoint.
+                    endpoint=blob_endpoint.apply(storage_suffix),
+                    protocol="https",
+                    credentials=ml.NoneDatastoreCredentialsArgs(credentials_type="None"),
+                    description="Data the endpoints read; access with the caller's or the compute's identity",
+                ),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
         self.account_id = account.id
         self.account_name = account.name
         self.container_name = container.name
-        self.blob_endpoint = account.primary_endpoints.apply(lambda e: e.blob)
+        self.blob_endpoint = blob_endpoint
+        self.datastore_name = datastore.name
         self.register_outputs(
             {
                 "accountId": self.account_id,
                 "accountName": self.account_name,
                 "containerName": self.container_name,
                 "blobEndpoint": self.blob_endpoint,
+                "datastoreName": self.datastore_name,
             }
         )
+
+
+def storage_suffix(blob_endpoint: str) -> str:
+    """`https://acct.blob.<suffix>/` -> `<suffix>` (core.windows.net in the public cloud)."""
+    host = blob_endpoint.split("://", 1)[-1].split("/", 1)[0]
+    return host.split(".blob.", 1)[1]

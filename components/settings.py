@@ -22,6 +22,7 @@ ML_DIR = Path(__file__).resolve().parent.parent / "ml"
 ONLINE_SCORING_DIR = ML_DIR / "onlinescoring"
 BATCH_SCORING_DIR = ML_DIR / "batchscoring"
 DATA_DIR = ML_DIR / "data"
+BATCH_DATA_DIR = ML_DIR / "batch-data"
 
 # Names Azure accepts, from the resource providers' naming rules.
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")  # 3-32, letter first, no trailing '-'

@@ -135,7 +135,7 @@ def test_stack_policy_needs_the_workspace_roles_of_a_uai(pack, dev_resources):
 
 
 def test_shared_keys_only_where_blobs_are_uploaded(pack, dev_resources):
-    without_upload = [r for r in dev_resources if r.name != "data-hello.txt"]
+    without_upload = [r for r in dev_resources if not (r.type == "azure-native:storage:Blob" and r.name.startswith("data-"))]
     (violation,) = mandatory(pack.check(without_upload, load_policy_config("dev")))
     assert violation.policy == "storage-shared-key-only-for-uploads" and violation.resource_name == "data-account"
 
@@ -184,7 +184,8 @@ def stack_export(resources) -> dict:
 def test_baseline_reads_the_identity_azure_reports(dev_resources):
     uai = next(r for r in dev_resources if r.name == "mi-uai-dev-identity")
     assert endpoint_identities(stack_export(dev_resources)) == {
-        "rg-ml-endpoints-dev/mlw-endpoints-dev/mi-uai-dev": {"type": "UserAssigned", "userAssignedIdentities": [uai.id]}
+        "rg-ml-endpoints-dev/mlw-endpoints-dev/mi-uai-dev": {"type": "UserAssigned", "userAssignedIdentities": [uai.id]},
+        "rg-ml-endpoints-dev/mlw-endpoints-dev/batch-dev": {"type": "SystemAssigned"},
     }
 
 
@@ -195,7 +196,10 @@ def test_baseline_command_merges_into_the_stack_config(tmp_path, capsys, dev_res
     printed = json.loads(capsys.readouterr().out)
     assert printed["endpoint-entra-auth"] == "advisory"  # the rest of policies/config/dev.json is kept
     assert printed["endpoint-identity-baseline"]["enforcementLevel"] == "mandatory"
-    assert list(printed["endpoint-identity-baseline"]["endpoints"]) == ["rg-ml-endpoints-dev/mlw-endpoints-dev/mi-uai-dev"]
+    assert sorted(printed["endpoint-identity-baseline"]["endpoints"]) == [
+        "rg-ml-endpoints-dev/mlw-endpoints-dev/batch-dev",
+        "rg-ml-endpoints-dev/mlw-endpoints-dev/mi-uai-dev",
+    ]
     export.write_text('{"version": 3}')
     assert baseline_main([str(export), "--stack", "dev"]) == 1
     assert "no 'deployment' object" in capsys.readouterr().err

@@ -17,7 +17,15 @@ DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 UAI = "azure-native:managedidentity:UserAssignedIdentity"
 WAIT = "pulumi-python:dynamic:Resource"
 TEMPLATE = "azure-native:resources:Deployment"
-TAGGABLE = {UAI, ENDPOINT, DEPLOYMENT, "azure-native:storage:StorageAccount"}
+TAGGABLE = {
+    UAI,
+    ENDPOINT,
+    DEPLOYMENT,
+    "azure-native:storage:StorageAccount",
+    "azure-native:machinelearningservices:BatchEndpoint",
+    "azure-native:machinelearningservices:BatchDeployment",
+    "azure-native:machinelearningservices:Compute",
+}
 
 
 def definition(role: str) -> str:
@@ -29,8 +37,13 @@ def workspace_of(evaluation) -> FakeWorkspace:
     return ws
 
 
-def grants(evaluation) -> set[tuple[str, str, str]]:
-    return {(r.inputs["roleDefinitionId"], r.inputs["scope"], r.inputs["principalId"]) for r in evaluation.of_type(RA)}
+def grants(evaluation, owner: str) -> set[tuple[str, str, str]]:
+    """(role, scope, principal) of the role assignments made for one endpoint or cluster."""
+    return {
+        (r.inputs["roleDefinitionId"], r.inputs["scope"], r.inputs["principalId"])
+        for r in evaluation.of_type(RA)
+        if r.name.startswith(owner + "-")
+    }
 
 
 @pytest.mark.parametrize("stack", shipped_stacks())
@@ -45,14 +58,14 @@ def test_user_assigned_roles_are_exactly_the_reference_set(dev):
     uai = dev.named("mi-uai-dev-identity")
     data = dev.named("data-account")
     principal = uai.outputs["principalId"]
-    assert grants(dev) == {
+    assert grants(dev, "mi-uai-dev") == {
         (definition("Storage Blob Data Reader"), data.id, principal),
         (definition("AcrPull"), ws.registry_id, principal),
         (definition("Storage Blob Data Reader"), ws.storage_account_id, principal),
     }
     for assignment in dev.of_type(RA):
         assert assignment.inputs["principalType"] == "ServicePrincipal"
-        expected = role_assignment_name(assignment.inputs["scope"], principal, assignment.inputs["roleDefinitionId"])
+        expected = role_assignment_name(assignment.inputs["scope"], assignment.inputs["principalId"], assignment.inputs["roleDefinitionId"])
         assert assignment.inputs["roleAssignmentName"] == expected
         assert uuid.UUID(expected).version == 5
 
@@ -68,7 +81,7 @@ def test_system_assigned_grants_the_endpoint_principal_on_data_only(sai):
     assert endpoint.inputs["identity"] == {"type": "SystemAssigned"}
     assert not sai.of_type(UAI)
     principal = endpoint.outputs["identity"]["principalId"]
-    assert grants(sai) == {(definition("Storage Blob Data Reader"), sai.named("data-account").id, principal)}
+    assert grants(sai, "mi-sai-dev") == {(definition("Storage Blob Data Reader"), sai.named("data-account").id, principal)}
     (assignment,) = sai.of_type(RA)
     assert endpoint.urn in assignment.dependencies  # the principal only exists once the endpoint does
 
@@ -104,12 +117,13 @@ def test_environment_variables(dev, sai):
     assert "UAI_CLIENT_ID" not in sai_env and sai_env["STORAGE_ACCOUNT_NAME"] == "stmlepsaidata"
 
 
-@pytest.mark.parametrize("fixture", ["dev", "sai"])
-def test_deployments_start_after_roles_have_propagated_and_data_exists(fixture, request):
+@pytest.mark.parametrize("fixture, endpoint", [("dev", "mi-uai-dev"), ("sai", "mi-sai-dev")])
+def test_deployments_start_after_roles_have_propagated_and_data_exists(fixture, endpoint, request):
     evaluation = request.getfixturevalue(fixture)
-    (wait,) = evaluation.of_type(WAIT)
-    assert {r.urn for r in evaluation.of_type(RA)} <= set(wait.dependencies)
-    assert sorted(wait.inputs["follows"]) == sorted(r.id for r in evaluation.of_type(RA))
+    wait = evaluation.named(f"{endpoint}-roles-propagation")
+    assignments = [r for r in evaluation.of_type(RA) if r.name.startswith(f"{endpoint}-roles-")]
+    assert len(assignments) in (1, 3) and {r.urn for r in assignments} <= set(wait.dependencies)
+    assert sorted(wait.inputs["follows"]) == sorted(r.id for r in assignments)
     blob = evaluation.named("data-hello.txt")
     for deployment in evaluation.of_type(DEPLOYMENT):
         assert wait.urn in deployment.dependencies
@@ -210,7 +224,7 @@ def test_protection(dev):
 def test_every_taggable_resource_carries_the_stack_tags(dev):
     expected = {"owner": "ml-platform", "costCenter": "ml-dev", "environment": "dev", "stack": "dev", "managed-by": "pulumi"}
     taggable = [r for r in dev.registrations if r.type in TAGGABLE]
-    assert len(taggable) == 4
+    assert len(taggable) == 8  # identity x 2, endpoint x 2, deployment x 2, storage account, compute
     for resource in taggable:
         assert resource.inputs["tags"] == expected, resource.name
 

@@ -61,7 +61,7 @@ def test_dev_config_is_valid():
         (lambda r: endpoint(r)["identity"].update(userAssignedIdentityName="-bad"), "onlineEndpoints[0].identity.userAssignedIdentityName", "starting alphanumeric"),
         (lambda r: endpoint(r).update(authmode="Key"), "onlineEndpoints[0].authmode", "not a known setting"),
         (lambda r: r["onlineEndpoints"].append(copy.deepcopy(endpoint(r))), "onlineEndpoints", "endpoint names must be unique"),
-        (lambda r: r.update(onlineEndpoints=[]), "onlineEndpoints, batchEndpoints", "at least one endpoint"),
+        (lambda r: r.update(onlineEndpoints=[], batchEndpoints=[]), "onlineEndpoints, batchEndpoints", "at least one endpoint"),
         (lambda r: r["dataStorage"].update(accountName="Has-Upper"), "dataStorage.accountName", "3-24 lowercase"),
         (lambda r: r["dataStorage"].update(containerName="a--b"), "dataStorage.containerName", "single '-'"),
         (lambda r: r["dataStorage"].update(fileName="../secrets.txt"), "dataStorage.fileName", "ml/data"),

@@ -212,11 +212,61 @@ def _online_endpoint(m: ArmMocks, i: dict):
     }
 
 
+def _batch_endpoint(m: ArmMocks, i: dict):
+    name = i["endpointName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/batchEndpoints/{name}")
+    ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
+    identity = i.get("identity") or {}
+    if identity.get("type") != "SystemAssigned":
+        raise ArmError("BadRequest: batch endpoints support only a system-assigned identity")
+    properties = {
+        **i["properties"],
+        "provisioningState": "Succeeded",
+        "scoringUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/jobs",
+        "defaults": {},
+    }
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
+        "identity": _endpoint_identity(m, identity, rid),
+        "properties": properties,
+    }
+
+
+def _compute(m: ArmMocks, i: dict):
+    name = i["computeName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/computes/{name}")
+    m.workspace(i["resourceGroupName"], i["workspaceName"])
+    identity = i.get("identity") or {}
+    if identity.get("type") not in ("SystemAssigned", "UserAssigned"):
+        raise ArmError(f"BadRequest: a compute cluster has one system-assigned or user-assigned identity, not {identity.get('type')!r}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/computes",
+        "identity": _endpoint_identity(m, identity, rid),
+        "properties": properties,
+    }
+
+
+def _datastore(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/datastores/{i['name']}")
+    m.workspace(i["resourceGroupName"], i["workspaceName"])
+    return rid, {"name": i["name"], "type": "Microsoft.MachineLearningServices/workspaces/datastores"}
+
+
 def _online_deployment(m: ArmMocks, i: dict):
     name = i["deploymentName"]
     rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/onlineEndpoints/{i['endpointName']}/deployments/{name}")
     properties = {**i["properties"], "provisioningState": "Succeeded"}
     return rid, {"name": name, "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", "properties": properties}
+
+
+def _batch_deployment(m: ArmMocks, i: dict):
+    name = i["deploymentName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/batchEndpoints/{i['endpointName']}/deployments/{name}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {"name": name, "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments", "properties": properties}
 
 
 def _asset_version(collection: str):
@@ -241,6 +291,10 @@ _RESOURCES = {
     "azure-native:authorization:RoleAssignment": _role_assignment,
     "azure-native:machinelearningservices:OnlineEndpoint": _online_endpoint,
     "azure-native:machinelearningservices:OnlineDeployment": _online_deployment,
+    "azure-native:machinelearningservices:BatchEndpoint": _batch_endpoint,
+    "azure-native:machinelearningservices:BatchDeployment": _batch_deployment,
+    "azure-native:machinelearningservices:Compute": _compute,
+    "azure-native:machinelearningservices:Datastore": _datastore,
     "azure-native:machinelearningservices:CodeVersion": _asset_version("codes"),
     "azure-native:machinelearningservices:ModelVersion": _asset_version("models"),
     "azure-native:machinelearningservices:EnvironmentVersion": _asset_version("environments"),

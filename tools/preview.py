@@ -33,16 +33,36 @@ def details(r: Registration) -> str:
     if t.endswith(":RoleAssignment"):
         role = _ROLE_NAMES.get(i["roleDefinitionId"].rsplit("/", 1)[-1], i["roleDefinitionId"])
         return f"{role} -> {_short_id(i['scope'])} ({i.get('principalType')})"
-    if t.endswith(":OnlineEndpoint") and r.custom:
+    if t.endswith("Endpoint") and t.startswith("azure-native:machinelearningservices"):
         flags = " protected" if r.protect else ""
         return f"identity {i['identity']['type']}, auth {i['properties']['authMode']}{flags}"
     if t.endswith(":OnlineDeployment"):
         p = i["properties"]
         return f"{p['instanceType']} x {int(i['sku']['capacity'])}, script {p['codeConfiguration']['scoringScript']}"
+    if t.endswith(":BatchDeployment"):
+        p = i["properties"]
+        retry = p["retrySettings"]
+        return (
+            f"instances {int(p['resources']['instanceCount'])}, concurrency {int(p['maxConcurrencyPerInstance'])}, "
+            f"mini-batch {int(p['miniBatchSize'])}, retries {int(retry['maxRetries'])}/{retry['timeout']}, "
+            f"error threshold {int(p['errorThreshold'])}, {p['outputAction']} -> {p['outputFileName']}"
+        )
+    if t.endswith(":Compute"):
+        p = i["properties"]["properties"]
+        scale = p["scaleSettings"]
+        return (
+            f"{p['vmSize']} {int(scale.get('minNodeCount', 0))}..{int(scale['maxNodeCount'])} nodes, "
+            f"idle {scale['nodeIdleTimeBeforeScaleDown']}, identity {i['identity']['type']}"
+        )
+    if t.endswith(":Datastore"):
+        return f"{i['name']} -> container {i['properties']['containerName']}, credentials {i['properties']['credentials']['credentialsType']}"
     if t == "azure-native:resources:Deployment":
         (endpoint,) = i["properties"]["template"]["resources"]
-        split = ", ".join(f"{k} {int(v)}%" for k, v in endpoint["properties"]["traffic"].items())
-        mirror = endpoint["properties"].get("mirrorTraffic")
+        p = endpoint["properties"]
+        if "defaults" in p:
+            return f"default deployment {p['defaults']['deploymentName']}"
+        split = ", ".join(f"{k} {int(v)}%" for k, v in p["traffic"].items())
+        mirror = p.get("mirrorTraffic")
         return f"traffic {split}" + (f"; mirror {', '.join(f'{k} {int(v)}%' for k, v in mirror.items())}" if mirror else "")
     if t.endswith(":StorageAccount"):
         return f"{i['accountName']} {i['sku']['name']} {i['minimumTlsVersion']} in {i['location']}"
