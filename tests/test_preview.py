@@ -1,28 +1,127 @@
-"""The README's first command: the offline preview of a stack."""
+"""The README's first command: the offline preview, its policy verdicts, graph and estimates."""
 
 import json
+import re
 
+import pytest
+import yaml
+
+from tools.estimates import dependency_graph, reserved_cores, time_estimate
+from tools.evaluate import REPO, evaluate, shipped_stacks
 from tools.preview import main
 
 
-def test_dev_preview_prints_the_plan(capsys):
-    assert main(["--stack", "dev"]) == 0
+def stack_file(tmp_path, stack: str, change) -> str:
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    change(document["config"])
+    path = tmp_path / f"Pulumi.{stack}-variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_every_shipped_stack_previews_cleanly(stack, tmp_path, capsys):
+    assert main(["--stack", stack, "--graph", str(tmp_path / "g.mmd")]) == 0
+    out = capsys.readouterr().out
+    assert "to create" in out and "Time: critical path" in out
+
+
+def test_dev_preview_prints_the_plan_and_findings(tmp_path, capsys):
+    assert main(["--stack", "dev", "--graph", str(tmp_path / "g.mmd")]) == 0
     out = capsys.readouterr().out
     assert "azure-native:machinelearningservices:OnlineEndpoint    mi-uai-dev-endpoint    [identity UserAssigned, auth Key]" in out
     assert "AcrPull -> registries/" in out
     assert "[Standard_DS3_v2 x 1, script score_managedidentity.py]" in out
-    assert "[traffic blue 100%]" in out
+    assert "[traffic blue 100%]" in out and "[default deployment blue]" in out
     assert "onlineEndpointKeys: [secret]" in out and "pk-" not in out
+    assert "advisory: [endpoint-entra-auth] mi-uai-dev-endpoint: authMode is Key" in out
+    assert "mi-uai-dev-blue: 1 x Standard_DS3_v2 (4 cores) -> 8 cores" in out
 
 
-def test_json_plan(capsys):
-    assert main(["--stack", "prod", "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
-    endpoint = next(s for s in document["steps"] if s["name"] == "mi-uai-prod-endpoint")
-    assert endpoint["protect"] and endpoint["details"] == "identity UserAssigned, auth AADToken protected"
-    assert "traffic blue 100%, green 0%; mirror green 10%" in [s["details"] for s in document["steps"]]
+def test_mandatory_violation_exits_2_and_names_it(tmp_path, capsys):
+    def key_auth(config):
+        config["azureml-endpoints:onlineEndpoints"][0]["authMode"] = "Key"
+
+    code = main(["--stack", "prod", "--stack-file", stack_file(tmp_path, "prod", key_auth), "--graph", str(tmp_path / "g.mmd")])
+    assert code == 2
+    assert "mandatory: [endpoint-entra-auth] mi-uai-prod-endpoint: authMode is Key" in capsys.readouterr().out
+
+
+def test_broken_config_exits_1_naming_the_key(tmp_path, capsys):
+    def bad_traffic(config):
+        config["azureml-endpoints:onlineEndpoints"][0]["traffic"] = {"blue": 50}
+
+    assert main(["--stack", "dev", "--stack-file", stack_file(tmp_path, "dev", bad_traffic)]) == 1
+    err = capsys.readouterr().err
+    assert "azureml-endpoints:onlineEndpoints[0].traffic: percentages must sum to 100 (they sum to 50)" in err
 
 
 def test_unknown_stack_exits_1(capsys):
     assert main(["--stack", "nope"]) == 1
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_json_has_every_section(tmp_path, capsys):
+    assert main(["--stack", "prod", "--json", "--graph", str(tmp_path / "g.mmd")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"stack", "steps", "outputs", "violations", "quota", "time", "graph"}
+    endpoint = next(s for s in doc["steps"] if s["name"] == "mi-uai-prod-endpoint")
+    assert endpoint["protect"] and endpoint["details"] == "identity UserAssigned, auth AADToken protected"
+    assert "traffic blue 100%, green 0%; mirror green 10%" in [s["details"] for s in doc["steps"]]
+    assert doc["violations"] == []
+    # prod: 3 x DS3_v2 for blue and for green -> ceil(3.6) * 4 = 16 cores each.
+    assert doc["quota"]["coresPerFamily"] == {"standardDSv2Family": 32}
+    assert doc["time"]["criticalPathSeconds"][0] < doc["time"]["serialSeconds"][0]
+
+
+def test_quota_for_ten_ds3_v2_is_48_cores(tmp_path, capsys):
+    assert reserved_cores(10, 4) == 48
+
+    def ten(config):
+        config["azureml-endpoints:onlineEndpoints"][0]["deployments"][0]["instanceCount"] = 10
+
+    assert main(["--stack", "dev", "--json", "--stack-file", stack_file(tmp_path, "dev", ten), "--graph", str(tmp_path / "g.mmd")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["quota"]["coresPerFamily"] == {"standardDSv2Family": 48}
+
+
+def test_mermaid_graph_parses(tmp_path, capsys):
+    graph_path = tmp_path / "dev.mmd"
+    summary = tmp_path / "dev.md"
+    assert main(["--stack", "dev", "--graph", str(graph_path), "--summary", str(summary)]) == 0
+    text = graph_path.read_text()
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[0] == "flowchart LR"
+    declared = {m.group(1) for line in lines if (m := re.match(r'^(n\d+)\["[^"]+"\]$', line))}
+    subgraphs = [line for line in lines if line.startswith("subgraph ")]
+    assert len(subgraphs) == lines.count("end") == len(dev_components())  # one per component
+    edges = [re.match(r"^(\w+) --> (\w+)$", line) for line in lines if "-->" in line]
+    assert edges and all(e is not None for e in edges)
+    assert all(e.group(1) in declared and e.group(2) in declared for e in edges)
+    assert len(declared) == len(evaluate("dev").registrations) - len(dev_components())  # every custom resource
+    report = summary.read_text()
+    assert report.startswith("## Offline preview: `dev`") and "```mermaid\nflowchart LR" in report
+    assert "| advisory | `endpoint-entra-auth` | `mi-uai-dev-endpoint` | authMode is Key" in report
+
+
+def test_critical_path_of_dev_is_the_chain_azure_requires(dev):
+    graph = dependency_graph(dev.registrations)
+    timing = time_estimate(graph)
+    # The identity must exist before the endpoint names it, the endpoint before its deployment, the
+    # deployment before traffic can name it. Nothing else sits on the path.
+    assert timing.critical_path == ["mi-uai-dev-identity", "mi-uai-dev-endpoint", "mi-uai-dev-blue", "mi-uai-dev-traffic"]
+
+
+def test_no_dependency_azure_does_not_need(dev):
+    endpoints = {r.urn for r in dev.registrations if r.type.endswith("Endpoint") and r.custom}
+    for r in dev.registrations:
+        if r.type.startswith("azure-native:machinelearningservices:") and r.type.endswith("Version"):
+            assert not endpoints & set(r.dependencies), f"{r.name} waits for an endpoint"
+        if r.type == "azure-native:authorization:RoleAssignment" and r.name.startswith("mi-uai-dev-"):
+            assert not endpoints & set(r.dependencies), f"{r.name} waits for an endpoint"
+        if r.type == "azure-native:machinelearningservices:Compute":
+            assert not endpoints & set(r.dependencies)
+
+
+def dev_components():
+    return [r for r in evaluate("dev").registrations if not r.custom]

@@ -178,8 +178,9 @@ def _options(r: Registration) -> analyzer_pb2.AnalyzerResourceOptions:
 
 
 def _violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
+    """The pack sends "<policy description>\\n<message>"; the description is the policy's, keep the message."""
     return [
-        Violation(d.policyName, _LEVEL_NAMES[d.enforcementLevel], d.message, d.urn)
+        Violation(d.policyName, _LEVEL_NAMES[d.enforcementLevel], d.message.removeprefix(d.description + "\n"), d.urn)
         for d in response.diagnostics
     ]
 

@@ -1,9 +1,11 @@
 """Offline preview: what `pulumi up -s <stack>` would create, without Azure or the Pulumi CLI.
 
-    python -m tools.preview --stack dev [--json]
+    python -m tools.preview --stack dev [--json] [--summary report.md] [--graph graph.mmd] [--stack-file F]
 
-Evaluates the program under the ARM-like mocks and prints the plan as a tree, like `pulumi preview`,
-with the settings a reviewer checks. Exit codes: 0 clean, 1 the program or its config failed.
+Evaluates the program under the ARM-like mocks, prints the plan as a tree like `pulumi preview` with the
+settings a reviewer checks, runs the policy pack the way the engine does (its own process, over gRPC,
+with policies/config/<stack>.json), writes the dependency graph as Mermaid, and estimates core quota and
+deployment time. Exit codes: 0 clean, 1 the program or its config failed, 2 a mandatory policy violation.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ import json
 import sys
 from typing import Any
 
+from pathlib import Path
+
+import yaml
+
 from components.role_assignments import ROLE_DEFINITIONS
 from components.settings import SettingsError
 from tools.arm_mocks import Registration
-from tools.evaluate import Evaluation, evaluate, is_secret, shipped_stacks
+from tools.estimates import CREATE_SECONDS, dependency_graph, mermaid, online_quota, time_estimate
+from tools.evaluate import Evaluation, evaluate, is_secret, shipped_stacks, stack_config
+from tools.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
 
 _ROLE_NAMES = {guid: name for name, guid in ROLE_DEFINITIONS.items()}
 
@@ -116,26 +124,156 @@ def render_tree(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def _minutes(seconds: tuple[float, float]) -> str:
+    return f"{seconds[0] / 60:.1f} to {seconds[1] / 60:.1f} min"
+
+
+def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any]:
+    """Everything the preview found, as data: the plan, the verdicts, the estimates and the graph."""
+    graph = dependency_graph(evaluation.registrations)
+    quota_lines, per_family = online_quota(evaluation.registrations)
+    timing = time_estimate(graph)
+    return {
+        "stack": evaluation.stack,
+        "steps": plan(evaluation),
+        "outputs": {k: "[secret]" if is_secret(v) else v for k, v in evaluation.outputs.items()},
+        "violations": [
+            {"policy": v.policy, "level": v.level, "resource": v.resource_name, "urn": v.urn, "message": v.message}
+            for v in violations
+        ],
+        "quota": {
+            "deployments": [
+                {
+                    "deployment": q.deployment,
+                    "instanceType": q.instance_type,
+                    "instances": q.instances,
+                    "coresPerInstance": q.cores_per_instance,
+                    "family": q.family,
+                    "reservedCores": q.reserved_cores,
+                }
+                for q in quota_lines
+            ],
+            "coresPerFamily": per_family,
+        },
+        "time": {
+            "criticalPath": timing.critical_path,
+            "criticalPathSeconds": list(timing.critical_seconds),
+            "serialSeconds": list(timing.serial_seconds),
+        },
+        "graph": mermaid(graph),
+    }
+
+
+def render_findings(doc: dict[str, Any]) -> str:
+    lines = ["", "", "Policy violations:" if doc["violations"] else "Policy violations: none"]
+    for v in doc["violations"]:
+        lines.append(f"    {v['level']}: [{v['policy']}] {v['resource']}: {v['message']}")
+    lines += ["", "Quota (managed online endpoints reserve ceil(1.2 x instances) x cores):"]
+    for q in doc["quota"]["deployments"]:
+        lines.append(
+            f"    {q['deployment']}: {q['instances']} x {q['instanceType']} ({q['coresPerInstance']} cores) -> {q['reservedCores']} cores"
+        )
+    for family, cores in doc["quota"]["coresPerFamily"].items():
+        lines.append(f"    total {family}: {cores} cores")
+    t = doc["time"]
+    lines += [
+        "",
+        f"Time: critical path {_minutes(t['criticalPathSeconds'])}; every step one by one {_minutes(t['serialSeconds'])}",
+        "    " + " -> ".join(t["criticalPath"]),
+    ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    """A report GitHub renders as-is: summary, violations, estimates, graph."""
+    counts: dict[str, int] = {}
+    for step in doc["steps"]:
+        counts[step["type"]] = counts.get(step["type"], 0) + 1
+    mandatory = [v for v in doc["violations"] if v["level"] == "mandatory"]
+    verdict = "blocked by mandatory policy violations" if mandatory else "passes the policy pack"
+    lines = [
+        f"## Offline preview: `{doc['stack']}`",
+        "",
+        f"{len(doc['steps'])} resources to create; {verdict}.",
+        "",
+        "| type | count |",
+        "|---|---|",
+        *[f"| `{t}` | {n} |" for t, n in sorted(counts.items())],
+        "",
+        "### Policy violations",
+        "",
+    ]
+    if doc["violations"]:
+        lines += ["| level | policy | resource | message |", "|---|---|---|---|"]
+        lines += [f"| {v['level']} | `{v['policy']}` | `{v['resource']}` | {_cell(v['message'])} |" for v in doc["violations"]]
+    else:
+        lines.append("None.")
+    lines += ["", "### Estimates", "", "| online deployment | instances | SKU | reserved cores |", "|---|---|---|---|"]
+    lines += [f"| `{q['deployment']}` | {q['instances']} | {q['instanceType']} | {q['reservedCores']} |" for q in doc["quota"]["deployments"]]
+    lines += [""] + [f"- {family}: **{cores} cores**" for family, cores in doc["quota"]["coresPerFamily"].items()]
+    t = doc["time"]
+    lines += [
+        f"- Time: critical path **{_minutes(t['criticalPathSeconds'])}**, every step one by one {_minutes(t['serialSeconds'])}",
+        f"- Critical path: {' → '.join(f'`{n}`' for n in t['criticalPath'])}",
+        "",
+        "### Dependency graph",
+        "",
+        "```mermaid",
+        doc["graph"].rstrip("\n"),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_policies(evaluation: Evaluation) -> list[Violation]:
+    with PolicyPackServer() as pack:
+        return pack.check(evaluation.registrations, load_policy_config(evaluation.stack))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help=f"stack name ({', '.join(shipped_stacks())})")
-    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--stack-file", type=Path, help="read the config from this file instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--json", action="store_true", help="print everything as JSON")
+    parser.add_argument("--summary", type=Path, help="write a Markdown report (plan, violations, estimates, graph)")
+    parser.add_argument("--graph", type=Path, help="where to write the Mermaid graph (default preview-out/<stack>.mmd)")
     args = parser.parse_args(argv)
     try:
-        evaluation = evaluate(args.stack, raise_errors=False)
-    except FileNotFoundError as error:
+        config = (yaml.safe_load(args.stack_file.read_text()) or {}).get("config") if args.stack_file else stack_config(args.stack)
+        evaluation = evaluate(args.stack, config=config or {}, raise_errors=False)
+    except (OSError, yaml.YAMLError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if evaluation.error is not None:
         kind = "" if isinstance(evaluation.error, SettingsError) else f"{type(evaluation.error).__name__}: "
         print(f"error: {kind}{evaluation.error}", file=sys.stderr)
         return 1
+    if not policy_config_file(args.stack).is_file():
+        print(f"note: no policies/config/{args.stack}.json; the pack runs with its defaults", file=sys.stderr)
+    doc = report(evaluation, run_policies(evaluation))
+
+    graph_path = args.graph or Path("preview-out") / f"{args.stack}.mmd"
+    graph_path.parent.mkdir(parents=True, exist_ok=True)
+    graph_path.write_text(doc["graph"])
+    if args.summary:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(render_markdown(doc))
     if args.json:
-        outputs = {k: "[secret]" if is_secret(v) else v for k, v in evaluation.outputs.items()}
-        print(json.dumps({"stack": args.stack, "steps": plan(evaluation), "outputs": outputs}, indent=2))
+        print(json.dumps(doc, indent=2))
     else:
-        print(render_tree(evaluation))
-    return 0
+        print(render_tree(evaluation) + render_findings(doc))
+        print(f"\nGraph: {graph_path}" + (f"; report: {args.summary}" if args.summary else ""))
+    return 2 if any(v.level == "mandatory" for v in violations_of(doc)) else 0
+
+
+def violations_of(doc: dict[str, Any]) -> list[Violation]:
+    return [Violation(v["policy"], v["level"], v["message"], v["urn"]) for v in doc["violations"]]
 
 
 if __name__ == "__main__":

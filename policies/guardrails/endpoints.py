@@ -1,5 +1,7 @@
 """Online endpoints fit for their stack: Entra auth, high availability and an explicit network stance in prod."""
 
+from collections import defaultdict
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -39,7 +41,8 @@ def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViol
     minimum = int((args.get_config() or {}).get("minInstances", 3))
     capacity = read(args.props, "sku", "capacity")
     if capacity is not UNKNOWN and (capacity is None or capacity < minimum):
-        report_violation(f"Deployment runs {capacity or 'an unset number of'} instance(s); high availability needs at least {minimum}.")
+        count = "an unset number of" if capacity is None else int(capacity)
+        report_violation(f"Deployment runs {count} instance(s); high availability needs at least {minimum}.")
 
 
 def public_network_access_stated(args: ResourceValidationArgs, report_violation: ReportViolation):
@@ -49,7 +52,10 @@ def public_network_access_stated(args: ResourceValidationArgs, report_violation:
 
 def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, report_violation: ReportViolation):
     """A UAI endpoint's identity pulls the image and reads the workspace storage itself (SPEC section 1)."""
-    assignments = [r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT]
+    granted_to: dict[str, list] = defaultdict(list)  # principal's resource urn -> its role assignments
+    for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
+        for principal in assignment.property_dependencies.get("principalId", []):
+            granted_to[principal.urn].append(assignment)
     for endpoint in (r for r in args.resources if r.resource_type == ONLINE_ENDPOINT):
         if read(endpoint.props, "identity", "type") != "UserAssigned":
             continue
@@ -61,7 +67,7 @@ def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, rep
                 endpoint.urn,
             )
         for identity in identities:
-            granted = [a for a in assignments if identity in a.property_dependencies.get("principalId", [])]
+            granted = granted_to[identity.urn]
             acr_pull = any(
                 role_guid(read(a.props, "roleDefinitionId", default="")) == ACR_PULL
                 and arm_type(str(read(a.props, "scope", default=""))) == "Microsoft.ContainerRegistry/registries"

@@ -1,0 +1,178 @@
+"""What `pulumi up` will cost before anyone runs it: core quota, time, and the dependency graph.
+
+Quota (SPEC section 2): a managed online deployment of N instances of a SKU with C cores reserves
+ceil(1.2 * N) * C cores (20% extra for upgrades), counted per VM family.
+
+Time: the critical path of the dependency graph, each resource weighted by a typical create time, next
+to the sum of all steps done one by one. The weights are assumptions, listed in CREATE_SECONDS; the one
+the SPEC states is a deployment's 8 to 14 minutes. The propagation wait counts its configured seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from components.skus import ONLINE_SKUS
+from tools.arm_mocks import Registration
+
+# (low, high) seconds to create one resource of a type: documented assumptions, see the module docstring.
+CREATE_SECONDS: dict[str, tuple[int, int]] = {
+    "azure-native:machinelearningservices:OnlineDeployment": (8 * 60, 14 * 60),  # SPEC section 1
+    "azure-native:machinelearningservices:OnlineEndpoint": (60, 180),
+    "azure-native:machinelearningservices:BatchEndpoint": (30, 90),
+    "azure-native:machinelearningservices:BatchDeployment": (30, 120),
+    "azure-native:machinelearningservices:Compute": (60, 180),  # min nodes 0: no node is allocated
+    "azure-native:machinelearningservices:CodeVersion": (5, 15),
+    "azure-native:machinelearningservices:ModelVersion": (5, 15),
+    "azure-native:machinelearningservices:EnvironmentVersion": (5, 15),  # the image builds with the deployment
+    "azure-native:machinelearningservices:Datastore": (5, 15),
+    "azure-native:resources:Deployment": (60, 180),  # re-sends the endpoint: one endpoint update
+    "azure-native:managedidentity:UserAssignedIdentity": (5, 20),
+    "azure-native:authorization:RoleAssignment": (5, 20),
+    "azure-native:storage:StorageAccount": (20, 60),
+    "azure-native:storage:BlobContainer": (2, 10),
+    "azure-native:storage:Blob": (2, 10),
+}
+PROPAGATION_WAIT = "pulumi-python:dynamic:Resource"
+
+
+def create_seconds(r: Registration) -> tuple[float, float]:
+    if r.type == PROPAGATION_WAIT:
+        seconds = float(r.inputs.get("seconds", 0))
+        return seconds, seconds
+    return CREATE_SECONDS.get(r.type, (0, 0))
+
+
+# --- quota ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaLine:
+    deployment: str
+    instance_type: str
+    instances: int
+    cores_per_instance: int
+    family: str
+
+    @property
+    def reserved_cores(self) -> int:
+        return math.ceil(1.2 * self.instances) * self.cores_per_instance
+
+
+def reserved_cores(instances: int, cores: int) -> int:
+    """SPEC section 2: ceil(1.2 * N) * C; 10 x Standard_DS3_v2 (4 cores) reserves 48."""
+    return math.ceil(1.2 * instances) * cores
+
+
+def online_quota(resources: list[Registration]) -> tuple[list[QuotaLine], dict[str, int]]:
+    by_lower = {name.lower(): (name, cores, family) for name, (cores, family) in ONLINE_SKUS.items()}
+    lines = []
+    for r in resources:
+        if r.type != "azure-native:machinelearningservices:OnlineDeployment":
+            continue
+        name, cores, family = by_lower[r.inputs["properties"]["instanceType"].lower()]
+        lines.append(QuotaLine(r.name, name, int(r.inputs["sku"]["capacity"]), cores, family))
+    per_family: dict[str, int] = defaultdict(int)
+    for line in lines:
+        per_family[line.family] += line.reserved_cores
+    return lines, dict(sorted(per_family.items()))
+
+
+# --- the dependency graph ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Graph:
+    """Custom resources and the dependencies the engine orders them by (edges point to dependents)."""
+
+    nodes: dict[str, Registration]  # urn -> resource
+    edges: list[tuple[str, str]]  # (dependency urn, dependent urn)
+    components: dict[str, Registration]  # urn -> component resource
+
+
+def dependency_graph(resources: list[Registration]) -> Graph:
+    nodes = {r.urn: r for r in resources if r.custom}
+    components = {r.urn: r for r in resources if not r.custom}
+    edges = sorted(
+        {(dep, r.urn) for r in nodes.values() for dep in r.dependencies if dep in nodes and dep != r.urn}
+    )
+    return Graph(nodes, edges, components)
+
+
+@dataclass(frozen=True)
+class TimeEstimate:
+    critical_path: list[str]  # resource names, first to last
+    critical_seconds: tuple[float, float]
+    serial_seconds: tuple[float, float]
+
+
+def time_estimate(graph: Graph) -> TimeEstimate:
+    """Longest path by typical create time (low and high weights), against doing every step one by one."""
+    dependents: dict[str, list[str]] = defaultdict(list)
+    indegree = {urn: 0 for urn in sorted(graph.nodes)}  # sorted: the same path every run
+    for dep, urn in graph.edges:
+        dependents[dep].append(urn)
+        indegree[urn] += 1
+    order = [urn for urn, d in indegree.items() if d == 0]
+    for urn in order:  # Kahn's algorithm; `order` grows while it is walked
+        for nxt in dependents[urn]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                order.append(nxt)
+    if len(order) != len(graph.nodes):
+        raise ValueError("the dependency graph has a cycle")
+
+    def longest(weight_index: int) -> tuple[float, list[str]]:
+        finish: dict[str, float] = {}
+        previous: dict[str, str | None] = {}
+        for urn in order:
+            finish.setdefault(urn, 0.0)
+            previous.setdefault(urn, None)
+            finish[urn] += create_seconds(graph.nodes[urn])[weight_index]
+            for nxt in dependents[urn]:
+                if finish[urn] > finish.get(nxt, 0.0):
+                    finish[nxt], previous[nxt] = finish[urn], urn
+        end = max(finish, key=lambda u: (finish[u], u)) if finish else None
+        path = []
+        while end is not None:
+            path.append(graph.nodes[end].name)
+            end = previous[end]
+        return (max(finish.values()) if finish else 0.0), path[::-1]
+
+    low, _ = longest(0)
+    high, path = longest(1)
+    serial = tuple(sum(create_seconds(r)[i] for r in graph.nodes.values()) for i in (0, 1))
+    return TimeEstimate(path, (low, high), serial)
+
+
+def mermaid(graph: Graph) -> str:
+    """The graph as a Mermaid flowchart, each component a subgraph holding its children."""
+    ids = {urn: f"n{i}" for i, urn in enumerate(sorted(graph.nodes))}
+    ids.update({urn: f"c{i}" for i, urn in enumerate(sorted(graph.components))})
+    children: dict[str, list[str]] = defaultdict(list)
+    for urn in sorted(graph.nodes) + sorted(graph.components):
+        resource = graph.nodes.get(urn) or graph.components[urn]
+        parent = resource.parent if resource.parent in graph.components else ""
+        children[parent].append(urn)
+    lines = ["flowchart LR"]
+
+    def label(r: Registration) -> str:
+        kind = r.type.rsplit(":", 1)[-1]
+        return re.sub(r'["\[\]]', "", f"{kind}<br/>{r.name}")
+
+    def emit(parent: str, depth: int):
+        pad = "  " * depth
+        for urn in children.get(parent, []):
+            if urn in graph.components:
+                lines.append(f'{pad}subgraph {ids[urn]}["{label(graph.components[urn])}"]')
+                emit(urn, depth + 1)
+                lines.append(f"{pad}end")
+            else:
+                lines.append(f'{pad}{ids[urn]}["{label(graph.nodes[urn])}"]')
+
+    emit("", 1)
+    lines += [f"  {ids[a]} --> {ids[b]}" for a, b in graph.edges]
+    return "\n".join(lines) + "\n"
