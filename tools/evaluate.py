@@ -6,6 +6,7 @@ Used by the tests and the offline preview: it reads `Pulumi.<stack>.yaml` the wa
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 import sys
@@ -82,8 +83,9 @@ def evaluate(
     workspaces: Optional[list[FakeWorkspace]] = None,
     preview: bool = False,
     raise_errors: bool = True,
+    program: Path = REPO / "__main__.py",
 ) -> Evaluation:
-    """Runs the program; `config` replaces the stack file's config, `workspaces` the fake Azure's.
+    """Runs the program (or another `program`); `config` replaces the stack file's config, `workspaces` the fake Azure's.
 
     With raise_errors=False a failing program still returns what it registered, with `error` set.
     """
@@ -96,12 +98,18 @@ def evaluate(
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     error = None
+    thresholds = gc.get_threshold()
+    # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
+    # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
+    # cost more per resource (measured in tools/bench_preview.py, README "Performance").
+    gc.set_threshold(50_000, 20, 20)
     try:
-        _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")))
+        _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except Exception as caught:  # noqa: BLE001 handed back to the caller below
         if raise_errors:
             raise
         error = caught
     finally:
+        gc.set_threshold(*thresholds)
         runtime_settings.ROOT.set(None)
     return Evaluation(stack, monitor.registrations, monitor.stack_outputs, mocks, error)
