@@ -68,7 +68,10 @@ for endpoint_settings in settings.online_endpoints:
     }
     if endpoint.client_id is not None:
         outputs["clientId"] = endpoint.client_id
-    if endpoint_settings.auth_mode is AuthMode.KEY:
+    if endpoint.callers is not None:
+        outputs["callerGroupObjectIds"] = endpoint.callers.group_object_ids
+    # Keys are read after `up` only: a preview runs as the read-only pipeline identity, which may not list keys.
+    if endpoint_settings.auth_mode is AuthMode.KEY and not pulumi.runtime.is_dry_run():
         keys = ml.list_online_endpoint_keys_output(
             endpoint_name=endpoint.endpoint_name,
             resource_group_name=workspace.resource_group,

@@ -14,6 +14,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import managedidentity
 
+from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_template import endpoint_template, redeploy_endpoint
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.settings import IdentityType, OnlineDeployment, OnlineEndpoint as EndpointSettings
@@ -120,6 +121,16 @@ class OnlineEndpoint(pulumi.ComponentResource):
             roles = self._grant(name, args, principal_id, (
                 RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
             ))
+
+        self.callers = None
+        if s.callers is not None:
+            self.callers = EndpointCallers(
+                f"{name}-callers",
+                EndpointCallersArgs(
+                    callers=s.callers, endpoint_id=endpoint.id, endpoint_name=s.name, subscription_id=ws.subscription_id
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
 
         deployments = [
             self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after])

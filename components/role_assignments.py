@@ -18,14 +18,23 @@ ROLE_DEFINITIONS: dict[str, str] = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
 }
+# The custom role that may only score online endpoints. bootstrap/ creates it once per subscription under
+# this GUID (no built-in role is that narrow); the policy pack derives the same GUID to allow it.
+INVOKER_ROLE = "AzureML Online Endpoint Invoker"
+INVOKER_ROLE_NAMESPACE = uuid.UUID("9d0c5b8e-3f21-4c6a-8e0b-6a7d2f4c1b93")
 
 # Namespace for role assignment names (uuid5), fixed so names never change between runs.
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1b6c3e-2f7a-4f5e-9a53-5d0f0b7c1e42")
 
 
+def invoker_role_guid(subscription_id: str) -> str:
+    return str(uuid.uuid5(INVOKER_ROLE_NAMESPACE, subscription_id.lower()))
+
+
 def role_definition_id(subscription_id: str, role_name: str) -> str:
-    """The full role definition id ARM expects for a built-in role."""
-    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_DEFINITIONS[role_name]}"
+    """The full role definition id ARM expects, for a built-in role or the invoker role."""
+    guid = invoker_role_guid(subscription_id) if role_name == INVOKER_ROLE else ROLE_DEFINITIONS[role_name]
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
 def role_assignment_name(scope: str, principal_id: str, definition_id: str) -> str:
@@ -35,7 +44,7 @@ def role_assignment_name(scope: str, principal_id: str, definition_id: str) -> s
 
 @dataclass(frozen=True)
 class RoleGrant:
-    role_definition: str  # a key of ROLE_DEFINITIONS
+    role_definition: str  # a key of ROLE_DEFINITIONS, or INVOKER_ROLE
     scope: pulumi.Input[str]
     scope_label: str  # names the child resource: f"{name}-{scope_label}"
 
@@ -45,14 +54,14 @@ class RoleAssignmentsArgs:
     subscription_id: str
     principal_id: pulumi.Input[str]
     grants: tuple[RoleGrant, ...]
-    propagation_seconds: int
+    propagation_seconds: int | None  # None: nothing waits on these grants, so no wait
     principal_type: str = "ServicePrincipal"
 
 
 class RoleAssignments(pulumi.ComponentResource):
     """Grants one principal a set of roles, then waits for them to propagate.
 
-    Depend on this component to start only once the grants are usable.
+    Depend on `wait` to start only once the grants are usable.
     """
 
     def __init__(self, name: str, args: RoleAssignmentsArgs, opts: pulumi.ResourceOptions | None = None):
@@ -78,10 +87,14 @@ class RoleAssignments(pulumi.ComponentResource):
                 )
             )
         self.assignment_ids = pulumi.Output.all(*[a.id for a in assignments])
-        self.wait = PropagationWait(
-            f"{name}-propagation",
-            args.propagation_seconds,
-            self.assignment_ids,
-            pulumi.ResourceOptions(parent=self, depends_on=assignments),
+        self.wait = (
+            None
+            if args.propagation_seconds is None
+            else PropagationWait(
+                f"{name}-propagation",
+                args.propagation_seconds,
+                self.assignment_ids,
+                pulumi.ResourceOptions(parent=self, depends_on=assignments),
+            )
         )
         self.register_outputs({"assignmentIds": self.assignment_ids})

@@ -40,6 +40,8 @@ TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
 COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$")  # 2-16
 VM_SIZE = re.compile(r"^(?i:standard)_[A-Za-z0-9_]+$")
 DATASTORE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GROUP_DISPLAY_NAME = re.compile(r"^[^@\"\\\[\]:;|<>,+=?*/]{1,120}$")
 OUTPUT_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 # Variables the program sets on every deployment; a stack may not override them.
@@ -204,6 +206,31 @@ class OnlineDeployment(_Model):
         return value
 
 
+class Callers(_Model):
+    """Entra groups whose members may score an Entra-token endpoint (the invoker role at endpoint scope)."""
+
+    group_object_ids: list[str] = Field(default_factory=list, description="Existing Entra groups, by object id.")
+    groups: list[str] = Field(
+        default_factory=list, description="Display names of security groups the program creates (needs Graph rights)."
+    )
+
+    @field_validator("group_object_ids")
+    @classmethod
+    def _object_ids(cls, value: list[str]) -> list[str]:
+        for object_id in value:
+            _check(OBJECT_ID, "an Entra object id (GUID)")(object_id)
+        _unique([v.lower() for v in value], "group object ids must be unique")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _display_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _check(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * /")(name)
+        _unique([v.lower() for v in value], "group names must be unique")
+        return value
+
+
 class OnlineEndpoint(_Model):
     name: str = Field(description="Endpoint name, unique in the Azure region.")
     identity: Identity = Field(description="Endpoint identity; immutable once the endpoint exists.")
@@ -214,10 +241,22 @@ class OnlineEndpoint(_Model):
     deployments: list[OnlineDeployment] = Field(min_length=1, description="Deployments of the endpoint.")
     traffic: dict[str, int] = Field(description="Live traffic per deployment in percent; integers summing to 100.")
     mirror_traffic: dict[str, int] = Field(default_factory=dict, description="Mirrored traffic per deployment in percent.")
+    callers: Optional[Callers] = Field(None, description="Entra groups allowed to score; AADToken endpoints only.")
 
     _name = field_validator("name")(_check(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
 
     _unique = field_validator("deployments")(lambda value: _deployment_names_unique(value))
+
+    @field_validator("callers")
+    @classmethod
+    def _callers_need_entra_auth(cls, value: Optional[Callers], info: ValidationInfo) -> Optional[Callers]:
+        mode = info.data.get("auth_mode")
+        if value is not None and mode is not None and mode is not AuthMode.AAD_TOKEN:
+            raise ValueError(
+                f"only endpoints with authMode AADToken take callers; with {mode.value} the caller holds a key or an "
+                "Azure ML token and no Entra role is checked"
+            )
+        return value
 
     @field_validator("traffic", "mirror_traffic", mode="before")
     @classmethod

@@ -99,7 +99,7 @@ class ArmMocks(pulumi.runtime.Mocks):
         inputs = copy.deepcopy(args.inputs)
         handler = _RESOURCES.get(args.typ)
         if handler is None:
-            if args.typ.startswith("azure-native:"):
+            if args.typ.startswith(("azure-native:", "azuread:")):
                 raise ArmError(f"the ARM mocks do not know {args.typ}; add it to tools/arm_mocks.py")
             return f"{args.name}-id", inputs  # dynamic and other non-Azure resources keep their inputs
         resource_id, outputs = handler(self, inputs)
@@ -283,7 +283,13 @@ def _template_deployment(m: ArmMocks, i: dict):
     return rid, {"name": i["deploymentName"], "type": "Microsoft.Resources/deployments", "properties": properties}
 
 
+def _entra_group(m: ArmMocks, i: dict):
+    object_id = fake_guid("group", i["displayName"])
+    return object_id, {"objectId": object_id, "securityEnabled": i.get("securityEnabled", False)}
+
+
 _RESOURCES = {
+    "azuread:index/group:Group": _entra_group,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
     "azure-native:storage:StorageAccount": _storage_account,
     "azure-native:storage:BlobContainer": _blob_container,

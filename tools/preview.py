@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from components.role_assignments import ROLE_DEFINITIONS
+from components.role_assignments import INVOKER_ROLE, ROLE_DEFINITIONS, invoker_role_guid
 from components.settings import SettingsError
 from tools.arm_mocks import Registration
 from tools.estimates import CREATE_SECONDS, dependency_graph, mermaid, online_quota, time_estimate
@@ -39,7 +39,10 @@ def details(r: Registration) -> str:
     i = r.inputs
     t = r.type
     if t.endswith(":RoleAssignment"):
-        role = _ROLE_NAMES.get(i["roleDefinitionId"].rsplit("/", 1)[-1], i["roleDefinitionId"])
+        definition = i["roleDefinitionId"]
+        guid = definition.rsplit("/", 1)[-1]
+        invoker = invoker_role_guid(definition.split("/")[2]) if definition.startswith("/subscriptions/") else None
+        role = INVOKER_ROLE if guid == invoker else _ROLE_NAMES.get(guid, definition)
         return f"{role} -> {_short_id(i['scope'])} ({i.get('principalType')})"
     if t.endswith("Endpoint") and t.startswith("azure-native:machinelearningservices"):
         flags = " protected" if r.protect else ""

@@ -1,5 +1,6 @@
 """What the rules share: resource types, role definition ids, reading ARM ids and possibly unknown values."""
 
+import uuid
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
@@ -23,6 +24,10 @@ ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+# The custom invoker role bootstrap/ defines per subscription, under uuid5(this namespace, subscription id);
+# components/role_assignments.py derives the same GUID (a test keeps the two equal).
+INVOKER_ROLE_NAMESPACE = "9d0c5b8e-3f21-4c6a-8e0b-6a7d2f4c1b93"
+ONLINE_ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
     ACR_PULL: "AcrPull",
@@ -74,6 +79,14 @@ def plain(value: Any) -> Any:
 
 def role_guid(role_definition_id: str) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def invoker_guid(role_definition_id: str) -> str | None:
+    """The invoker role's GUID for the subscription a role definition id names, or None without one."""
+    parts = role_definition_id.strip("/").split("/")
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        return None
+    return str(uuid.uuid5(uuid.UUID(INVOKER_ROLE_NAMESPACE), parts[1].lower()))
 
 
 def arm_type(resource_id: str) -> str:

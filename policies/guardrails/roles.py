@@ -11,7 +11,10 @@ from guardrails.common import (
     ROLE_NAMES,
     STORAGE_BLOB_DATA_READER,
     USER_ACCESS_ADMINISTRATOR,
+    ONLINE_ENDPOINT_TYPE,
     UNKNOWN,
+    arm_type,
+    invoker_guid,
     plain,
     read,
     role_guid,
@@ -29,11 +32,19 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         return
     guid = role_guid(definition)
     extra = [g.lower() for g in (args.get_config() or {}).get("additionalRoleDefinitionIds", [])]
+    if guid == invoker_guid(definition):
+        scope = read(args.props, "scope")
+        if isinstance(scope, str) and arm_type(scope) != ONLINE_ENDPOINT_TYPE:
+            report_violation(f"The invoker role is granted at '{scope}': grant it on the one online endpoint the callers may score.")
+        return
     if guid in PRIVILEGED_ROLES:
         report_violation(f"{ROLE_NAMES[guid]} is never granted to a workload identity; grant the narrow data role it needs.")
     elif guid not in PRODUCT_ROLES and guid not in extra:
         allowed = ", ".join(ROLE_NAMES[g] for g in PRODUCT_ROLES)
-        report_violation(f"Role definition {guid} is not one the product needs ({allowed}, or additionalRoleDefinitionIds).")
+        report_violation(
+            f"Role definition {guid} is not one the product needs ({allowed}, the endpoint invoker role, "
+            "or additionalRoleDefinitionIds)."
+        )
 
 
 def resource_scope_only(args: ResourceValidationArgs, report_violation: ReportViolation):
@@ -80,7 +91,7 @@ def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation
 
 role_assignment_allowed_roles = ResourceValidationPolicy(
     name="role-assignment-allowed-roles",
-    description="Workload identities get only Storage Blob Data Reader and AcrPull (never Owner, Contributor, User Access Administrator).",
+    description="Identities get only Storage Blob Data Reader, AcrPull, or the endpoint invoker role on an endpoint (never Owner, Contributor, User Access Administrator).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=allowed_roles_only,
     config_schema=PolicyConfigSchema(
