@@ -13,10 +13,17 @@ from pulumi_azure_native import authorization
 
 from components.propagation import PropagationWait
 
-# Built-in role definition GUIDs (identical in every Azure cloud).
+# Built-in role definition GUIDs (identical in every Azure cloud): the one table of the program and of
+# bootstrap/. Workload identities (endpoints, clusters) get only the first two; the rest are the pipeline
+# identities' roles, granted by bootstrap/ (the policy pack enforces who may hold which).
 ROLE_DEFINITIONS: dict[str, str] = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
 }
 # The custom role that may only score online endpoints. bootstrap/ creates it once per subscription under
 # this GUID (no built-in role is that narrow); the policy pack derives the same GUID to allow it.
@@ -47,6 +54,7 @@ class RoleGrant:
     role_definition: str  # a key of ROLE_DEFINITIONS, or INVOKER_ROLE
     scope: pulumi.Input[str]
     scope_label: str  # names the child resource: f"{name}-{scope_label}"
+    condition: str | None = None  # an ABAC condition (version 2.0) that narrows the grant
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class RoleAssignments(pulumi.ComponentResource):
                         principal_id=args.principal_id,
                         principal_type=args.principal_type,
                         scope=grant.scope,
+                        condition=grant.condition,
+                        condition_version="2.0" if grant.condition else None,
                     ),
                     child,
                 )

@@ -203,3 +203,24 @@ def test_batch_endpoints_are_system_assigned():
 def test_no_preview_api_versions():
     assert check(api_versions.no_preview_api_versions, "azure-native:machinelearningservices/v20240101preview:OnlineEndpoint", {})
     assert not check(api_versions.no_preview_api_versions, common.ONLINE_ENDPOINT, {})
+
+
+def test_pipeline_roles_only_where_the_stack_config_lists_them():
+    rbac_admin, contributor = common.RBAC_ADMINISTRATOR, common.CONTRIBUTOR
+    listed = {"additionalRoleDefinitionIds": [rbac_admin, contributor]}
+    assert "never granted to a workload identity" in check(roles.role_assignment_allowed_roles, common.ROLE_ASSIGNMENT, role(contributor))[0]
+    assert check(roles.role_assignment_allowed_roles, common.ROLE_ASSIGNMENT, role(contributor), config=listed) == []
+    unconditioned = check(roles.role_assignment_allowed_roles, common.ROLE_ASSIGNMENT, role(rbac_admin), config=listed)
+    assert "without a condition can grant any role" in unconditioned[0]
+    conditioned = {**role(rbac_admin), "condition": "((!(ActionMatches{'x'})))", "conditionVersion": "2.0"}
+    assert check(roles.role_assignment_allowed_roles, common.ROLE_ASSIGNMENT, conditioned, config=listed) == []
+    owner_listed = {"additionalRoleDefinitionIds": [common.OWNER]}
+    assert "Owner is never granted" in check(roles.role_assignment_allowed_roles, common.ROLE_ASSIGNMENT, role(common.OWNER), config=owner_listed)[0]
+
+
+def test_resource_group_scope_only_for_listed_pipeline_roles():
+    reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    config = {"resourceGroupScopeRoleDefinitionIds": [reader]}
+    assert check(roles.role_assignment_resource_scope, common.ROLE_ASSIGNMENT, role(reader, scope=RG), config=config) == []
+    assert check(roles.role_assignment_resource_scope, common.ROLE_ASSIGNMENT, role(common.ACR_PULL, scope=RG), config=config)
+    assert check(roles.role_assignment_resource_scope, common.ROLE_ASSIGNMENT, role(reader, scope=SUB), config=config)

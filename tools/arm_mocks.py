@@ -22,6 +22,9 @@ TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
 # Suffixes of the fake cloud the mocks answer for; the program must take every host name from Azure.
 FAKE_STORAGE_SUFFIX = "core.example-cloud.test"
 FAKE_INFERENCE_SUFFIX = "inference.ml.example-cloud.test"
+FAKE_VAULT_SUFFIX = "vault.example-cloud.test"
+CALLER_CLIENT_ID = "00000000-0000-4000-8000-0000000000c1"  # who runs `pulumi up` (getClientConfig)
+CALLER_OBJECT_ID = "00000000-0000-4000-8000-0000000000c2"
 _ID_NAMESPACE = uuid.UUID("0b9f3c1e-5a0b-4d7e-8f61-1c2d3e4f5a6b")
 
 
@@ -283,6 +286,42 @@ def _template_deployment(m: ArmMocks, i: dict):
     return rid, {"name": i["deploymentName"], "type": "Microsoft.Resources/deployments", "properties": properties}
 
 
+def _resource_group(m: ArmMocks, i: dict):
+    return rg_id(i["resourceGroupName"]), {"name": i["resourceGroupName"], "type": "Microsoft.Resources/resourceGroups"}
+
+
+def _key_vault(m: ArmMocks, i: dict):
+    name = i["vaultName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.KeyVault/vaults/{name}")
+    properties = {**i["properties"], "vaultUri": f"https://{name}.{FAKE_VAULT_SUFFIX}/", "provisioningState": "Succeeded"}
+    return rid, {"name": name, "type": "Microsoft.KeyVault/vaults", "properties": properties}
+
+
+def _key_vault_key(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"Microsoft.KeyVault/vaults/{i['vaultName']}/keys/{i['keyName']}")
+    return rid, {"name": i["keyName"], "keyUri": f"https://{i['vaultName']}.{FAKE_VAULT_SUFFIX}/keys/{i['keyName']}"}
+
+
+def _role_definition(m: ArmMocks, i: dict):
+    rid = f"{i['scope']}/providers/Microsoft.Authorization/roleDefinitions/{i['roleDefinitionId']}"
+    return rid, {"name": i["roleDefinitionId"], "type": "Microsoft.Authorization/roleDefinitions", "roleType": "CustomRole"}
+
+
+def _entra_application(m: ArmMocks, i: dict):
+    object_id = fake_guid("application", i["displayName"])
+    return f"/applications/{object_id}", {"objectId": object_id, "clientId": fake_guid("application-client", i["displayName"])}
+
+
+def _entra_service_principal(m: ArmMocks, i: dict):
+    object_id = fake_guid("service-principal", i["clientId"])
+    return f"/servicePrincipals/{object_id}", {"objectId": object_id}
+
+
+def _federated_credential(m: ArmMocks, i: dict):
+    credential = fake_guid("federated", i["applicationId"], i["subject"])
+    return f"{i['applicationId']}/federatedIdentityCredential/{credential}", {"credentialId": credential}
+
+
 def _entra_group(m: ArmMocks, i: dict):
     object_id = fake_guid("group", i["displayName"])
     return object_id, {"objectId": object_id, "securityEnabled": i.get("securityEnabled", False)}
@@ -290,6 +329,13 @@ def _entra_group(m: ArmMocks, i: dict):
 
 _RESOURCES = {
     "azuread:index/group:Group": _entra_group,
+    "azuread:index/application:Application": _entra_application,
+    "azuread:index/servicePrincipal:ServicePrincipal": _entra_service_principal,
+    "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential": _federated_credential,
+    "azure-native:resources:ResourceGroup": _resource_group,
+    "azure-native:keyvault:Vault": _key_vault,
+    "azure-native:keyvault:Key": _key_vault_key,
+    "azure-native:authorization:RoleDefinition": _role_definition,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
     "azure-native:storage:StorageAccount": _storage_account,
     "azure-native:storage:BlobContainer": _blob_container,
@@ -347,7 +393,13 @@ def _list_online_endpoint_keys(m: ArmMocks, a: dict):
     return {"primaryKey": "pk-" + fake_guid("key1", seed), "secondaryKey": "sk-" + fake_guid("key2", seed)}
 
 
+def _client_config(m: ArmMocks, a: dict):
+    return {"clientId": CALLER_CLIENT_ID, "objectId": CALLER_OBJECT_ID, "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}
+
+
 _CALLS = {
+    "azure-native:authorization:getClientConfig": _client_config,
+    "azuread:index/getClientConfig:getClientConfig": _client_config,
     "azure-native:machinelearningservices:getWorkspace": _get_workspace,
     "azure-native:machinelearningservices:getDatastore": _get_datastore,
     "azure-native:machinelearningservices:listOnlineEndpointKeys": _list_online_endpoint_keys,

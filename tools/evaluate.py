@@ -26,19 +26,19 @@ REPO = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
-def project_name() -> str:
-    return yaml.safe_load((REPO / "Pulumi.yaml").read_text())["name"]
+def project_name(project_dir: Path = REPO) -> str:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
 
 
-def shipped_stacks() -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in REPO.glob("Pulumi.*.yaml"))
+def shipped_stacks(project_dir: Path = REPO) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
 
 
-def stack_config(stack: str) -> dict[str, Any]:
+def stack_config(stack: str, project_dir: Path = REPO) -> dict[str, Any]:
     """The `config:` of Pulumi.<stack>.yaml, keys with their namespace, values as written."""
-    path = REPO / f"Pulumi.{stack}.yaml"
+    path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"no stack file {path.name} (stacks: {', '.join(shipped_stacks())})")
+        raise FileNotFoundError(f"no stack file {path.name} (stacks: {', '.join(shipped_stacks(project_dir))})")
     return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
 
 
@@ -69,7 +69,7 @@ class Evaluation:
 
 def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
     """The fake Azure holds the workspace a stack names, as an existing workspace would be."""
-    ws = config.get(f"{project_name()}:workspace")
+    ws = config.get(f"{project_name(REPO)}:workspace")
     if isinstance(ws, str):
         ws = json.loads(ws)
     if not isinstance(ws, dict) or "name" not in ws or "resourceGroup" not in ws:
@@ -83,20 +83,25 @@ def evaluate(
     workspaces: Optional[list[FakeWorkspace]] = None,
     preview: bool = False,
     raise_errors: bool = True,
-    program: Path = REPO / "__main__.py",
+    program: Optional[Path] = None,
+    project_dir: Path = REPO,
 ) -> Evaluation:
-    """Runs the program (or another `program`); `config` replaces the stack file's config, `workspaces` the fake Azure's.
+    """Runs a project's program (or another `program`) for a stack.
+
+    `config` replaces the stack file's config, `workspaces` the fake Azure's; `project_dir` selects the
+    Pulumi project (this repository's, or bootstrap/).
 
     With raise_errors=False a failing program still returns what it registered, with `error` set.
     """
-    config = dict(stack_config(stack) if config is None else config)
+    config = dict(stack_config(stack, project_dir) if config is None else config)
+    program = program or project_dir / "__main__.py"
     mocks = ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project_name(project_dir), stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
     runtime_settings.ROOT.set(None)  # set_mocks finishes a root stack at once; the program needs a live one
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
     error = None
     thresholds = gc.get_threshold()
     # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0

@@ -6,6 +6,7 @@ from guardrails.common import (
     ACR_PULL,
     CONTRIBUTOR,
     OWNER,
+    RBAC_ADMINISTRATOR,
     ROLE_ASSIGNMENT,
     ROLE_DEFINITION,
     ROLE_NAMES,
@@ -21,7 +22,9 @@ from guardrails.common import (
 )
 
 PRODUCT_ROLES = (STORAGE_BLOB_DATA_READER, ACR_PULL)
-PRIVILEGED_ROLES = (OWNER, CONTRIBUTOR, USER_ACCESS_ADMINISTRATOR)
+NEVER_GRANTED = (OWNER, USER_ACCESS_ADMINISTRATOR)
+# Pipeline roles (bootstrap/): refused unless a stack's policy config lists them in additionalRoleDefinitionIds.
+PIPELINE_ONLY = (CONTRIBUTOR, RBAC_ADMINISTRATOR)
 
 
 def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportViolation):
@@ -37,8 +40,15 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         if isinstance(scope, str) and arm_type(scope) != ONLINE_ENDPOINT_TYPE:
             report_violation(f"The invoker role is granted at '{scope}': grant it on the one online endpoint the callers may score.")
         return
-    if guid in PRIVILEGED_ROLES:
+    if guid in NEVER_GRANTED:
+        report_violation(f"{ROLE_NAMES[guid]} is never granted; grant the narrow role the identity needs.")
+    elif guid in PIPELINE_ONLY and guid not in extra:
         report_violation(f"{ROLE_NAMES[guid]} is never granted to a workload identity; grant the narrow data role it needs.")
+    elif guid == RBAC_ADMINISTRATOR and not read(args.props, "condition"):
+        report_violation(
+            "Role Based Access Control Administrator without a condition can grant any role: add a condition that "
+            "names the only roles it may grant."
+        )
     elif guid not in PRODUCT_ROLES and guid not in extra:
         allowed = ", ".join(ROLE_NAMES[g] for g in PRODUCT_ROLES)
         report_violation(
@@ -54,9 +64,17 @@ def resource_scope_only(args: ResourceValidationArgs, report_violation: ReportVi
     if scope is UNKNOWN or scope is None:
         return
     segments = [s.lower() for s in scope.strip("/").split("/")]
-    if "providers" not in segments or segments[:2] == ["providers", "microsoft.management"]:
-        level = "resource group" if "resourcegroups" in segments else "subscription or management group"
-        report_violation(f"Role assignment at {level} scope '{scope}': scope it to the one resource the identity reads.")
+    if "providers" in segments and segments[:2] != ["providers", "microsoft.management"]:
+        return
+    if len(segments) == 4 and segments[2] == "resourcegroups":
+        definition = read(args.props, "roleDefinitionId")
+        allowed = [g.lower() for g in (args.get_config() or {}).get("resourceGroupScopeRoleDefinitionIds", [])]
+        if isinstance(definition, str) and role_guid(definition) in allowed:
+            return  # a pipeline role the stack's policy config allows on a resource group
+        level = "resource group"
+    else:
+        level = "subscription or management group"
+    report_violation(f"Role assignment at {level} scope '{scope}': scope it to the one resource the identity reads.")
 
 
 def principal_type_set(args: ResourceValidationArgs, report_violation: ReportViolation):
@@ -101,9 +119,12 @@ role_assignment_allowed_roles = ResourceValidationPolicy(
 
 role_assignment_resource_scope = ResourceValidationPolicy(
     name="role-assignment-resource-scope",
-    description="Role assignments are scoped to a resource, never a subscription, management group or resource group.",
+    description="Role assignments are scoped to a resource, never a subscription or management group, and a resource group only for listed pipeline roles.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=resource_scope_only,
+    config_schema=PolicyConfigSchema(
+        properties={"resourceGroupScopeRoleDefinitionIds": {"type": "array", "items": {"type": "string"}, "default": []}}
+    ),
 )
 
 role_assignment_principal_type = ResourceValidationPolicy(
