@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import managedidentity
 
+from components.identity import user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.settings import ComputeCluster as ClusterSettings
 from components.settings import IdentityType
@@ -30,16 +30,8 @@ class ComputeCluster(pulumi.ComponentResource):
         super().__init__("azureml-endpoints:machinelearningservices:ComputeCluster", name, {}, opts)
         s, ws = args.settings, args.workspace
         identities = [
-            # Keyword form: the Args class cannot carry `resource_name` (it clashes with the logical name).
-            managedidentity.UserAssignedIdentity(
-                f"{name}-identity-{uai_name}",
-                pulumi.ResourceOptions(parent=self),
-                resource_name_=uai_name,
-                resource_group_name=ws.resource_group,
-                location=ws.location,
-                tags=args.tags,
-            )
-            for uai_name in s.identity.user_assigned_identity_names
+            user_assigned_identity(f"{name}-identity-{n}", n, ws, args.tags, pulumi.ResourceOptions(parent=self))
+            for n in s.identity.user_assigned_identity_names
         ]
         if s.identity.type is IdentityType.USER_ASSIGNED:
             identity = ml.ManagedServiceIdentityArgs(

@@ -107,6 +107,6 @@ class DataStorage(pulumi.ComponentResource):
 
 
 def storage_suffix(blob_endpoint: str) -> str:
-    """`https://acct.blob.<suffix>/` -> `<suffix>` (core.windows.net in the public cloud)."""
+    """`https://acct.blob.<suffix>/` -> `<suffix>`, the storage suffix of the cloud the account lives in."""
     host = blob_endpoint.split("://", 1)[-1].split("/", 1)[0]
     return host.split(".blob.", 1)[1]

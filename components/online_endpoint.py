@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import managedidentity
 
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_template import endpoint_template, redeploy_endpoint
+from components.identity import user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.settings import IdentityType, OnlineDeployment, OnlineEndpoint as EndpointSettings
 from components.workspace import WorkspaceInfo
@@ -64,14 +64,12 @@ class OnlineEndpoint(pulumi.ComponentResource):
 
         uai = None
         if user_assigned:
-            # Keyword form: the Args class cannot carry `resource_name` (it clashes with the logical name).
-            uai = managedidentity.UserAssignedIdentity(
+            uai = user_assigned_identity(
                 f"{name}-identity",
+                s.identity.user_assigned_identity_name,
+                ws,
+                args.tags,
                 pulumi.ResourceOptions(parent=self, protect=args.protect),
-                resource_name_=s.identity.user_assigned_identity_name,
-                resource_group_name=ws.resource_group,
-                location=ws.location,
-                tags=args.tags,
             )
             # The reference set for a user-assigned identity (SPEC section 1): it needs them all itself.
             roles = self._grant(name, args, uai.principal_id, (

@@ -6,15 +6,14 @@ Every rule here is one Azure (or product) rule; a violation is reported with the
 
 from __future__ import annotations
 
-import json
 import re
 from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from components.config_model import ConfigModel, SettingsError, matches, read_config, validate_config
 from components.skus import ONLINE_SKUS, sku_cores
 
 CONFIG_NAMESPACE = "azureml-endpoints"
@@ -48,27 +47,10 @@ OUTPUT_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 RESERVED_ENV_VARS = ("STORAGE_ACCOUNT_NAME", "STORAGE_CONTAINER_NAME", "FILE_NAME", "STORAGE_BLOB_ENDPOINT", "UAI_CLIENT_ID")
 
 
-class SettingsError(Exception):
-    """A stack config that breaks a rule; the message names each offending key."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
 def _duration(value: Optional[str]) -> Optional[str]:
     if value is not None and not ISO8601_DURATION.match(value):
         raise ValueError(f"'{value}' is not an ISO 8601 duration such as PT5S or PT1M30S")
     return value
-
-
-def _check(pattern: re.Pattern, rule: str):
-    def validate(value: str) -> str:
-        if not pattern.match(value):
-            raise ValueError(f"'{value}' is not valid: {rule}")
-        return value
-
-    return validate
 
 
 class Environment(str, Enum):
@@ -93,7 +75,7 @@ class PublicNetworkAccess(str, Enum):
     DISABLED = "Disabled"
 
 
-class Workspace(_Model):
+class Workspace(ConfigModel):
     name: str = Field(description="Existing Azure ML workspace name.")
     resource_group: str = Field(description="Resource group of the workspace.")
     container_registry_id: Optional[str] = Field(
@@ -102,16 +84,16 @@ class Workspace(_Model):
         "(Azure creates it lazily on the first image build).",
     )
 
-    _name = field_validator("name")(_check(WORKSPACE_NAME, "3-33 letters, digits, '-' or '_', starting alphanumeric"))
+    _name = field_validator("name")(matches(WORKSPACE_NAME, "3-33 letters, digits, '-' or '_', starting alphanumeric"))
     _rg = field_validator("resource_group")(
-        _check(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')', not ending in '.'")
+        matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')', not ending in '.'")
     )
     _acr = field_validator("container_registry_id")(
-        _check(ARM_REGISTRY_ID, "a full ARM id /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name>")
+        matches(ARM_REGISTRY_ID, "a full ARM id /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name>")
     )
 
 
-class DataStorage(_Model):
+class DataStorage(ConfigModel):
     account_name: str = Field(description="Storage account for the data the scoring script reads (globally unique).")
     container_name: str = Field("data", description="Private blob container the files are uploaded to.")
     file_name: str = Field("hello.txt", description="File from ml/data uploaded as the blob the scoring script reads (FILE_NAME).")
@@ -119,10 +101,10 @@ class DataStorage(_Model):
         "endpointdata", description="Identity-based workspace datastore (no stored credentials) over the container."
     )
 
-    _account = field_validator("account_name")(_check(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
-    _datastore = field_validator("datastore_name")(_check(DATASTORE_NAME, "lowercase letters, digits and '_'"))
+    _account = field_validator("account_name")(matches(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
+    _datastore = field_validator("datastore_name")(matches(DATASTORE_NAME, "lowercase letters, digits and '_'"))
     _container = field_validator("container_name")(
-        _check(BLOB_CONTAINER_NAME, "3-63 lowercase letters, digits and single '-', starting and ending alphanumeric")
+        matches(BLOB_CONTAINER_NAME, "3-63 lowercase letters, digits and single '-', starting and ending alphanumeric")
     )
 
     @field_validator("file_name")
@@ -134,14 +116,14 @@ class DataStorage(_Model):
         return value
 
 
-class Identity(_Model):
+class Identity(ConfigModel):
     type: IdentityType = Field(description="SystemAssigned (created with the endpoint) or UserAssigned (created first).")
     user_assigned_identity_name: Optional[str] = Field(
         None, description="Name of the user-assigned identity the program creates; required for UserAssigned only."
     )
 
     _uai = field_validator("user_assigned_identity_name")(
-        _check(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")
+        matches(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")
     )
 
     @model_validator(mode="after")
@@ -153,7 +135,7 @@ class Identity(_Model):
         return self
 
 
-class RequestSettings(_Model):
+class RequestSettings(ConfigModel):
     request_timeout: Optional[str] = Field(None, description="ISO 8601 duration, e.g. PT5S (Azure allows up to PT3M).")
     max_concurrent_requests_per_instance: Optional[int] = Field(None, ge=1, le=1000, description="Requests one instance serves at once.")
     max_queue_wait: Optional[str] = Field(None, description="ISO 8601 duration a request may wait in the queue.")
@@ -161,7 +143,7 @@ class RequestSettings(_Model):
     _durations = field_validator("request_timeout", "max_queue_wait")(_duration)
 
 
-class Probe(_Model):
+class Probe(ConfigModel):
     initial_delay: Optional[str] = Field(None, description="ISO 8601 duration before the first probe.")
     period: Optional[str] = Field(None, description="ISO 8601 duration between probes.")
     timeout: Optional[str] = Field(None, description="ISO 8601 duration one probe may take.")
@@ -171,7 +153,7 @@ class Probe(_Model):
     _durations = field_validator("initial_delay", "period", "timeout")(_duration)
 
 
-class OnlineDeployment(_Model):
+class OnlineDeployment(ConfigModel):
     name: str = Field(description="Deployment name, e.g. blue or green.")
     instance_type: str = Field(description="Managed online endpoint VM SKU, e.g. Standard_DS3_v2.")
     instance_count: int = Field(ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability.")
@@ -181,7 +163,7 @@ class OnlineDeployment(_Model):
     readiness_probe: Optional[Probe] = None
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
-    _name = field_validator("name")(_check(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
+    _name = field_validator("name")(matches(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
 
     @field_validator("instance_type")
     @classmethod
@@ -206,7 +188,7 @@ class OnlineDeployment(_Model):
         return value
 
 
-class Callers(_Model):
+class Callers(ConfigModel):
     """Entra groups whose members may score an Entra-token endpoint (the invoker role at endpoint scope)."""
 
     group_object_ids: list[str] = Field(default_factory=list, description="Existing Entra groups, by object id.")
@@ -218,7 +200,7 @@ class Callers(_Model):
     @classmethod
     def _object_ids(cls, value: list[str]) -> list[str]:
         for object_id in value:
-            _check(OBJECT_ID, "an Entra object id (GUID)")(object_id)
+            matches(OBJECT_ID, "an Entra object id (GUID)")(object_id)
         _unique([v.lower() for v in value], "group object ids must be unique")
         return value
 
@@ -226,12 +208,12 @@ class Callers(_Model):
     @classmethod
     def _display_names(cls, value: list[str]) -> list[str]:
         for name in value:
-            _check(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * /")(name)
+            matches(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * /")(name)
         _unique([v.lower() for v in value], "group names must be unique")
         return value
 
 
-class OnlineEndpoint(_Model):
+class OnlineEndpoint(ConfigModel):
     name: str = Field(description="Endpoint name, unique in the Azure region.")
     identity: Identity = Field(description="Endpoint identity; immutable once the endpoint exists.")
     auth_mode: AuthMode = Field(description="Key, AMLToken or AADToken (Entra).")
@@ -243,7 +225,7 @@ class OnlineEndpoint(_Model):
     mirror_traffic: dict[str, int] = Field(default_factory=dict, description="Mirrored traffic per deployment in percent.")
     callers: Optional[Callers] = Field(None, description="Entra groups allowed to score; AADToken endpoints only.")
 
-    _name = field_validator("name")(_check(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
+    _name = field_validator("name")(matches(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
 
     _unique = field_validator("deployments")(lambda value: _deployment_names_unique(value))
 
@@ -331,7 +313,7 @@ class OutputAction(str, Enum):
     SUMMARY_ONLY = "SummaryOnly"
 
 
-class ComputeIdentity(_Model):
+class ComputeIdentity(ConfigModel):
     type: IdentityType = Field(description="SystemAssigned, or UserAssigned with one or more identities; never both.")
     user_assigned_identity_names: list[str] = Field(
         default_factory=list, description="Identities the program creates for the cluster (UserAssigned only)."
@@ -341,7 +323,7 @@ class ComputeIdentity(_Model):
     @classmethod
     def _names(cls, value: list[str]) -> list[str]:
         for name in value:
-            _check(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")(name)
+            matches(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")(name)
         if len(set(value)) != len(value):
             raise ValueError("identity names must be unique")
         return value
@@ -355,7 +337,7 @@ class ComputeIdentity(_Model):
         return self
 
 
-class ComputeCluster(_Model):
+class ComputeCluster(ConfigModel):
     name: str = Field(description="AmlCompute cluster name, unique in the workspace.")
     vm_size: str = Field(description="VM size, e.g. STANDARD_D2_V2.")
     min_nodes: int = Field(0, ge=0, le=1000, description="Nodes kept running; 0 costs nothing when idle.")
@@ -367,8 +349,8 @@ class ComputeCluster(_Model):
     )
     identity: ComputeIdentity = Field(description="Cluster identity; it reads the data and pulls the image.")
 
-    _name = field_validator("name")(_check(COMPUTE_NAME, "2-16 letters, digits or '-', starting with a letter, ending alphanumeric"))
-    _vm_size = field_validator("vm_size")(_check(VM_SIZE, "an Azure VM size such as STANDARD_D2_V2"))
+    _name = field_validator("name")(matches(COMPUTE_NAME, "2-16 letters, digits or '-', starting with a letter, ending alphanumeric"))
+    _vm_size = field_validator("vm_size")(matches(VM_SIZE, "an Azure VM size such as STANDARD_D2_V2"))
 
     @field_validator("max_nodes")
     @classmethod
@@ -379,14 +361,14 @@ class ComputeCluster(_Model):
         return value
 
 
-class RetrySettings(_Model):
+class RetrySettings(ConfigModel):
     max_retries: int = Field(3, ge=0, le=100, description="Retries of a failed mini-batch.")
     timeout: str = Field("PT30S", description="ISO 8601 duration one mini-batch may take.")
 
     _timeout = field_validator("timeout")(_duration)
 
 
-class BatchDeployment(_Model):
+class BatchDeployment(ConfigModel):
     name: str = Field(description="Deployment name.")
     scoring_script: str = Field("batch_driver.py", description="Scoring script in ml/batchscoring.")
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
@@ -399,8 +381,8 @@ class BatchDeployment(_Model):
     output_file_name: str = Field("predictions.csv", description="File the rows are appended to.")
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
-    _name = field_validator("name")(_check(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
-    _output = field_validator("output_file_name")(_check(OUTPUT_FILE_NAME, "a file name without folders"))
+    _name = field_validator("name")(matches(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
+    _output = field_validator("output_file_name")(matches(OUTPUT_FILE_NAME, "a file name without folders"))
 
     @field_validator("scoring_script")
     @classmethod
@@ -410,7 +392,7 @@ class BatchDeployment(_Model):
         return value
 
 
-class BatchEndpoint(_Model):
+class BatchEndpoint(ConfigModel):
     name: str = Field(description="Batch endpoint name, unique in the Azure region.")
     description: Optional[str] = None
     protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
@@ -418,7 +400,7 @@ class BatchEndpoint(_Model):
     deployments: list[BatchDeployment] = Field(min_length=1, description="Batch deployments.")
     default_deployment: str = Field(description="The deployment the endpoint invokes by default.")
 
-    _name = field_validator("name")(_check(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
+    _name = field_validator("name")(matches(ENDPOINT_NAME, "3-32 letters, digits or '-', starting with a letter, not ending in '-'"))
     _unique = field_validator("deployments")(lambda value: _deployment_names_unique(value))
 
     @field_validator("default_deployment")
@@ -428,7 +410,7 @@ class BatchEndpoint(_Model):
         return value
 
 
-class StackSettings(_Model):
+class StackSettings(ConfigModel):
     environment: Environment = Field(description="dev, staging or prod; prod always protects endpoints.")
     tags: dict[str, str] = Field(description="Tags on every taggable resource; must include owner.")
     workspace: Workspace
@@ -485,54 +467,14 @@ class StackSettings(_Model):
         return endpoint.protect or self.environment is Environment.PROD
 
 
-def config_key(location: tuple) -> str:
-    """`('onlineEndpoints', 0, 'traffic')` -> `azureml-endpoints:onlineEndpoints[0].traffic`."""
-    key = CONFIG_NAMESPACE + ":"
-    for i, part in enumerate(location):
-        if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            key += ("." if i else "") + str(part)
-    return key
-
-
 def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
     """Validates raw config values (keys without the namespace) into settings, or raises SettingsError."""
-    try:
-        return StackSettings.model_validate(dict(raw))
-    except ValidationError as error:
-        lines = []
-        for e in error.errors():
-            location = e["loc"]
-            message = e["msg"].removeprefix("Value error, ")
-            if not location:  # a rule across several keys names them itself
-                lines.append(f"{CONFIG_NAMESPACE}:{message}")
-                continue
-            if e["type"] == "missing":
-                message = "is required"
-            elif e["type"] == "extra_forbidden":
-                message = "is not a known setting (check the spelling against Pulumi.yaml)"
-            lines.append(f"{config_key(location)}: {message}")
-        raise SettingsError("invalid stack config:\n  " + "\n  ".join(lines)) from None
+    return validate_config(StackSettings, CONFIG_NAMESPACE, raw)
 
 
 def load_settings(config) -> StackSettings:
     """Reads every setting from a `pulumi.Config` for the project namespace and validates it."""
-    raw = {}
-    for field_name, field in StackSettings.model_fields.items():
-        key = field.alias or field_name
-        value = config.get(key)
-        if value is not None:
-            raw[key] = _structured(value)
-    return parse_settings(raw)
-
-
-def _structured(value: str) -> Any:
-    """The engine hands structured and numeric config to programs as JSON text, plain strings as-is."""
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+    return parse_settings(read_config(config, StackSettings))
 
 
 __all__ = [

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from pulumi_azure_native import machinelearningservices
 
-from components.settings import SettingsError, Workspace, config_key
+from components.config_model import SettingsError, config_key
+from components.settings import CONFIG_NAMESPACE, Workspace
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 
@@ -64,7 +65,7 @@ def lookup_workspace(workspace: Workspace) -> WorkspaceInfo:
     registry = workspace.container_registry_id or found.container_registry
     if not registry:
         raise SettingsError(
-            f"{config_key(('workspace', 'containerRegistryId'))}: workspace '{workspace.name}' has no container "
+            f"{config_key(CONFIG_NAMESPACE, ('workspace', 'containerRegistryId'))}: workspace '{workspace.name}' has no container "
             "registry yet (Azure creates it on the first image build). Either build one environment image in the "
             "workspace, or attach a registry to the workspace and set this key to its ARM id."
         )

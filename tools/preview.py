@@ -22,7 +22,7 @@ import yaml
 from components.role_assignments import INVOKER_ROLE, ROLE_DEFINITIONS, invoker_role_guid
 from components.settings import SettingsError
 from tools.arm_mocks import Registration
-from tools.estimates import CREATE_SECONDS, dependency_graph, mermaid, online_quota, time_estimate
+from tools.estimates import dependency_graph, mermaid, online_quota, time_estimate
 from tools.evaluate import Evaluation, evaluate, is_secret, shipped_stacks, stack_config
 from tools.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
 
