@@ -10,6 +10,7 @@ import pulumi
 from pulumi_azure_native import keyvault, resources, storage
 
 from bootstrap_settings import State
+from components.storage_account import secure_storage_account
 
 
 @dataclass(frozen=True)
@@ -30,22 +31,9 @@ class StateBackend(pulumi.ComponentResource):
             resources.ResourceGroupArgs(resource_group_name=s.resource_group, location=args.location, tags=args.tags),
             child,
         )
-        account = storage.StorageAccount(
-            f"{name}-account",
-            storage.StorageAccountArgs(
-                account_name=s.storage_account,
-                resource_group_name=group.name,
-                location=args.location,
-                kind=storage.Kind.STORAGE_V2,
-                sku=storage.SkuArgs(name=storage.SkuName.STANDARD_ZRS),
-                minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
-                enable_https_traffic_only=True,
-                allow_blob_public_access=False,
-                allow_cross_tenant_replication=False,
-                allow_shared_key_access=False,
-                tags=args.tags,
-            ),
-            child,
+        # Entra sign-in only: the pipelines reach the state with their OIDC identities, never a key.
+        account = secure_storage_account(
+            f"{name}-account", s.storage_account, group.name, args.location, storage.SkuName.STANDARD_ZRS, False, args.tags, child
         )
         container = storage.BlobContainer(
             f"{name}-container",

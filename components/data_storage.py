@@ -7,6 +7,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
+from components.storage_account import secure_storage_account
 from components.workspace import WorkspaceInfo
 
 
@@ -30,21 +31,15 @@ class DataStorage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DataStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("azureml-endpoints:storage:DataStorage", name, {}, opts)
-        account = storage.StorageAccount(
+        # Shared-key access stays on: azure-native uploads the blobs below with the account key.
+        account = secure_storage_account(
             f"{name}-account",
-            storage.StorageAccountArgs(
-                account_name=args.account_name,
-                resource_group_name=args.workspace.resource_group,
-                location=args.workspace.location,
-                kind=storage.Kind.STORAGE_V2,
-                sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
-                minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
-                enable_https_traffic_only=True,
-                allow_blob_public_access=False,
-                allow_cross_tenant_replication=False,
-                allow_shared_key_access=True,
-                tags=args.tags,
-            ),
+            args.account_name,
+            args.workspace.resource_group,
+            args.workspace.location,
+            storage.SkuName.STANDARD_LRS,
+            True,
+            args.tags,
             pulumi.ResourceOptions(parent=self),
         )
         container = storage.BlobContainer(

@@ -272,11 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render_tree(evaluation) + render_findings(doc))
         print(f"\nGraph: {graph_path}" + (f"; report: {args.summary}" if args.summary else ""))
-    return 2 if any(v.level == "mandatory" for v in violations_of(doc)) else 0
-
-
-def violations_of(doc: dict[str, Any]) -> list[Violation]:
-    return [Violation(v["policy"], v["level"], v["message"], v["urn"]) for v in doc["violations"]]
+    return 2 if any(v["level"] == "mandatory" for v in doc["violations"]) else 0
 
 
 if __name__ == "__main__":
