@@ -7,13 +7,11 @@ import re
 from pydantic import Field, field_validator
 
 from components.config_model import ConfigModel, matches, read_config, validate_config
+from components.settings import BLOB_CONTAINER_NAME, RESOURCE_GROUP_NAME, STORAGE_ACCOUNT_NAME
 
 NAMESPACE = "azureml-endpoints-bootstrap"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
-RESOURCE_GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
-STORAGE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 KEY_VAULT = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 KEY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,127}$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
@@ -35,9 +33,9 @@ class State(ConfigModel):
     key_vault: str = Field(description="Globally unique; holds the azurekeyvault:// secrets key.")
     key_name: str = "pulumi-secrets"
 
-    _rg = field_validator("resource_group")(matches(RESOURCE_GROUP, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
-    _account = field_validator("storage_account")(matches(STORAGE_ACCOUNT, "3-24 lowercase letters and digits"))
-    _container = field_validator("container")(matches(CONTAINER, "3-63 lowercase letters, digits, single '-'"))
+    _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
+    _account = field_validator("storage_account")(matches(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
+    _container = field_validator("container")(matches(BLOB_CONTAINER_NAME, "3-63 lowercase letters, digits, single '-'"))
     _vault = field_validator("key_vault")(matches(KEY_VAULT, "3-24 letters, digits, single '-', starting with a letter"))
     _key = field_validator("key_name")(matches(KEY_NAME, "1-127 letters, digits, '-'"))
 
@@ -45,7 +43,7 @@ class State(ConfigModel):
 class Environment(ConfigModel):
     resource_group: str = Field(description="The environment's resource group (the workspace's).")
 
-    _rg = field_validator("resource_group")(matches(RESOURCE_GROUP, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
+    _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
 
 
 class BootstrapSettings(ConfigModel):

@@ -11,8 +11,10 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from components.compute_cluster import ComputeCluster, ComputeClusterArgs
 from components.endpoint_template import endpoint_template, redeploy_endpoint
+from components.identity import ml_identity
 from components.online_endpoint import DEPLOYMENT_TIMEOUTS
-from components.settings import BatchDeployment, BatchEndpoint as EndpointSettings
+from components.settings import BatchDeployment
+from components.settings import BatchEndpoint as EndpointSettings
 from components.workspace import WorkspaceInfo
 
 # Batch endpoints accept only Entra tokens and a system-assigned identity.
@@ -55,7 +57,7 @@ class BatchEndpoint(pulumi.ComponentResource):
                 resource_group_name=ws.resource_group,
                 workspace_name=ws.name,
                 location=ws.location,
-                identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+                identity=ml_identity([]),
                 properties=ml.BatchEndpointPropertiesArgs(auth_mode=BATCH_AUTH_MODE, description=s.description),
                 tags=args.tags,
             ),

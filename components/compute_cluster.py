@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.identity import user_assigned_identity
+from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.settings import ComputeCluster as ClusterSettings
-from components.settings import IdentityType
 from components.workspace import WorkspaceInfo
 
 
@@ -33,13 +32,6 @@ class ComputeCluster(pulumi.ComponentResource):
             user_assigned_identity(f"{name}-identity-{n}", n, ws, args.tags, pulumi.ResourceOptions(parent=self))
             for n in s.identity.user_assigned_identity_names
         ]
-        if s.identity.type is IdentityType.USER_ASSIGNED:
-            identity = ml.ManagedServiceIdentityArgs(
-                type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[i.id for i in identities]
-            )
-        else:
-            identity = ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED)
-
         compute = ml.Compute(
             f"{name}-compute",
             ml.ComputeArgs(
@@ -47,7 +39,7 @@ class ComputeCluster(pulumi.ComponentResource):
                 resource_group_name=ws.resource_group,
                 workspace_name=ws.name,
                 location=ws.location,
-                identity=identity,
+                identity=ml_identity([i.id for i in identities]),
                 properties=ml.AmlComputeArgs(
                     compute_type="AmlCompute",
                     properties=ml.AmlComputePropertiesArgs(

@@ -1,6 +1,9 @@
 """User-assigned managed identities, created in the workspace's resource group and location."""
 
+from typing import Sequence
+
 import pulumi
+from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import managedidentity
 
 from components.workspace import WorkspaceInfo
@@ -18,3 +21,12 @@ def user_assigned_identity(
         location=ws.location,
         tags=tags,
     )
+
+
+def ml_identity(user_assigned_ids: Sequence[pulumi.Input[str]]) -> ml.ManagedServiceIdentityArgs:
+    """The identity block of an endpoint or compute: the given user-assigned identities, else system-assigned."""
+    if user_assigned_ids:
+        return ml.ManagedServiceIdentityArgs(
+            type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=list(user_assigned_ids)
+        )
+    return ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED)

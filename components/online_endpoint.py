@@ -15,9 +15,10 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_template import endpoint_template, redeploy_endpoint
-from components.identity import user_assigned_identity
+from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.settings import IdentityType, OnlineDeployment, OnlineEndpoint as EndpointSettings
+from components.settings import IdentityType, OnlineDeployment
+from components.settings import OnlineEndpoint as EndpointSettings
 from components.workspace import WorkspaceInfo
 
 # Deployments take 8 to 14 minutes (SPEC section 1); leave room for image builds and retries.
@@ -77,11 +78,6 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 RoleGrant("AcrPull", ws.container_registry_id, "registry-acr-pull"),
                 RoleGrant("Storage Blob Data Reader", ws.storage_account_id, "workspace-blob-reader"),
             ))
-            identity = ml.ManagedServiceIdentityArgs(
-                type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[uai.id]
-            )
-        else:
-            identity = ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED)
 
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
@@ -90,7 +86,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 resource_group_name=ws.resource_group,
                 workspace_name=ws.name,
                 location=ws.location,
-                identity=identity,
+                identity=ml_identity([uai.id] if uai else []),
                 properties=ml.OnlineEndpointPropertiesArgs(
                     auth_mode=s.auth_mode.value,
                     public_network_access=s.public_network_access.value if s.public_network_access else None,
