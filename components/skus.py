@@ -36,9 +36,14 @@ ONLINE_SKUS: dict[str, tuple[int, str]] = {
     "Standard_NC96ads_A100_v4": (96, "standardNCADSA100v4Family"),
 }
 
-_BY_LOWER = {name.lower(): cores for name, (cores, _family) in ONLINE_SKUS.items()}
+_BY_LOWER = {name.lower(): (name, cores, family) for name, (cores, family) in ONLINE_SKUS.items()}
+
+
+def sku_info(instance_type: str) -> tuple[str, int, str] | None:
+    """(canonical name, cores, quota family) of a SKU (Azure matches names case-insensitively), or None."""
+    return _BY_LOWER.get(instance_type.lower())
 
 
 def sku_cores(instance_type: str) -> int | None:
-    """Cores of a SKU (Azure matches SKU names case-insensitively), or None if unknown."""
-    return _BY_LOWER.get(instance_type.lower())
+    info = sku_info(instance_type)
+    return info[1] if info else None

@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from components.skus import ONLINE_SKUS
+from components.skus import sku_info
 from tools.arm_mocks import Registration
 
 # (low, high) seconds to create one resource of a type: documented assumptions, see the module docstring.
@@ -59,7 +59,7 @@ class QuotaLine:
 
     @property
     def reserved_cores(self) -> int:
-        return math.ceil(1.2 * self.instances) * self.cores_per_instance
+        return reserved_cores(self.instances, self.cores_per_instance)
 
 
 def reserved_cores(instances: int, cores: int) -> int:
@@ -68,12 +68,11 @@ def reserved_cores(instances: int, cores: int) -> int:
 
 
 def online_quota(resources: list[Registration]) -> tuple[list[QuotaLine], dict[str, int]]:
-    by_lower = {name.lower(): (name, cores, family) for name, (cores, family) in ONLINE_SKUS.items()}
     lines = []
     for r in resources:
         if r.type != "azure-native:machinelearningservices:OnlineDeployment":
             continue
-        name, cores, family = by_lower[r.inputs["properties"]["instanceType"].lower()]
+        name, cores, family = sku_info(r.inputs["properties"]["instanceType"])
         lines.append(QuotaLine(r.name, name, int(r.inputs["sku"]["capacity"]), cores, family))
     per_family: dict[str, int] = defaultdict(int)
     for line in lines:

@@ -99,9 +99,6 @@ class PolicyPackServer:
     def info(self) -> analyzer_pb2.AnalyzerInfo:
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
 
-    def plugin_version(self) -> str:
-        return self.stub.GetPluginInfo(empty_pb2.Empty()).version
-
     def configure(self, config: Mapping[str, Any]) -> dict[str, str]:
         """Sends every policy an explicit level and its properties (schema defaults under the file's values)."""
         levels = {}

@@ -38,10 +38,6 @@ class Step:
     def name(self) -> str:
         return self.urn.rsplit("::", 1)[-1]
 
-    def diff_kind(self, path: str) -> str:
-        entry = self.detailed_diff.get(path) or {}
-        return entry.get("kind") or entry.get("diffKind") or ""  # digest says kind, events say diffKind
-
 
 def urn_type(urn: str) -> str:
     parts = urn.split("::")
