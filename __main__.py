@@ -7,10 +7,10 @@ is registered; everything else is built from those two values.
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.assets import BATCH_CODE_DIR, ONLINE_CODE_DIR, WorkspaceAssets, WorkspaceAssetsArgs
+from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
-from components.online_endpoint import DataAccess, ModelAssets, OnlineEndpoint, OnlineEndpointArgs
+from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
 from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, load_settings
 from components.workspace import lookup_workspace
 
@@ -34,8 +34,23 @@ data = DataStorage(
         tags=tags,
     ),
 )
-code_dirs = ((ONLINE_CODE_DIR,) if settings.online_endpoints else ()) + ((BATCH_CODE_DIR,) if settings.batch_endpoints else ())
-assets = WorkspaceAssets("assets", WorkspaceAssetsArgs(workspace=workspace, code_dirs=code_dirs))
+# What each deployment runs; every model, code folder and environment is registered once for the stack.
+deployment_assets = settings.deployment_assets()
+runs = list(deployment_assets.values())
+assets = WorkspaceAssets(
+    "assets",
+    WorkspaceAssetsArgs(
+        workspace=workspace,
+        models=tuple(settings.models) + tuple(r.model.entry for r in runs if r.model.kind == "catalog"),
+        code_folders=tuple(dict.fromkeys(r.code for r in runs if r.code)),
+        environments=tuple(r.environment.entry for r in runs if r.environment and r.environment.kind == "catalog"),
+    ),
+)
+
+
+def deployment_ids(kind: str, endpoint_settings) -> dict:
+    return {d.name: assets.ids_for(deployment_assets[(kind, endpoint_settings.name, d.name)]) for d in endpoint_settings.deployments}
+
 
 endpoints = {}
 endpoint_keys = {}  # Key-auth endpoints only; a secret output
@@ -52,7 +67,7 @@ for endpoint_settings in settings.online_endpoints:
                 blob_endpoint=data.blob_endpoint,
                 file_name=settings.data_storage.file_name,
             ),
-            assets=ModelAssets(code_id=assets.code_ids["onlinescoring"], model_id=assets.model_id, environment_id=assets.environment_id),
+            assets=deployment_ids("online", endpoint_settings),
             tags=tags,
             protect=settings.is_protected(endpoint_settings),
             propagation_seconds=settings.role_propagation_seconds,
@@ -65,6 +80,7 @@ for endpoint_settings in settings.online_endpoints:
         "identityType": endpoint_settings.identity.type.value,
         "principalId": endpoint.principal_id,
         "authMode": endpoint_settings.auth_mode.value,
+        "models": {d.name: deployment_assets[("online", endpoint_settings.name, d.name)].model.label for d in endpoint_settings.deployments},
     }
     if endpoint.client_id is not None:
         outputs["clientId"] = endpoint.client_id
@@ -88,9 +104,7 @@ for batch_settings in settings.batch_endpoints:
             settings=batch_settings,
             workspace=workspace,
             data_account_id=data.account_id,
-            code_id=assets.code_ids["batchscoring"],
-            model_id=assets.model_id,
-            environment_id=assets.environment_id,
+            assets=deployment_ids("batch", batch_settings),
             tags=tags,
             protect=settings.is_protected(batch_settings),
             propagation_seconds=settings.role_propagation_seconds,

@@ -1,144 +1,210 @@
-"""Model, code and environment registered as versioned workspace assets from files in this repo.
+"""Models, code and environments the stack registers as workspace assets, each once, from files in this repo.
 
-Versions are content hashes: an unchanged repo registers the same versions, a changed file a new one.
+Model versions are the positive integers the stack's `models` catalog names (Azure ML refuses any other
+workspace model version); code and environment versions are content hashes. Files are uploaded once per
+stack: two deployments naming the same model version, code folder or environment share one registration.
 Asset versions are immutable in Azure ML and a deployment that still uses an old one can fail if it is
-deleted (SPEC section 2), so superseded versions and their blobs are retained, not deleted.
+deleted, so superseded versions and their blobs are retained, not deleted.
 """
 
-import hashlib
+from __future__ import annotations
+
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
+from components.catalog import (
+    REPO,
+    AssetRef,
+    CatalogEnvironment,
+    CatalogModel,
+    DeploymentAssets,
+    asset_files,
+    content_sha256,
+    short_version,
+)
 from components.workspace import WorkspaceInfo
 
-ML_DIR = Path(__file__).resolve().parent.parent / "ml"
-ONLINE_CODE_DIR = ML_DIR / "onlinescoring"
-BATCH_CODE_DIR = ML_DIR / "batchscoring"
-MODEL_DIR = ML_DIR / "model"
-CONDA_FILE = ML_DIR / "environment" / "conda.yaml"
-ONLINE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"
 ASSET_PREFIX = "pulumi-assets"
 
 
-def folder_files(folder: Path) -> list[Path]:
-    """Files of an asset folder in a stable order, without caches."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+def code_version(folder: Path) -> str:
+    """First 16 hex digits of a SHA-256 over the folder's files: an unchanged folder keeps its version."""
+    return short_version(*[(p.relative_to(folder).as_posix(), p.read_bytes()) for p in asset_files(folder)])
 
 
-def content_version(*parts: tuple[str, bytes]) -> str:
-    """First 16 hex digits of a SHA-256 over (name, content) pairs: the asset version."""
-    digest = hashlib.sha256()
-    for name, content in parts:
-        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
-    return digest.hexdigest()[:16]
+def code_asset_name(folder: Path) -> str:
+    """The folder's name as an asset name (letters, digits, '-', '_' and '.')."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", folder.name).lstrip("._-") or "code"
 
 
-def folder_version(folder: Path) -> str:
-    return content_version(*[(p.relative_to(folder).as_posix(), p.read_bytes()) for p in folder_files(folder)])
+@dataclass(frozen=True)
+class DeploymentAssetIds:
+    """What a deployment resource sends: asset ids, and no code or environment for a no-code (MLflow) model."""
+
+    model_id: pulumi.Input[str]
+    code_id: Optional[pulumi.Input[str]]
+    scoring_script: Optional[str]
+    environment_id: Optional[pulumi.Input[str]]
+    model_label: str  # name:version (where), for previews and outputs
+
+    def code_configuration(self) -> Optional[ml.CodeConfigurationArgs]:
+        """The deployment's code, or None for a no-code (MLflow) deployment: Azure builds code and environment."""
+        if self.code_id is None:
+            return None
+        return ml.CodeConfigurationArgs(code_id=self.code_id, scoring_script=self.scoring_script)
 
 
 @dataclass(frozen=True)
 class WorkspaceAssetsArgs:
     workspace: WorkspaceInfo
-    code_dirs: tuple[Path, ...] = (ONLINE_CODE_DIR,)  # each registered as a code asset named after the folder
-    model_dir: Path = MODEL_DIR
-    conda_file: Path = CONDA_FILE
-    image: str = ONLINE_IMAGE
-    model_name: str = "sklearn-regression"
-    environment_name: str = "sklearn-scoring"
+    models: tuple[CatalogModel, ...]  # registered even when no deployment uses them yet
+    code_folders: tuple[Path, ...]
+    environments: tuple[CatalogEnvironment, ...]
 
 
 class WorkspaceAssets(pulumi.ComponentResource):
-    """Uploads code and model folders to the workspace's default datastore and registers the versions.
-
-    One model and one environment serve the online and the batch side: they are the same files.
-    """
+    """Uploads model and code files to the workspace's default datastore and registers the asset versions."""
 
     def __init__(self, name: str, args: WorkspaceAssetsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("azureml-endpoints:machinelearningservices:WorkspaceAssets", name, {}, opts)
-        ws = args.workspace
-        self.model_version = folder_version(args.model_dir)
-        conda = args.conda_file.read_text()
-        self.environment_version = content_version(("conda", conda.encode()), ("image", args.image.encode()))
+        self._workspace = ws = args.workspace
+        self._model_ids: dict[str, pulumi.Output[str]] = {}
+        self._code_ids: dict[Path, pulumi.Output[str]] = {}
+        self._environment_ids: dict[str, pulumi.Output[str]] = {}
 
-        self.code_ids: dict[str, pulumi.Output[str]] = {}
-        for code_dir in args.code_dirs:
-            code_name = code_dir.name
-            version = folder_version(code_dir)
+        uploaded: dict[str, list[storage.Blob]] = {}  # model content path -> its blobs: equal content uploads once
+        for model in _unique(args.models, lambda m: m.reference.lower()):
+            digest = content_sha256(model.files_path)
+            # A folder keeps its own name (AZUREML_MODEL_DIR/<folder>/<file>); a file model is the file itself.
+            content_path = f"{ASSET_PREFIX}/model/{model.name}/{digest[:16]}"
+            blob_root = f"{content_path}/{model.files_path.name}" if model.files_path.is_dir() else content_path
+            if content_path not in uploaded:
+                uploaded[content_path] = self._upload(f"{name}-model-{model.name}-{digest[:16]}", model.files_path, blob_root)
+            version = ml.ModelVersion(
+                f"{name}-model-{model.name}-{model.version}",
+                ml.ModelVersionArgs(
+                    name=model.name,
+                    version=str(model.version),
+                    resource_group_name=ws.resource_group,
+                    workspace_name=ws.name,
+                    properties=ml.ModelVersionPropertiesArgs(
+                        model_uri=ws.datastore_uri(f"{content_path}/{model.files_path.name}"),
+                        model_type=model.type.value,
+                        description=model.description,
+                        # What ml/models.lock.json holds for this version: shows in the studio which files it is.
+                        tags={"contentSha256": digest, "source": model.path},
+                    ),
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=uploaded[content_path], retain_on_delete=True),
+            )
+            self._model_ids[model.reference.lower()] = version.id
+
+        labels = _code_labels(args.code_folders)
+        for folder in args.code_folders:
+            code_name, version = code_asset_name(folder), code_version(folder)
             code_path = f"{ASSET_PREFIX}/code/{code_name}/{version}"
-            code_blobs = self._upload(f"{name}-{code_name}", ws, code_dir, code_path)
+            blobs = self._upload(f"{name}-code-{labels[folder]}", folder, code_path)
             code = ml.CodeVersion(
-                f"{name}-{code_name}",
+                f"{name}-code-{labels[folder]}",
                 ml.CodeVersionArgs(
                     name=code_name,
                     version=version,
                     resource_group_name=ws.resource_group,
                     workspace_name=ws.name,
                     properties=ml.CodeVersionPropertiesArgs(
-                        code_uri=f"{ws.datastore_blob_endpoint}{ws.datastore_container_name}/{code_path}",
-                        description=f"Scoring code from ml/{code_name}",
+                        code_uri=ws.datastore_blob_url(code_path),
+                        description=f"Scoring code from {folder.relative_to(REPO).as_posix()}",
                     ),
                 ),
-                pulumi.ResourceOptions(parent=self, depends_on=code_blobs, retain_on_delete=True),
+                pulumi.ResourceOptions(parent=self, depends_on=blobs, retain_on_delete=True),
             )
-            self.code_ids[code_name] = code.id
-        # The model folder keeps its own name so the scoring script finds AZUREML_MODEL_DIR/model/<file>.
-        model_path = f"{ASSET_PREFIX}/model/{args.model_name}/{self.model_version}/{args.model_dir.name}"
-        model_blobs = self._upload(f"{name}-model", ws, args.model_dir, model_path)
-        model = ml.ModelVersion(
-            f"{name}-model",
-            ml.ModelVersionArgs(
-                name=args.model_name,
-                version=self.model_version,
-                resource_group_name=ws.resource_group,
-                workspace_name=ws.name,
-                properties=ml.ModelVersionPropertiesArgs(
-                    model_uri=ws.datastore_uri(model_path),
-                    model_type="custom_model",
-                    description="Ridge regression over 10 features, trained by ml/train_model.py",
+            self._code_ids[folder] = code.id
+
+        for environment in _unique(args.environments, lambda e: e.reference.lower()):
+            registered = ml.EnvironmentVersion(
+                f"{name}-environment-{environment.name}-{environment.version}",
+                ml.EnvironmentVersionArgs(
+                    name=environment.name,
+                    version=environment.version,
+                    resource_group_name=ws.resource_group,
+                    workspace_name=ws.name,
+                    properties=ml.EnvironmentVersionPropertiesArgs(
+                        image=environment.image,
+                        conda_file=(REPO / environment.conda_file).read_text() if environment.conda_file else None,
+                        os_type=ml.OperatingSystemType.LINUX,
+                        description=environment.description,
+                    ),
                 ),
-            ),
-            pulumi.ResourceOptions(parent=self, depends_on=model_blobs, retain_on_delete=True),
-        )
-        environment = ml.EnvironmentVersion(
-            f"{name}-environment",
-            ml.EnvironmentVersionArgs(
-                name=args.environment_name,
-                version=self.environment_version,
-                resource_group_name=ws.resource_group,
-                workspace_name=ws.name,
-                properties=ml.EnvironmentVersionPropertiesArgs(
-                    image=args.image,
-                    conda_file=conda,
-                    os_type=ml.OperatingSystemType.LINUX,
-                    description="Image plus ml/environment/conda.yaml",
-                ),
-            ),
-            pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-        )
-        self.model_id = model.id
-        self.environment_id = environment.id
+                pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+            self._environment_ids[environment.reference.lower()] = registered.id
+
         self.register_outputs(
-            {"codeIds": self.code_ids, "modelId": self.model_id, "environmentId": self.environment_id}
+            {
+                "modelIds": self._model_ids,
+                "codeIds": {f.relative_to(REPO).as_posix(): i for f, i in self._code_ids.items()},
+                "environmentIds": self._environment_ids,
+            }
         )
 
-    def _upload(self, prefix: str, ws: WorkspaceInfo, folder: Path, blob_path: str) -> list[storage.Blob]:
+    def ids_for(self, assets: DeploymentAssets) -> DeploymentAssetIds:
+        """The ids one deployment sends, from the registrations above or derived from a reference."""
+        return DeploymentAssetIds(
+            model_id=self._asset_id(assets.model, "models", self._model_ids),
+            code_id=self._code_ids[assets.code] if assets.code else None,
+            scoring_script=assets.scoring_script,
+            environment_id=self._asset_id(assets.environment, "environments", self._environment_ids) if assets.environment else None,
+            model_label=assets.model.label,
+        )
+
+    def _asset_id(self, ref: AssetRef, collection: str, registered: dict[str, pulumi.Output[str]]) -> pulumi.Input[str]:
+        if ref.kind == "catalog":
+            return registered[f"{ref.name}:{ref.version}".lower()]
+        if ref.kind == "registry":
+            # The registry asset id, as `az ml` and azure-ai-ml send it for a deployment; it names no cloud host.
+            return f"azureml://registries/{ref.registry}/{collection}/{ref.name}/versions/{ref.version}"
+        # A version already registered in the workspace: its ARM id, derived from the workspace's own id.
+        return pulumi.Output.concat(self._workspace.id, f"/{collection}/{ref.name}/versions/{ref.version}")
+
+    def _upload(self, prefix: str, source: Path, blob_root: str) -> list[storage.Blob]:
+        """Every file of `source` (a folder, or one file) as a blob under `blob_root`, by its path below the folder."""
+        root = source if source.is_dir() else source.parent
+        ws = self._workspace
         return [
             storage.Blob(
-                f"{prefix}-{path.relative_to(folder).as_posix()}",
+                f"{prefix}-{path.relative_to(root).as_posix()}",
                 storage.BlobArgs(
                     account_name=ws.datastore_account_name,
                     resource_group_name=ws.datastore_resource_group,
                     container_name=ws.datastore_container_name,
-                    blob_name=f"{blob_path}/{path.relative_to(folder).as_posix()}",
+                    blob_name=f"{blob_root}/{path.relative_to(root).as_posix()}",
                     type=storage.BlobType.BLOCK,
                     source=pulumi.FileAsset(str(path)),
                 ),
                 pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
-            for path in folder_files(folder)
+            for path in asset_files(source)
         ]
+
+
+def _unique(items, key) -> list:
+    """First of each key, in order: the same asset named twice is registered once."""
+    seen: dict = {}
+    for item in items:
+        seen.setdefault(key(item), item)
+    return list(seen.values())
+
+
+def _code_labels(folders: tuple[Path, ...]) -> dict[Path, str]:
+    """A short, stable label per code folder for resource names: its name, or its repository path if names repeat."""
+    names = [code_asset_name(f) for f in folders]
+    return {
+        f: n if names.count(n) == 1 else f.relative_to(REPO).as_posix().replace("/", "-")
+        for f, n in zip(folders, names)
+    }

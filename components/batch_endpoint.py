@@ -12,6 +12,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from components.compute_cluster import ComputeCluster, ComputeClusterArgs
 from components.endpoint_template import endpoint_template, redeploy_endpoint
 from components.identity import ml_identity
+from components.assets import DeploymentAssetIds
 from components.online_endpoint import DEPLOYMENT_TIMEOUTS
 from components.settings import BatchDeployment
 from components.settings import BatchEndpoint as EndpointSettings
@@ -26,9 +27,7 @@ class BatchEndpointArgs:
     settings: EndpointSettings
     workspace: WorkspaceInfo
     data_account_id: pulumi.Input[str]
-    code_id: pulumi.Input[str]  # the batch scoring code
-    model_id: pulumi.Input[str]
-    environment_id: pulumi.Input[str]
+    assets: dict[str, DeploymentAssetIds]  # deployment name -> what it runs
     tags: dict[str, str]
     protect: bool
     propagation_seconds: int
@@ -100,6 +99,7 @@ class BatchEndpoint(pulumi.ComponentResource):
         )
 
     def _deployment(self, name, args: BatchEndpointArgs, endpoint, cluster: ComputeCluster, d: BatchDeployment, ready_after):
+        assets = args.assets[d.name]
         return ml.BatchDeployment(
             f"{name}-{d.name}",
             ml.BatchDeploymentArgs(
@@ -109,9 +109,9 @@ class BatchEndpoint(pulumi.ComponentResource):
                 workspace_name=args.workspace.name,
                 location=args.workspace.location,
                 properties=ml.BatchDeploymentPropertiesArgs(
-                    model=ml.IdAssetReferenceArgs(asset_id=args.model_id, reference_type="Id"),
-                    code_configuration=ml.CodeConfigurationArgs(code_id=args.code_id, scoring_script=d.scoring_script),
-                    environment_id=args.environment_id,
+                    model=ml.IdAssetReferenceArgs(asset_id=assets.model_id, reference_type="Id"),
+                    code_configuration=assets.code_configuration(),
+                    environment_id=assets.environment_id,
                     compute=cluster.compute_id,
                     resources=ml.DeploymentResourceConfigurationArgs(instance_count=d.instance_count),
                     max_concurrency_per_instance=d.max_concurrency_per_instance,

@@ -20,6 +20,14 @@ class SettingsError(Exception):
     """A stack config that breaks a rule; the message names each offending key."""
 
 
+class KeyedErrors(ValueError):
+    """Several violations found by one cross-key rule, each at its own key: ((location), message) pairs."""
+
+    def __init__(self, errors: list[tuple[tuple, str]]):
+        super().__init__("; ".join(message for _, message in errors))
+        self.errors = errors
+
+
 class ConfigModel(BaseModel):
     """camelCase keys as in the stack files; unknown keys refused (typos do not pass silently)."""
 
@@ -52,6 +60,12 @@ def validate_config(model: type[Model], namespace: str, raw: Mapping[str, Any]) 
     except ValidationError as error:
         lines = []
         for e in error.errors():
+            keyed = (e.get("ctx") or {}).get("error")
+            if isinstance(keyed, KeyedErrors):  # each violation at its own key, below the model that found them
+                for location, message in keyed.errors:
+                    where = config_key(namespace, (*e["loc"], *location)) if (*e["loc"], *location) else namespace
+                    lines.append(f"{where}: {message}")
+                continue
             message = e["msg"].removeprefix("Value error, ")
             if not e["loc"]:  # a rule across several keys names them itself
                 lines.append(f"{namespace}:{message}")

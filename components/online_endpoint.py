@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from components.assets import DeploymentAssetIds
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_template import endpoint_template, redeploy_endpoint
 from components.identity import ml_identity, user_assigned_identity
@@ -37,20 +38,11 @@ class DataAccess:
 
 
 @dataclass(frozen=True)
-class ModelAssets:
-    """Registered asset ids (outputs of WorkspaceAssets)."""
-
-    code_id: pulumi.Input[str]  # the online scoring code
-    model_id: pulumi.Input[str]
-    environment_id: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
 class OnlineEndpointArgs:
     settings: EndpointSettings
     workspace: WorkspaceInfo
     data: DataAccess
-    assets: ModelAssets
+    assets: dict[str, DeploymentAssetIds]  # deployment name -> what it runs
     tags: dict[str, str]
     protect: bool
     propagation_seconds: int
@@ -181,6 +173,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         }
         if client_id is not None:
             env["UAI_CLIENT_ID"] = client_id
+        assets = args.assets[d.name]
         return ml.OnlineDeployment(
             f"{name}-{d.name}",
             ml.OnlineDeploymentArgs(
@@ -193,9 +186,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 properties=ml.ManagedOnlineDeploymentArgs(
                     endpoint_compute_type="Managed",
                     instance_type=d.instance_type,
-                    model=args.assets.model_id,
-                    code_configuration=ml.CodeConfigurationArgs(code_id=args.assets.code_id, scoring_script=d.scoring_script),
-                    environment_id=args.assets.environment_id,
+                    model=assets.model_id,
+                    code_configuration=assets.code_configuration(),
+                    environment_id=assets.environment_id,
                     environment_variables=env,
                     scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                     request_settings=_request_settings(d),

@@ -13,13 +13,20 @@ from typing import Any, Mapping, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components.config_model import ConfigModel, SettingsError, matches, read_config, validate_config
+from components.catalog import (
+    SAMPLE_MODEL,
+    CatalogEnvironment,
+    CatalogModel,
+    DeploymentAssets,
+    lock_problem,
+    read_model_lock,
+    resolve_deployment_assets,
+)
+from components.config_model import ConfigModel, KeyedErrors, SettingsError, matches, read_config, validate_config
 from components.skus import ONLINE_SKUS, sku_cores
 
 CONFIG_NAMESPACE = "azureml-endpoints"
 ML_DIR = Path(__file__).resolve().parent.parent / "ml"
-ONLINE_SCORING_DIR = ML_DIR / "onlinescoring"
-BATCH_SCORING_DIR = ML_DIR / "batchscoring"
 DATA_DIR = ML_DIR / "data"
 BATCH_DATA_DIR = ML_DIR / "batch-data"
 
@@ -42,6 +49,15 @@ DATASTORE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 GROUP_DISPLAY_NAME = re.compile(r"^[^@\"\\\[\]:;|<>,+=?*/]{1,120}$")
 OUTPUT_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+MODEL_KEY_HELP = (
+    "azureml:<name>:<version> (registered), azureml://registries/<registry>/models/<name>/versions/<version>, "
+    "or an entry of models (<name> or <name>:<version>); default the shipped sample model"
+)
+ENVIRONMENT_KEY_HELP = (
+    "azureml:<name>:<version>, azureml://registries/<registry>/environments/<name>/versions/<version>, "
+    "or an entry of environments; default the shipped environment"
+)
 
 # Variables the program sets on every deployment; a stack may not override them.
 RESERVED_ENV_VARS = ("STORAGE_ACCOUNT_NAME", "STORAGE_CONTAINER_NAME", "FILE_NAME", "STORAGE_BLOB_ENDPOINT", "UAI_CLIENT_ID")
@@ -157,7 +173,10 @@ class OnlineDeployment(ConfigModel):
     name: str = Field(description="Deployment name, e.g. blue or green.")
     instance_type: str = Field(description="Managed online endpoint VM SKU, e.g. Standard_DS3_v2.")
     instance_count: int = Field(ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability.")
-    scoring_script: str = Field("score_managedidentity.py", description="Scoring script in ml/onlinescoring.")
+    model: Optional[str] = Field(None, description=MODEL_KEY_HELP)
+    code: Optional[str] = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
+    scoring_script: Optional[str] = Field(None, description="Script in the code folder (default score_managedidentity.py).")
+    environment: Optional[str] = Field(None, description=ENVIRONMENT_KEY_HELP)
     request_settings: Optional[RequestSettings] = None
     liveness_probe: Optional[Probe] = None
     readiness_probe: Optional[Probe] = None
@@ -170,13 +189,6 @@ class OnlineDeployment(ConfigModel):
     def _known_sku(cls, value: str) -> str:
         if sku_cores(value) is None:
             raise ValueError(f"'{value}' is not a managed online endpoint SKU this product knows ({', '.join(ONLINE_SKUS)})")
-        return value
-
-    @field_validator("scoring_script")
-    @classmethod
-    def _script_exists(cls, value: str) -> str:
-        if "/" in value or not (ONLINE_SCORING_DIR / value).is_file():
-            raise ValueError(f"'{value}' must name a script in ml/onlinescoring")
         return value
 
     @field_validator("environment_variables")
@@ -370,7 +382,10 @@ class RetrySettings(ConfigModel):
 
 class BatchDeployment(ConfigModel):
     name: str = Field(description="Deployment name.")
-    scoring_script: str = Field("batch_driver.py", description="Scoring script in ml/batchscoring.")
+    model: Optional[str] = Field(None, description=MODEL_KEY_HELP)
+    code: Optional[str] = Field(None, description="Repository folder with the batch driver (default ml/batchscoring).")
+    scoring_script: Optional[str] = Field(None, description="Script in the code folder (default batch_driver.py).")
+    environment: Optional[str] = Field(None, description=ENVIRONMENT_KEY_HELP)
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
     mini_batch_size: int = Field(5, ge=1, le=10000, description="Files per mini-batch.")
@@ -383,13 +398,6 @@ class BatchDeployment(ConfigModel):
 
     _name = field_validator("name")(matches(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
     _output = field_validator("output_file_name")(matches(OUTPUT_FILE_NAME, "a file name without folders"))
-
-    @field_validator("scoring_script")
-    @classmethod
-    def _script_exists(cls, value: str) -> str:
-        if "/" in value or not (BATCH_SCORING_DIR / value).is_file():
-            raise ValueError(f"'{value}' must name a script in ml/batchscoring")
-        return value
 
 
 class BatchEndpoint(ConfigModel):
@@ -420,6 +428,8 @@ class StackSettings(ConfigModel):
     )
     online_endpoints: list[OnlineEndpoint] = Field(default_factory=list, description="Managed online endpoints.")
     batch_endpoints: list[BatchEndpoint] = Field(default_factory=list, description="Batch endpoints.")
+    models: list[CatalogModel] = Field(default_factory=list, description="Models this repository ships and registers.")
+    environments: list[CatalogEnvironment] = Field(default_factory=list, description="Environments this repository defines.")
 
     @field_validator("tags")
     @classmethod
@@ -453,11 +463,77 @@ class StackSettings(ConfigModel):
         _unique([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster")
         return value
 
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, value: list[CatalogModel]) -> list[CatalogModel]:
+        _unique([m.reference.lower() for m in value], "each model version is listed once")
+        return value
+
+    @field_validator("environments")
+    @classmethod
+    def _unique_environments(cls, value: list[CatalogEnvironment]) -> list[CatalogEnvironment]:
+        _unique([e.name.lower() for e in value], "environment names must be unique")
+        return value
+
     @model_validator(mode="after")
     def _some_endpoint(self) -> "StackSettings":
         if not self.online_endpoints and not self.batch_endpoints:
             raise ValueError("onlineEndpoints, batchEndpoints: the stack needs at least one endpoint")
         return self
+
+    @model_validator(mode="after")
+    def _assets_resolve(self) -> "StackSettings":
+        """Every deployment's model, code and environment resolve, and every shipped model matches the lock file."""
+        errors = []
+        for key, _ in self._deployments():
+            try:
+                self._resolve(*key)
+            except ValueError as error:
+                field, _, message = str(error).partition(": ")
+                errors.append(((*self._location(*key), field), message))
+        lock = read_model_lock()
+        for index, entry in enumerate(self.models):
+            problem = lock_problem(entry, lock)
+            if problem:
+                errors.append((("models", index, "version"), problem))
+        if self.uses_sample_model() and all(m.reference != SAMPLE_MODEL.reference for m in self.models):
+            problem = lock_problem(SAMPLE_MODEL, lock)
+            if problem:
+                errors.append(((), f"the shipped sample model: {problem}"))
+        if errors:
+            raise KeyedErrors(errors)
+        return self
+
+    def _deployments(self):
+        """((kind, endpoint index, deployment index), deployment) for every deployment."""
+        for e, endpoint in enumerate(self.online_endpoints):
+            for d, deployment in enumerate(endpoint.deployments):
+                yield ("online", e, d), deployment
+        for e, endpoint in enumerate(self.batch_endpoints):
+            for d, deployment in enumerate(endpoint.deployments):
+                yield ("batch", e, d), deployment
+
+    @staticmethod
+    def _location(kind: str, endpoint: int, deployment: int) -> tuple:
+        return ("onlineEndpoints" if kind == "online" else "batchEndpoints", endpoint, "deployments", deployment)
+
+    def _resolve(self, kind: str, endpoint: int, deployment: int) -> DeploymentAssets:
+        endpoints = self.online_endpoints if kind == "online" else self.batch_endpoints
+        d = endpoints[endpoint].deployments[deployment]
+        return resolve_deployment_assets(
+            d.model, d.code, d.scoring_script, d.environment, self.models, self.environments, batch=kind == "batch"
+        )
+
+    def deployment_assets(self) -> dict[tuple[str, str, str], DeploymentAssets]:
+        """(online|batch, endpoint name, deployment name) -> what that deployment runs."""
+        endpoints = {"online": self.online_endpoints, "batch": self.batch_endpoints}
+        return {
+            (kind, endpoints[kind][e].name, deployment.name): self._resolve(kind, e, d)
+            for (kind, e, d), deployment in self._deployments()
+        }
+
+    def uses_sample_model(self) -> bool:
+        return any(d.model is None for _, d in self._deployments())
 
     def tags_for(self, stack: str) -> dict[str, str]:
         """The tags every taggable resource carries."""

@@ -33,6 +33,10 @@ class WorkspaceInfo:
     def datastore_resource_group(self) -> str:
         return arm_segment(self.storage_account_id, "resourceGroups")
 
+    def datastore_blob_url(self, path: str) -> str:
+        """https:// URL of a path in the default datastore's container (code assets use it)."""
+        return f"{self.datastore_blob_endpoint}{self.datastore_container_name}/{path}"
+
     def datastore_uri(self, path: str) -> str:
         """azureml:// URI of a path in the default datastore (model and code assets use it)."""
         return (

@@ -7,6 +7,7 @@ import joblib
 import numpy
 import pytest
 
+from components.catalog import SAMPLE_BATCH_ENVIRONMENT
 from components.role_assignments import ROLE_DEFINITIONS
 from components.settings import SettingsError
 from tools.arm_mocks import FAKE_STORAGE_SUFFIX, SUBSCRIPTION_ID
@@ -115,9 +116,9 @@ def _prod_like(dev):
 def test_batch_deployment_references_the_registered_resources(dev):
     deployment = dev.named("batch-dev-blue")
     p = deployment.inputs["properties"]
-    assert p["model"] == {"assetId": dev.named("assets-model").id, "referenceType": "Id"}
-    assert p["codeConfiguration"] == {"codeId": dev.named("assets-batchscoring").id, "scoringScript": "batch_driver.py"}
-    assert p["environmentId"] == dev.named("assets-environment").id
+    assert p["model"] == {"assetId": dev.named("assets-model-sklearn-regression-1").id, "referenceType": "Id"}
+    assert p["codeConfiguration"] == {"codeId": dev.named("assets-code-batchscoring").id, "scoringScript": "batch_driver.py"}
+    assert p["environmentId"] == dev.named(f"assets-environment-sklearn-batch-{SAMPLE_BATCH_ENVIRONMENT.version}").id
     assert p["compute"] == dev.named("batch-dev-cluster-compute").id
     assert p["resources"] == {"instanceCount": 1.0}
     assert (p["maxConcurrencyPerInstance"], p["miniBatchSize"], p["errorThreshold"]) == (4.0, 5.0, 10.0)
@@ -147,12 +148,14 @@ def test_default_deployment_follows_the_deployment(dev):
     assert resource["tags"] == dev.named("batch-dev-endpoint").inputs["tags"]
 
 
-def test_model_and_environment_are_shared_with_the_online_side(dev):
+def test_batch_shares_the_model_but_has_its_own_environment(dev):
+    """One model version for both sides; batch runs in its own environment (Azure ML's batch runtime packages)."""
     assert len(dev.of_type("azure-native:machinelearningservices:ModelVersion")) == 1
-    assert len(dev.of_type("azure-native:machinelearningservices:EnvironmentVersion")) == 1
+    environments = {r.inputs["name"] for r in dev.of_type("azure-native:machinelearningservices:EnvironmentVersion")}
+    assert environments == {"sklearn-scoring", "sklearn-batch"}
     online = dev.named("mi-uai-dev-blue").inputs["properties"]
     batch = dev.named("batch-dev-blue").inputs["properties"]
-    assert online["model"] == batch["model"]["assetId"] and online["environmentId"] == batch["environmentId"]
+    assert online["model"] == batch["model"]["assetId"] and online["environmentId"] != batch["environmentId"]
     assert online["codeConfiguration"]["codeId"] != batch["codeConfiguration"]["codeId"]
 
 
@@ -193,7 +196,7 @@ def test_bad_batch_config_registers_nothing(dev_config):
 
 def load_driver(monkeypatch, tmp_path):
     (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "sklearn_regression_model.pkl").write_bytes((REPO / "ml/model/sklearn_regression_model.pkl").read_bytes())
+    (tmp_path / "model" / "sklearn_regression_model.pkl").write_bytes((REPO / "ml/model-1/model/sklearn_regression_model.pkl").read_bytes())
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
     spec = importlib.util.spec_from_file_location("batch_driver", REPO / "ml/batchscoring/batch_driver.py")
     driver = importlib.util.module_from_spec(spec)
@@ -207,7 +210,7 @@ def test_batch_driver_scores_every_row_of_the_sample_input(monkeypatch, tmp_path
     files = sorted((REPO / "ml/batch-data").glob("*.csv"))
     assert len(files) == 3
     rows = driver.run([str(f) for f in files])
-    model = joblib.load(REPO / "ml/model/sklearn_regression_model.pkl")
+    model = joblib.load(REPO / "ml/model-1/model/sklearn_regression_model.pkl")
     expected = []
     for f in files:
         with f.open() as handle:

@@ -31,7 +31,12 @@ def test_dev_preview_prints_the_plan_and_findings(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "azure-native:machinelearningservices:OnlineEndpoint    mi-uai-dev-endpoint    [identity UserAssigned, auth Key]" in out
     assert "AcrPull -> registries/" in out
-    assert "[Standard_DS3_v2 x 1, script score_managedidentity.py]" in out
+    # Per deployment: which model version, code (with script) and environment it runs.
+    assert (
+        "[Standard_DS3_v2 x 1, model sklearn-regression:1, code onlinescoring:"
+        in out
+    )
+    assert "score_managedidentity.py, environment sklearn-scoring:" in out
     assert "[traffic blue 100%]" in out and "[default deployment blue]" in out
     assert "onlineEndpointKeys: [secret]" in out and "pk-" not in out
     assert "advisory: [endpoint-entra-auth] mi-uai-dev-endpoint: authMode is Key" in out

@@ -4,7 +4,9 @@ import uuid
 
 import pytest
 
-from components.assets import folder_version, MODEL_DIR, ONLINE_CODE_DIR
+from components.assets import code_version
+from components.catalog import REPO, SAMPLE_ONLINE_ENVIRONMENT
+from components.images import ONLINE_IMAGE
 from components.endpoint_template import ML_API_VERSION
 from components.role_assignments import ROLE_DEFINITIONS, role_assignment_name
 from components.settings import SettingsError
@@ -133,35 +135,35 @@ def test_deployments_start_after_roles_have_propagated_and_data_exists(fixture, 
 
 def test_deployment_references_registered_assets(dev):
     properties = dev.named("mi-uai-dev-blue").inputs["properties"]
-    code = dev.named("assets-onlinescoring")
-    model = dev.named("assets-model")
-    environment = dev.named("assets-environment")
+    code = dev.named("assets-code-onlinescoring")
+    model = dev.named("assets-model-sklearn-regression-1")
+    environment = dev.named(f"assets-environment-sklearn-scoring-{SAMPLE_ONLINE_ENVIRONMENT.version}")
     assert properties["model"] == model.id
     assert properties["codeConfiguration"] == {"codeId": code.id, "scoringScript": "score_managedidentity.py"}
     assert properties["environmentId"] == environment.id
     assert properties["instanceType"] == "Standard_DS3_v2"
     assert dev.named("mi-uai-dev-blue").inputs["sku"] == {"name": "Default", "capacity": 1.0}
-    assert code.inputs["version"] == folder_version(ONLINE_CODE_DIR)
-    assert model.inputs["version"] == folder_version(MODEL_DIR)
+    assert code.inputs["version"] == code_version(REPO / "ml" / "onlinescoring")
+    assert model.inputs["version"] == "1"  # Azure ML: a workspace model version is a positive integer
     assert environment.inputs["name"] == "sklearn-scoring"
-    assert environment.inputs["properties"]["image"] == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"
+    assert environment.inputs["properties"]["image"] == ONLINE_IMAGE
     for asset in (code, model, environment):
         assert asset.retain_on_delete
 
 
 def test_assets_live_in_the_workspace_default_datastore(dev):
     ws = workspace_of(dev)
-    code = dev.named("assets-onlinescoring")
+    code = dev.named("assets-code-onlinescoring")
     version = code.inputs["version"]
     code_uri = code.inputs["properties"]["codeUri"]
-    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-onlinescoring-")]
+    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-onlinescoring-")]
     assert {b.inputs["blobName"].rsplit("/", 1)[1] for b in blobs} == {"score.py", "score_managedidentity.py"}
     for blob in blobs:
         assert blob.inputs["accountName"] == ws.storage_account_name
         assert blob.inputs["blobName"].startswith(f"pulumi-assets/code/onlinescoring/{version}/")
         assert code_uri.endswith(f"/azureml-blobstore-{ws.workspace_guid}/pulumi-assets/code/onlinescoring/{version}")
         assert blob.urn in code.dependencies
-    model_uri = dev.named("assets-model").inputs["properties"]["modelUri"]
+    model_uri = dev.named("assets-model-sklearn-regression-1").inputs["properties"]["modelUri"]
     assert model_uri.startswith(f"azureml://subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg-ml-endpoints-dev/workspaces/mlw-endpoints-dev/datastores/workspaceblobstore/paths/")
     assert model_uri.endswith("/model")
 

@@ -148,7 +148,7 @@ def test_batch_defaults_are_the_spec_values():
     assert (d.instance_count, d.max_concurrency_per_instance, d.mini_batch_size) == (1, 4, 5)
     assert (d.retry_settings.max_retries, d.retry_settings.timeout, d.error_threshold) == (3, "PT30S", 10)
     assert (d.logging_level.value, d.output_action.value, d.output_file_name) == ("Info", "AppendRow", "predictions.csv")
-    assert d.scoring_script == "batch_driver.py"
+    assert settings.deployment_assets()[("batch", b.name, d.name)].scoring_script == "batch_driver.py"
 
 
 def test_batch_only_stack_is_valid():

@@ -274,6 +274,10 @@ def _batch_deployment(m: ArmMocks, i: dict):
 
 def _asset_version(collection: str):
     def handler(m: ArmMocks, i: dict):
+        version = str(i["version"])
+        if collection == "models" and not (version.isdigit() and not version.startswith("0")):
+            # Azure ML: a workspace model version must be a positive integer (Azure/azureml-examples#2725).
+            raise ArmError(f"UserError: model version '{version}' is not a positive integer")
         rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/{collection}/{i['name']}/versions/{i['version']}")
         return rid, {"name": i["version"], "type": f"Microsoft.MachineLearningServices/workspaces/{collection}/versions"}
 

@@ -34,6 +34,26 @@ def _short_id(resource_id: str) -> str:
     return "/".join(parts[-2:]) if len(parts) >= 2 else resource_id
 
 
+def asset_label(asset_id: str) -> str:
+    """`name:version` of a model, code or environment version id (ARM or registry), `@registry` for a registry asset."""
+    parts = asset_id.strip("/").split("/")
+    if len(parts) < 4 or parts[-2] != "versions":
+        return asset_id
+    label = f"{parts[-3]}:{parts[-1]}"
+    return f"{label}@{parts[parts.index('registries') + 1]}" if asset_id.startswith("azureml://registries/") else label
+
+
+def runs(properties: dict, model_id: str) -> str:
+    """What a deployment runs: model, and code with script plus environment unless Azure builds them (MLflow)."""
+    code = properties.get("codeConfiguration")
+    if not code:
+        return f"model {asset_label(model_id)}, no-code (Azure builds code and environment)"
+    return (
+        f"model {asset_label(model_id)}, code {asset_label(code['codeId'])} {code['scoringScript']}, "
+        f"environment {asset_label(properties['environmentId'])}"
+    )
+
+
 def details(r: Registration) -> str:
     """The settings a reviewer checks for one resource."""
     i = r.inputs
@@ -49,11 +69,12 @@ def details(r: Registration) -> str:
         return f"identity {i['identity']['type']}, auth {i['properties']['authMode']}{flags}"
     if t.endswith(":OnlineDeployment"):
         p = i["properties"]
-        return f"{p['instanceType']} x {int(i['sku']['capacity'])}, script {p['codeConfiguration']['scoringScript']}"
+        return f"{p['instanceType']} x {int(i['sku']['capacity'])}, {runs(p, p['model'])}"
     if t.endswith(":BatchDeployment"):
         p = i["properties"]
         retry = p["retrySettings"]
         return (
+            f"{runs(p, p['model']['assetId'])}, "
             f"instances {int(p['resources']['instanceCount'])}, concurrency {int(p['maxConcurrencyPerInstance'])}, "
             f"mini-batch {int(p['miniBatchSize'])}, retries {int(retry['maxRetries'])}/{retry['timeout']}, "
             f"error threshold {int(p['errorThreshold'])}, {p['outputAction']} -> {p['outputFileName']}"
