@@ -346,8 +346,9 @@ def resolve_deployment_assets(
     return DeploymentAssets(ref, code_path, scoring_script, env_ref)
 
 
-def read_model_lock(path: Path = MODEL_LOCK_FILE) -> dict[str, dict[str, str]]:
+def read_model_lock(path: Optional[Path] = None) -> dict[str, dict[str, str]]:
     """`{model name: {version: "sha256:<hex>"}}` from the committed lock file (empty when there is none)."""
+    path = path or MODEL_LOCK_FILE
     if not path.is_file():
         return {}
     document = json.loads(path.read_text())

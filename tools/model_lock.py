@@ -45,8 +45,9 @@ def catalog_models(project_dir: Path = REPO) -> list[tuple[str, CatalogModel]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.model_lock", description=__doc__.split("\n\n")[0])
     parser.add_argument("--add", action="store_true", help="add model versions that are not locked yet, then check")
-    parser.add_argument("--lock-file", type=Path, default=MODEL_LOCK_FILE, help="default ml/models.lock.json")
+    parser.add_argument("--lock-file", type=Path, default=None, help="default ml/models.lock.json")
     args = parser.parse_args(argv)
+    args.lock_file = args.lock_file or MODEL_LOCK_FILE
     try:
         models = catalog_models()
         lock = read_model_lock(args.lock_file)
