@@ -11,6 +11,7 @@ import sys
 import joblib
 import numpy
 import pytest
+import yaml
 
 from components import catalog
 from components.catalog import content_sha256
@@ -372,3 +373,54 @@ def test_removing_blue_while_it_still_takes_traffic_is_refused():
     with pytest.raises(SettingsError) as refused:
         parse_settings(raw(config))
     assert f"{NAMESPACE}:onlineEndpoints[0].traffic: names deployments that do not exist: blue" in str(refused.value)
+
+
+def test_plan_diff_shows_each_rollout_step_and_the_guard_reads_it(tmp_path):
+    """The offline diff between consecutive steps: what README "Rolling out a new model version" shows."""
+    from tools import guard, plan_diff
+
+    files = []
+    for index, (_, config) in enumerate(rollout_steps()):
+        files.append(tmp_path / f"step{index}.yaml")
+        files[-1].write_text(yaml.safe_dump({"config": config}))
+    expected_ops = [
+        {("create", "mi-uai-staging-green"), ("update", "mi-uai-staging-traffic")},
+        {("update", "mi-uai-staging-traffic")},
+        {("update", "mi-uai-staging-traffic")},
+        {("update", "mi-uai-staging-traffic")},
+        {("update", "mi-uai-staging-traffic"), ("delete", "mi-uai-staging-blue")},
+    ]
+    for index, ops in enumerate(expected_ops):
+        digest = tmp_path / f"digest{index}.json"
+        args = ["--stack", "staging", "--from", str(files[index]), "--to", str(files[index + 1]), "--digest", str(digest)]
+        assert plan_diff.main(args) == 0
+        steps = json.loads(digest.read_text())["steps"]
+        assert {(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps if s["op"] != "same"} == ops
+        assert guard.main([str(digest)]) == 0  # no step of a rollout touches an endpoint or its identity
+
+
+def test_plan_diff_calls_an_identity_change_a_replacement_and_the_guard_blocks_it(tmp_path, capsys):
+    from tools import guard, plan_diff
+
+    before, after = staging(), staging()
+    after[f"{NAMESPACE}:onlineEndpoints"][0]["identity"]["userAssignedIdentityName"] = "id-other"
+    (tmp_path / "before.yaml").write_text(yaml.safe_dump({"config": before}))
+    (tmp_path / "after.yaml").write_text(yaml.safe_dump({"config": after}))
+    digest = tmp_path / "digest.json"
+    args = ["--stack", "staging", "--from", str(tmp_path / "before.yaml"), "--to", str(tmp_path / "after.yaml")]
+    assert plan_diff.main([*args, "--digest", str(digest)]) == 0
+    out = capsys.readouterr().out
+    assert "+- azure-native:machinelearningservices:OnlineEndpoint    mi-uai-staging-endpoint" in out
+    endpoint = next(s for s in json.loads(digest.read_text())["steps"] if s["urn"].endswith("::mi-uai-staging-endpoint"))
+    assert endpoint["op"] == "replace" and endpoint["replaceReasons"] == ["identity"]
+    assert guard.main([str(digest)]) == 2
+
+
+def test_plan_diff_refuses_a_broken_config_with_exit_1(tmp_path, capsys):
+    from tools import plan_diff
+
+    broken = staging()
+    deployments(broken)[0]["model"] = "sklearn-regression:9"
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump({"config": broken}))
+    assert plan_diff.main(["--stack", "staging", "--from", str(tmp_path / "broken.yaml")]) == 1
+    assert "error: --from: invalid azureml-endpoints config" in capsys.readouterr().err
