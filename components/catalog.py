@@ -210,14 +210,7 @@ class AssetRef:
 def parse_model_reference(value: str, catalog: list[CatalogModel]) -> AssetRef:
     """One of the three model forms, or ValueError saying which forms exist."""
     if value.startswith("azureml://"):
-        found = re.fullmatch(r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)", value)
-        if not found:
-            raise ValueError(f"{value!r} is not azureml://registries/<registry>/models/<name>/versions/<version>")
-        registry, name, version = found.groups()
-        _check(REGISTRY_NAME, registry, value, "registry name")
-        _check(ASSET_NAME, name, value, "model name")
-        _check(ASSET_VERSION, version, value, "version")
-        return AssetRef("registry", name, version, registry)
+        return _registry_reference(value, "models")
     if value.startswith("azureml:"):
         name, _, version = value[len("azureml:"):].partition(":")
         if "@" in name:
@@ -245,14 +238,7 @@ def parse_model_reference(value: str, catalog: list[CatalogModel]) -> AssetRef:
 def parse_environment_reference(value: str, catalog: list[CatalogEnvironment]) -> AssetRef:
     """One of the three environment forms, or ValueError saying which forms exist."""
     if value.startswith("azureml://"):
-        found = re.fullmatch(r"azureml://registries/([^/]+)/environments/([^/]+)/versions/([^/]+)", value)
-        if not found:
-            raise ValueError(f"{value!r} is not azureml://registries/<registry>/environments/<name>/versions/<version>")
-        registry, name, version = found.groups()
-        _check(REGISTRY_NAME, registry, value, "registry name")
-        _check(ASSET_NAME, name, value, "environment name")
-        _check(ASSET_VERSION, version, value, "version")
-        return AssetRef("registry", name, version, registry)
+        return _registry_reference(value, "environments")
     if value.startswith("azureml:"):
         name, sep, version = value[len("azureml:"):].partition(":")
         if "@" in name or not sep:
@@ -269,6 +255,18 @@ def parse_environment_reference(value: str, catalog: list[CatalogEnvironment]) -
         f"{value!r} is not in environments (entries: {known}); for an environment already registered use "
         "azureml:<name>:<version>, for a registry environment azureml://registries/<registry>/environments/<name>/versions/<version>"
     )
+
+
+def _registry_reference(value: str, collection: str) -> AssetRef:
+    """`azureml://registries/<registry>/<collection>/<name>/versions/<version>`, as `az ml` and azure-ai-ml send it."""
+    found = re.fullmatch(rf"azureml://registries/([^/]+)/{collection}/([^/]+)/versions/([^/]+)", value)
+    if not found:
+        raise ValueError(f"{value!r} is not azureml://registries/<registry>/{collection}/<name>/versions/<version>")
+    registry, name, version = found.groups()
+    _check(REGISTRY_NAME, registry, value, "registry name")
+    _check(ASSET_NAME, name, value, f"{collection[:-1]} name")
+    _check(ASSET_VERSION, version, value, "version")
+    return AssetRef("registry", name, version, registry)
 
 
 def _check(pattern: re.Pattern, part: str, value: str, what: str) -> None:
