@@ -79,7 +79,7 @@ class WorkspaceAssets(pulumi.ComponentResource):
                     resource_group_name=ws.resource_group,
                     workspace_name=ws.name,
                     properties=ml.CodeVersionPropertiesArgs(
-                        code_uri=f"{ws.datastore_blob_endpoint}{ws.datastore_container_name}/{code_path}",
+                        code_uri=ws.datastore_blob_url(code_path),
                         description=f"Scoring code from ml/{code_name}",
                     ),
                 ),
