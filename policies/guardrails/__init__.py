@@ -1,6 +1,6 @@
 """Every rule of the pack, grouped by module."""
 
-from guardrails import api_versions, endpoints, identity, registry, roles, storage
+from guardrails import api_versions, endpoints, identity, registry, roles, storage, workspace
 
 ALL_POLICIES = [
     *identity.POLICIES,
@@ -9,4 +9,5 @@ ALL_POLICIES = [
     *registry.POLICIES,
     *endpoints.POLICIES,
     *api_versions.POLICIES,
+    *workspace.POLICIES,
 ]
