@@ -416,3 +416,28 @@ def test_created_types_use_the_stable_default_api_versions(sandbox):
     assert {t: v for t, v in versions.items() if "preview" in v} == PREVIEW_DEFAULTS
     assert versions["azure-native:machinelearningservices:Workspace"] == "2025-12-01"
     assert versions["azure-native:keyvault:Vault"] == "2024-11-01"
+
+
+# --- the rules alone: total over odd shapes and unknowns ----------------------------------------------------------
+
+
+def test_workspace_rules_never_raise_on_odd_shapes_or_unknowns():
+    from tests.test_policies import check
+    from guardrails import workspace as rules
+
+    odd = [{}, {"properties": None}, {"properties": {"enableRbacAuthorization": UNKNOWN, "enablePurgeProtection": UNKNOWN}},
+           {"identity": "SystemAssigned"}, {"identity": {"type": UNKNOWN}}, {"resourceGroupName": UNKNOWN, "workspaceName": "w"}]
+    for props in odd:
+        for policy in rules.POLICIES:
+            if hasattr(policy, "validate") and policy.name != "workspace-identity-roles":
+                for resource_type in (WORKSPACE, "azure-native:keyvault:Vault", "azure-native:containerregistry:Registry"):
+                    check(policy, resource_type, props, config={"workspaces": ["not", "a", "map"]})
+    unknown_vault = {"properties": {"enableRbacAuthorization": UNKNOWN, "enablePurgeProtection": UNKNOWN, "publicNetworkAccess": UNKNOWN}}
+    assert check(rules.key_vault_rbac_authorization, "azure-native:keyvault:Vault", unknown_vault) == []
+    assert check(rules.key_vault_purge_protected, "azure-native:keyvault:Vault", unknown_vault) == []
+    assert check(rules.key_vault_purge_protected, "azure-native:keyvault:Vault", {"properties": {}}) != []
+    baseline = {"workspaces": {"rg/w": {"type": "SystemAssigned,UserAssigned"}}}
+    back = {"resourceGroupName": "RG", "workspaceName": "W", "identity": {"type": "SystemAssigned"}}
+    assert "cannot change it" in check(rules.workspace_identity_baseline, WORKSPACE, back, config=baseline)[0]
+    grown = {**back, "identity": {"type": "SystemAssigned,UserAssigned"}}
+    assert check(rules.workspace_identity_baseline, WORKSPACE, grown, config={"workspaces": {"rg/w": {"type": "SystemAssigned"}}}) == []

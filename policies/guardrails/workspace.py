@@ -63,7 +63,8 @@ def _identity_type(props):
 def workspace_identity_roles(args: StackValidationArgs, report_violation: ReportViolation):
     """The primary user-assigned identity of each created workspace holds the role set; these roles go to no
     other principal and to no other scope (roles the stack's config lists, bootstrap's, are not judged here)."""
-    extra = {g.lower() for g in (args.get_config() or {}).get("additionalRoleDefinitionIds", []) if isinstance(g, str)}
+    listed = (args.get_config() or {}).get("additionalRoleDefinitionIds")
+    extra = {g.lower() for g in listed if isinstance(g, str)} if isinstance(listed, list) else set()
     workspaces = {}  # primary identity urn -> (workspace, {scope name: urns})
     for ws in (r for r in args.resources if r.resource_type == WORKSPACE):
         kind = _identity_type(ws.props)
@@ -153,7 +154,8 @@ def identity_only_grows(args: ResourceValidationArgs, report_violation: ReportVi
     parts = [read(args.props, "resourceGroupName"), read(args.props, "workspaceName")]
     if not all(isinstance(p, str) for p in parts):
         return
-    baseline = plain(((args.get_config() or {}).get("workspaces") or {}).get("/".join(parts).lower()))
+    known = (args.get_config() or {}).get("workspaces")
+    baseline = plain(known.get("/".join(parts).lower())) if isinstance(known, dict) else None
     was = baseline.get("type") if isinstance(baseline, dict) else None
     now = _identity_type(args.props) or "SystemAssigned"
     if isinstance(was, str) and "UserAssigned" in was and isinstance(now, str) and "UserAssigned" not in now:
