@@ -441,3 +441,23 @@ def test_workspace_rules_never_raise_on_odd_shapes_or_unknowns():
     assert "cannot change it" in check(rules.workspace_identity_baseline, WORKSPACE, back, config=baseline)[0]
     grown = {**back, "identity": {"type": "SystemAssigned,UserAssigned"}}
     assert check(rules.workspace_identity_baseline, WORKSPACE, grown, config={"workspaces": {"rg/w": {"type": "SystemAssigned"}}}) == []
+
+
+def test_every_created_workspace_resource_is_tagged(sandbox):
+    expected = {"owner": "ml-platform", "costCenter": "ml-sandbox", "environment": "dev", "stack": "sandbox", "managed-by": "pulumi"}
+    created = [r for r in sandbox.registrations if r.custom and r.name.startswith("workspace-")
+               and r.type not in (RA, "azure-native:storage:BlobContainer", "azure-native:machinelearningservices:Datastore", "pulumi-python:dynamic:Resource")]
+    assert {r.type for r in created} == {
+        WORKSPACE, UAI, "azure-native:storage:StorageAccount", "azure-native:keyvault:Vault", "azure-native:containerregistry:Registry",
+        "azure-native:operationalinsights:Workspace", "azure-native:applicationinsights:Component",
+    }
+    for resource in created:
+        assert resource.inputs["tags"] == expected, resource.name
+
+
+def test_prod_protects_a_created_workspace_and_its_vault():
+    config = sandbox_config()
+    config[f"{NAMESPACE}:environment"] = "prod"
+    evaluation = evaluate("sandbox", config=config)
+    assert evaluation.named("workspace-workspace").protect and evaluation.named("workspace-vault").protect
+    assert not evaluate("sandbox").named("workspace-workspace").protect
