@@ -242,7 +242,14 @@ class MlWorkspace(pulumi.ComponentResource):
         )
 
 
-def create_workspace(settings: WorkspaceSettings, subscription_id: str, tenant_id: str, tags: dict[str, str], protect: bool, propagation_seconds: int) -> WorkspaceInfo:
+def create_workspace(
+    settings: WorkspaceSettings,
+    subscription_id: str,
+    tenant_id: str,
+    tags: dict[str, str],
+    protect: bool,
+    propagation_seconds: int,
+) -> WorkspaceInfo:
     """The created workspace's `WorkspaceInfo` (the other way to obtain one is `lookup_workspace`)."""
     return MlWorkspace(
         "workspace",
