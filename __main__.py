@@ -1,24 +1,37 @@
 """Azure ML managed online endpoints that read Azure resources through managed identities.
 
 Config is read and validated once (components.settings); the workspace is looked up before any resource
-is registered; everything else is built from those two values.
+is registered, or created (workspace.create); everything else is built from those two values.
 """
 
 import pulumi
+from pulumi_azure_native import authorization
 from pulumi_azure_native import machinelearningservices as ml
 
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
+from components.ml_workspace import create_workspace
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
-from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, load_settings
+from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, Environment, load_settings
 from components.workspace import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
 
 settings = load_settings(pulumi.Config())
-workspace = lookup_workspace(settings.workspace)
 tags = settings.tags_for(pulumi.get_stack())
+if settings.workspace.create:
+    client = authorization.get_client_config()
+    workspace = create_workspace(
+        settings.workspace,
+        client.subscription_id,
+        client.tenant_id,
+        tags,
+        protect=settings.environment is Environment.PROD,
+        propagation_seconds=settings.role_propagation_seconds,
+    )
+else:
+    workspace = lookup_workspace(settings.workspace)
 
 files = [(DATA_DIR / settings.data_storage.file_name, settings.data_storage.file_name)]
 if settings.batch_endpoints:  # sample input, so a batch endpoint can be invoked right after `up`

@@ -26,28 +26,32 @@ def endpoint_template(
     tags: dict[str, str],
     properties: dict[str, Any],
     user_assigned_identity_id: Optional[str],
-) -> dict[str, Any]:
-    """The template for `workspaces/<collection>/<endpoint>` (collection: onlineEndpoints or batchEndpoints)."""
+) -> pulumi.Output[dict[str, Any]]:
+    """The template for `workspaces/<collection>/<endpoint>` (collection: onlineEndpoints or batchEndpoints).
+
+    An output: a created workspace's name is one, and the template must wait for the workspace anyway."""
     identity = (
         {"type": "UserAssigned", "userAssignedIdentities": {user_assigned_identity_id: {}}}
         if user_assigned_identity_id
         else {"type": "SystemAssigned"}
     )
-    return {
-        "$schema": ARM_TEMPLATE_SCHEMA,
-        "contentVersion": "1.0.0.0",
-        "resources": [
-            {
-                "type": f"Microsoft.MachineLearningServices/workspaces/{collection}",
-                "apiVersion": ML_API_VERSION,
-                "name": f"{ws.name}/{endpoint_name}",
-                "location": ws.location,
-                "tags": tags,
-                "identity": identity,
-                "properties": properties,
-            }
-        ],
-    }
+    return pulumi.Output.from_input(ws.name).apply(
+        lambda workspace_name: {
+            "$schema": ARM_TEMPLATE_SCHEMA,
+            "contentVersion": "1.0.0.0",
+            "resources": [
+                {
+                    "type": f"Microsoft.MachineLearningServices/workspaces/{collection}",
+                    "apiVersion": ML_API_VERSION,
+                    "name": f"{workspace_name}/{endpoint_name}",
+                    "location": ws.location,
+                    "tags": tags,
+                    "identity": identity,
+                    "properties": properties,
+                }
+            ],
+        }
+    )
 
 
 def redeploy_endpoint(

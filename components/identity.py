@@ -12,13 +12,20 @@ from components.workspace import WorkspaceInfo
 def user_assigned_identity(
     logical_name: str, identity_name: str, ws: WorkspaceInfo, tags: dict[str, str], opts: pulumi.ResourceOptions
 ) -> managedidentity.UserAssignedIdentity:
+    return placed_user_assigned_identity(logical_name, identity_name, ws.resource_group, ws.location, tags, opts)
+
+
+def placed_user_assigned_identity(
+    logical_name: str, identity_name: str, resource_group: str, location: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> managedidentity.UserAssignedIdentity:
+    """A user-assigned identity in a given resource group and location (a created workspace's, before it exists)."""
     # Keyword form: the Args class cannot carry `resource_name` (it clashes with the logical name).
     return managedidentity.UserAssignedIdentity(
         logical_name,
         opts,
         resource_name_=identity_name,
-        resource_group_name=ws.resource_group,
-        location=ws.location,
+        resource_group_name=resource_group,
+        location=location,
         tags=tags,
     )
 

@@ -13,9 +13,11 @@ from pulumi_azure_native import authorization
 
 from components.propagation import PropagationWait
 
-# Built-in role definition GUIDs (identical in every Azure cloud): the one table of the program and of
-# bootstrap/. Workload identities (endpoints, clusters) get only the first two; the rest are the pipeline
-# identities' roles, granted by bootstrap/ (the policy pack enforces who may hold which).
+# Built-in role definition GUIDs (identical in every Azure cloud; Azure's "Azure built-in roles" reference):
+# the one table of the program and of bootstrap/. Workload identities (endpoints, clusters) get only the first
+# two; a created workspace's user-assigned identity gets Contributor, Key Vault Administrator and (for studio
+# data preview) Storage Blob Data Contributor on the workspace and its dependencies; the rest are the pipeline
+# identities' roles, granted by bootstrap/ (the policy pack enforces who may hold which, and where).
 ROLE_DEFINITIONS: dict[str, str] = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
@@ -24,6 +26,7 @@ ROLE_DEFINITIONS: dict[str, str] = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+    "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
 }
 # The custom role that may only score online endpoints. bootstrap/ creates it once per subscription under
 # this GUID (no built-in role is that narrow); the policy pack derives the same GUID to allow it.

@@ -42,6 +42,12 @@ ISO8601_DURATION = re.compile(r"^PT(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?$")
 ARM_REGISTRY_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[a-zA-Z0-9]{5,50}$"
 )
+# Dependencies a created workspace gets (Azure's naming rules for each resource type).
+KEY_VAULT_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")  # 3-24, globally unique
+REGISTRY_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")  # globally unique
+LOG_ANALYTICS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")  # 4-63
+APP_INSIGHTS_NAME = re.compile(r"^[^%&\\?/#<>*]{0,259}[^%&\\?/#<>*. ]$")  # 1-260, not ending in '.' or space
+AZURE_REGION = re.compile(r"^[a-z][a-z0-9]{2,39}$")  # a region's programmatic name, e.g. westeurope
 TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
 COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$")  # 2-16
 VM_SIZE = re.compile(r"^(?i:standard)_[A-Za-z0-9_]+$")
@@ -91,13 +97,92 @@ class PublicNetworkAccess(str, Enum):
     DISABLED = "Disabled"
 
 
+class WorkspaceIdentityType(str, Enum):
+    """The workspace identity kinds the program manages; Azure allows SAI -> SAI+UAI, never back."""
+
+    SYSTEM_ASSIGNED = "SystemAssigned"
+    SYSTEM_ASSIGNED_USER_ASSIGNED = "SystemAssigned,UserAssigned"
+
+
+class SystemDatastoresAuthMode(str, Enum):
+    IDENTITY = "Identity"
+    ACCESS_KEY = "AccessKey"
+    USER_DELEGATION_SAS = "UserDelegationSAS"
+
+
+class WorkspaceIdentity(ConfigModel):
+    type: WorkspaceIdentityType = Field(
+        WorkspaceIdentityType.SYSTEM_ASSIGNED, description="SystemAssigned, or SystemAssigned,UserAssigned with identities the program creates."
+    )
+    user_assigned_identity_names: list[str] = Field(
+        default_factory=list, description="User-assigned identities the program creates and attaches (SystemAssigned,UserAssigned only)."
+    )
+    primary_user_assigned_identity: Optional[str] = Field(
+        None, description="The one of userAssignedIdentityNames the workspace uses to reach its storage, vault, registry and insights."
+    )
+
+    @field_validator("user_assigned_identity_names")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            matches(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")(name)
+        _unique(value, "identity names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_match_type(self) -> "WorkspaceIdentity":
+        if self.type is WorkspaceIdentityType.SYSTEM_ASSIGNED:
+            if self.user_assigned_identity_names or self.primary_user_assigned_identity:
+                raise ValueError("userAssignedIdentityNames and primaryUserAssignedIdentity need type SystemAssigned,UserAssigned")
+            return self
+        if not self.user_assigned_identity_names:
+            raise ValueError("userAssignedIdentityNames needs at least one name when type is SystemAssigned,UserAssigned")
+        if self.primary_user_assigned_identity not in self.user_assigned_identity_names:
+            raise ValueError(
+                f"primaryUserAssignedIdentity must name one of userAssignedIdentityNames ({', '.join(self.user_assigned_identity_names)})"
+            )
+        return self
+
+
+# Keys only a created workspace takes: (field, config key, required when creating).
+_CREATE_ONLY = (
+    ("location", "location", True),
+    ("storage_account_name", "storageAccountName", True),
+    ("key_vault_name", "keyVaultName", True),
+    ("container_registry_name", "containerRegistryName", True),
+    ("log_analytics_workspace_name", "logAnalyticsWorkspaceName", True),
+    ("application_insights_name", "applicationInsightsName", True),
+    ("public_network_access", "publicNetworkAccess", True),
+    ("identity", "identity", False),
+    ("system_datastores_auth_mode", "systemDatastoresAuthMode", False),
+    ("studio_data_preview", "studioDataPreview", False),
+)
+
+
 class Workspace(ConfigModel):
-    name: str = Field(description="Existing Azure ML workspace name.")
-    resource_group: str = Field(description="Resource group of the workspace.")
+    name: str = Field(description="Azure ML workspace name: looked up, or created when create is true.")
+    resource_group: str = Field(description="Resource group of the workspace (it must exist).")
     container_registry_id: Optional[str] = Field(
         None,
         description="ARM id of the workspace's container registry; only needed when the workspace has none yet "
-        "(Azure creates it lazily on the first image build).",
+        "(Azure creates it lazily on the first image build). Looked-up workspaces only.",
+    )
+    create: bool = Field(False, description="Create the workspace and its dependencies instead of looking it up.")
+    location: Optional[str] = Field(None, description="Azure region of a created workspace and its dependencies.")
+    storage_account_name: Optional[str] = Field(None, description="Storage account a created workspace gets (globally unique).")
+    key_vault_name: Optional[str] = Field(None, description="RBAC-mode, purge-protected Key Vault a created workspace gets (globally unique).")
+    container_registry_name: Optional[str] = Field(None, description="Container registry a created workspace gets (globally unique).")
+    log_analytics_workspace_name: Optional[str] = Field(None, description="Log Analytics workspace behind Application Insights.")
+    application_insights_name: Optional[str] = Field(None, description="Application Insights component of a created workspace.")
+    public_network_access: Optional[PublicNetworkAccess] = Field(
+        None, description="Enabled or Disabled, stated for the created workspace, vault and registry."
+    )
+    identity: WorkspaceIdentity = Field(default_factory=WorkspaceIdentity, description="Identity of a created workspace.")
+    system_datastores_auth_mode: SystemDatastoresAuthMode = Field(
+        SystemDatastoresAuthMode.IDENTITY, description="How a created workspace's system datastores authenticate; Identity stores no keys."
+    )
+    studio_data_preview: bool = Field(
+        False, description="Also grant the workspace identity Storage Blob Data Contributor, for data preview in the studio."
     )
 
     _name = field_validator("name")(matches(WORKSPACE_NAME, "3-33 letters, digits, '-' or '_', starting alphanumeric"))
@@ -107,6 +192,37 @@ class Workspace(ConfigModel):
     _acr = field_validator("container_registry_id")(
         matches(ARM_REGISTRY_ID, "a full ARM id /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name>")
     )
+    _location = field_validator("location")(matches(AZURE_REGION, "a region name such as westeurope"))
+    _storage = field_validator("storage_account_name")(matches(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
+    _vault = field_validator("key_vault_name")(
+        matches(KEY_VAULT_NAME, "3-24 letters, digits and single '-', starting with a letter, ending alphanumeric")
+    )
+    _registry = field_validator("container_registry_name")(matches(REGISTRY_NAME, "5-50 letters and digits"))
+    _logs = field_validator("log_analytics_workspace_name")(
+        matches(LOG_ANALYTICS_NAME, "4-63 letters, digits and '-', starting and ending alphanumeric")
+    )
+    _insights = field_validator("application_insights_name")(
+        matches(APP_INSIGHTS_NAME, "1-260 characters without % & \\ ? / # < > *, not ending in '.' or a space")
+    )
+
+    @model_validator(mode="after")
+    def _keys_match_mode(self) -> "Workspace":
+        if self.create:
+            missing = [key for field, key, required in _CREATE_ONLY if required and getattr(self, field) is None]
+            if missing:
+                raise ValueError(f"create is true, so these keys are required: {', '.join(missing)}")
+            if self.container_registry_id:
+                raise ValueError("containerRegistryId is for looked-up workspaces; a created workspace gets containerRegistryName")
+            return self
+        stray = [key for field, key, _ in _CREATE_ONLY if field in self.model_fields_set]
+        if stray:
+            raise ValueError(f"{', '.join(stray)} only apply when create is true (this workspace is looked up)")
+        return self
+
+    @property
+    def baseline_key(self) -> str:
+        """How the identity baseline names this workspace: resource group / workspace, lowercase."""
+        return f"{self.resource_group}/{self.name}".lower()
 
 
 class DataStorage(ConfigModel):
@@ -430,6 +546,11 @@ class StackSettings(ConfigModel):
     batch_endpoints: list[BatchEndpoint] = Field(default_factory=list, description="Batch endpoints.")
     models: list[CatalogModel] = Field(default_factory=list, description="Models this repository ships and registers.")
     environments: list[CatalogEnvironment] = Field(default_factory=list, description="Environments this repository defines.")
+    workspace_identity_baseline: dict[str, str] = Field(
+        default_factory=dict,
+        description="resourceGroup/workspace (lowercase) -> the identity type each created workspace has in Azure now; "
+        "written by `python -m tools.baseline --program-config` from the stack's state.",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -460,7 +581,10 @@ class StackSettings(ConfigModel):
         _unique([e.compute.name.lower() for e in value], "compute cluster names must be unique in the workspace")
         identities = [e.identity.user_assigned_identity_name for e in info.data.get("online_endpoints") or []]
         identities += [n for e in value for n in e.compute.identity.user_assigned_identity_names]
-        _unique([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster")
+        workspace = info.data.get("workspace")
+        if workspace is not None and workspace.create:
+            identities += workspace.identity.user_assigned_identity_names
+        _unique([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster (or the workspace)")
         return value
 
     @field_validator("models")
@@ -535,6 +659,20 @@ class StackSettings(ConfigModel):
     def uses_sample_model(self) -> bool:
         return any(d.model is None for _, d in self._deployments())
 
+    @model_validator(mode="after")
+    def _workspace_identity_only_grows(self) -> "StackSettings":
+        """Azure changes a workspace identity from SystemAssigned to SystemAssigned,UserAssigned, never back."""
+        baseline = {k.lower(): v for k, v in self.workspace_identity_baseline.items()}
+        was = baseline.get(self.workspace.baseline_key) or ""
+        now = self.workspace.identity.type
+        if self.workspace.create and "UserAssigned" in was and now is WorkspaceIdentityType.SYSTEM_ASSIGNED:
+            raise ValueError(
+                f"workspace.identity.type: workspace '{self.workspace.name}' has a {was} identity in Azure "
+                f"(workspaceIdentityBaseline) and Azure cannot change it back to {now.value}: keep "
+                f"{WorkspaceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED.value} with at least one user-assigned identity"
+            )
+        return self
+
     def tags_for(self, stack: str) -> dict[str, str]:
         """The tags every taggable resource carries."""
         return {**self.tags, "environment": self.environment.value, "stack": stack, "managed-by": "pulumi"}
@@ -563,7 +701,10 @@ __all__ = [
     "PublicNetworkAccess",
     "SettingsError",
     "StackSettings",
+    "SystemDatastoresAuthMode",
     "Workspace",
+    "WorkspaceIdentity",
+    "WorkspaceIdentityType",
     "load_settings",
     "parse_settings",
     "sku_cores",

@@ -1,12 +1,16 @@
-"""The existing Azure ML workspace, looked up before anything is registered.
+"""The Azure ML workspace everything else is built in: one `WorkspaceInfo`, looked up or created.
 
-Its location, default storage account, default datastore and container registry come from Azure;
-a workspace without a registry yet (Azure creates it lazily) is refused with what to do.
+Looked up (`lookup_workspace`): its location, default storage account, default datastore and container
+registry come from Azure before anything is registered, as plain strings; a workspace without a registry
+yet (Azure creates it lazily) is refused with what to do. Created (components/ml_workspace.py): the values
+that exist only after creation are outputs of the created resources. Consumers treat every field typed
+`pulumi.Input[str]` as possibly an output.
 """
 
 import re
 from dataclasses import dataclass
 
+import pulumi
 from pulumi_azure_native import machinelearningservices
 
 from components.config_model import SettingsError, config_key
@@ -17,32 +21,39 @@ DEFAULT_DATASTORE = "workspaceblobstore"
 
 @dataclass(frozen=True)
 class WorkspaceInfo:
-    id: str
-    name: str
+    """The workspace as its consumers need it. Plain `str` fields are known before anything is registered
+    (config or lookup) in both modes; `pulumi.Input[str]` fields are outputs when the workspace is created."""
+
+    id: pulumi.Input[str]
+    name: pulumi.Input[str]  # an output when created, so everything in the workspace waits for it
     resource_group: str
     subscription_id: str
     location: str
-    storage_account_id: str
-    container_registry_id: str
-    datastore_name: str
-    datastore_account_name: str
-    datastore_container_name: str
-    datastore_blob_endpoint: str  # e.g. https://<account>.blob.<cloud suffix>/ as the datastore reports it
+    storage_account_id: pulumi.Input[str]
+    container_registry_id: pulumi.Input[str]
+    datastore_name: pulumi.Input[str]  # the datastore assets are uploaded to and referenced in
+    datastore_account_name: pulumi.Input[str]
+    datastore_container_name: pulumi.Input[str]
+    datastore_blob_endpoint: pulumi.Input[str]  # e.g. https://<account>.blob.<cloud suffix>/ as Azure reports it
+    datastore_resource_group: str  # of the datastore's storage account (uploads name it)
 
-    @property
-    def datastore_resource_group(self) -> str:
-        return arm_segment(self.storage_account_id, "resourceGroups")
-
-    def datastore_blob_url(self, path: str) -> str:
-        """https:// URL of a path in the default datastore's container (code assets use it)."""
-        return f"{self.datastore_blob_endpoint}{self.datastore_container_name}/{path}"
-
-    def datastore_uri(self, path: str) -> str:
-        """azureml:// URI of a path in the default datastore (model and code assets use it)."""
-        return (
-            f"azureml://subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}"
-            f"/workspaces/{self.name}/datastores/{self.datastore_name}/paths/{path}"
+    def datastore_uri(self, path: str) -> pulumi.Input[str]:
+        """azureml:// URI of a path in the asset datastore (model assets use it)."""
+        return _join(
+            "azureml://subscriptions/", self.subscription_id, "/resourcegroups/", self.resource_group,
+            "/workspaces/", self.name, "/datastores/", self.datastore_name, "/paths/", path,
         )
+
+    def datastore_blob_url(self, path: str) -> pulumi.Input[str]:
+        """https URL of a path in the asset datastore's container (code assets use it)."""
+        return _join(self.datastore_blob_endpoint, self.datastore_container_name, "/", path)
+
+
+def _join(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """Concatenation that stays a plain string when every part is one (a looked-up workspace)."""
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    return pulumi.Output.concat(*parts)
 
 
 def arm_segment(resource_id: str, segment: str) -> str:
@@ -89,4 +100,5 @@ def lookup_workspace(workspace: Workspace) -> WorkspaceInfo:
         datastore_account_name=account,
         datastore_container_name=_field(datastore, "containerName"),
         datastore_blob_endpoint=f"{_field(datastore, 'protocol') or 'https'}://{account}.blob.{_field(datastore, 'endpoint')}/",
+        datastore_resource_group=arm_segment(found.storage_account, "resourceGroups"),
     )

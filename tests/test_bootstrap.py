@@ -131,7 +131,8 @@ def test_the_policy_pack_accepts_the_bootstrap_with_its_config_and_not_as_a_work
     with PolicyPackServer() as pack:
         assert pack.check(boot.registrations, load_policy_config("bootstrap")) == []
         as_workload = {v.policy for v in pack.check(boot.registrations, load_policy_config("dev")) if v.level == "mandatory"}
-        assert as_workload == {"role-assignment-allowed-roles", "role-assignment-resource-scope"}
+        # As a workload stack, Contributor and Storage Blob Data Contributor may go to a created workspace's identity only.
+        assert as_workload == {"role-assignment-allowed-roles", "role-assignment-resource-scope", "workspace-identity-roles"}
         without_condition = [r for r in boot.registrations]
         delegation = next(r for r in without_condition if r.name == "deployer-dev-roles-role-delegation")
         delegation.inputs.pop("condition")

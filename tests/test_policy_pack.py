@@ -45,7 +45,7 @@ def mutated(resources, name, change):
 def test_pack_describes_itself(pack):
     info = pack.info()
     assert info.name == "azureml-endpoints-guardrails"
-    assert len(info.policies) == 23
+    assert len(info.policies) == 29
     assert all(p.description for p in info.policies)
 
 
@@ -149,8 +149,8 @@ def synthetic(type_, name, inputs) -> Registration:
 
 
 EXTRA = [
-    (synthetic("azure-native:containerregistry:Registry", "cr", {"adminUserEnabled": True}), "registry-admin-user-disabled"),
-    (synthetic("azure-native:containerregistry:Registry", "cr", {"anonymousPullEnabled": True}), "registry-anonymous-pull-disabled"),
+    (synthetic("azure-native:containerregistry:Registry", "cr", {"adminUserEnabled": True, "publicNetworkAccess": "Enabled"}), "registry-admin-user-disabled"),
+    (synthetic("azure-native:containerregistry:Registry", "cr", {"anonymousPullEnabled": True, "publicNetworkAccess": "Enabled"}), "registry-anonymous-pull-disabled"),
     (synthetic("azure-native:authorization:RoleDefinition", "role", {"permissions": [{"actions": ["*"]}]}), "custom-role-no-wildcard-actions"),
     (synthetic("azure-native:machinelearningservices/v20240101preview:Workspace", "ws", {}), "no-preview-api-versions"),
     (synthetic("azure-native:machinelearningservices:BatchEndpoint", "batch", {"identity": {"type": "UserAssigned", "userAssignedIdentities": ["/x"]}}), "batch-endpoint-system-assigned"),

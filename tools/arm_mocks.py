@@ -23,6 +23,8 @@ TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
 FAKE_STORAGE_SUFFIX = "core.example-cloud.test"
 FAKE_INFERENCE_SUFFIX = "inference.ml.example-cloud.test"
 FAKE_VAULT_SUFFIX = "vault.example-cloud.test"
+FAKE_REGISTRY_SUFFIX = "azurecr.example-cloud.test"
+FAKE_INSIGHTS_INGESTION = "https://westeurope-0.in.applicationinsights.example-cloud.test/"
 CALLER_CLIENT_ID = "00000000-0000-4000-8000-0000000000c1"  # who runs `pulumi up` (getClientConfig)
 CALLER_OBJECT_ID = "00000000-0000-4000-8000-0000000000c2"
 _ID_NAMESPACE = uuid.UUID("0b9f3c1e-5a0b-4d7e-8f61-1c2d3e4f5a6b")
@@ -331,6 +333,90 @@ def _entra_group(m: ArmMocks, i: dict):
     return object_id, {"objectId": object_id, "securityEnabled": i.get("securityEnabled", False)}
 
 
+def _container_registry(m: ArmMocks, i: dict):
+    name = i["registryName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.ContainerRegistry/registries/{name}")
+    sku = (i.get("sku") or {}).get("name")
+    if i.get("anonymousPullEnabled") and sku == "Basic":
+        raise ArmError("BadRequest: anonymous pull is available on Standard and Premium registries only")
+    return rid, {
+        "name": name,
+        "type": "Microsoft.ContainerRegistry/registries",
+        "loginServer": f"{name.lower()}.{FAKE_REGISTRY_SUFFIX}",
+        "provisioningState": "Succeeded",
+        "adminUserEnabled": i.get("adminUserEnabled", False),
+        "anonymousPullEnabled": i.get("anonymousPullEnabled", False),
+    }
+
+
+def _log_analytics_workspace(m: ArmMocks, i: dict):
+    name = i["workspaceName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.OperationalInsights/workspaces/{name}")
+    return rid, {
+        "name": name,
+        "type": "Microsoft.OperationalInsights/workspaces",
+        "customerId": fake_guid("log-analytics", rid),
+        "provisioningState": "Succeeded",
+    }
+
+
+def _application_insights(m: ArmMocks, i: dict):
+    name = i["resourceName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Insights/components/{name}")
+    workspace = i.get("workspaceResourceId")
+    if workspace is not None and workspace.lower() not in m.by_id:
+        raise ArmError(f"BadRequest: Log Analytics workspace '{workspace}' does not exist")
+    key = fake_guid("instrumentation-key", rid)
+    return rid, {
+        "name": name,
+        "type": "microsoft.insights/components",
+        "appId": fake_guid("app", rid),
+        "instrumentationKey": key,
+        "connectionString": f"InstrumentationKey={key};IngestionEndpoint={FAKE_INSIGHTS_INGESTION}",
+        "provisioningState": "Succeeded",
+    }
+
+
+def _ml_workspace(m: ArmMocks, i: dict):
+    """A created workspace: ARM refuses dependencies or identities that do not exist and a primary identity
+    that is not attached; the fake Azure then holds it, so endpoints and computes can be created in it."""
+    name, group = i["workspaceName"], i["resourceGroupName"]
+    rid = _arm(group, f"Microsoft.MachineLearningServices/workspaces/{name}")
+    for key in ("storageAccount", "keyVault", "containerRegistry", "applicationInsights"):
+        if i.get(key) is not None and i[key].lower() not in m.by_id:
+            raise ArmError(f"BadRequest: {key} '{i[key]}' does not exist")
+    identity = i.get("identity") or {"type": "SystemAssigned"}
+    kind = identity.get("type")
+    if kind not in ("SystemAssigned", "SystemAssigned,UserAssigned", "UserAssigned"):
+        raise ArmError(f"BadRequest: identity type '{kind}' is not supported on workspaces")
+    result = {"type": kind}
+    if "SystemAssigned" in kind:
+        result.update({"principalId": fake_guid("principal", rid), "tenantId": TENANT_ID})
+    attached = {}
+    for uai_id in identity.get("userAssignedIdentities") or []:
+        uai = m.by_id.get(uai_id.lower())
+        if uai is None:
+            raise ArmError(f"BadRequest: user-assigned identity '{uai_id}' does not exist")
+        attached[uai_id] = {"principalId": uai["principalId"], "clientId": uai["clientId"]}
+    if "UserAssigned" in kind:
+        if not attached:
+            raise ArmError("BadRequest: a UserAssigned workspace identity needs userAssignedIdentities")
+        result["userAssignedIdentities"] = attached
+    primary = i.get("primaryUserAssignedIdentity")
+    if primary is not None and primary not in attached:
+        raise ArmError(f"BadRequest: primaryUserAssignedIdentity '{primary}' is not one of the workspace's identities")
+    m.workspaces[(group.lower(), name.lower())] = FakeWorkspace(name=name, resource_group=group, location=i.get("location", "westeurope"))
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "workspaceId": fake_guid("workspace", rid),
+        "identity": result,
+        "provisioningState": "Succeeded",
+        "discoveryUrl": f"https://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/discovery",
+        "mlFlowTrackingUri": f"azureml://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/mlflow/v1.0{rid}",
+    }
+
+
 _RESOURCES = {
     "azuread:index/group:Group": _entra_group,
     "azuread:index/application:Application": _entra_application,
@@ -355,6 +441,10 @@ _RESOURCES = {
     "azure-native:machinelearningservices:ModelVersion": _asset_version("models"),
     "azure-native:machinelearningservices:EnvironmentVersion": _asset_version("environments"),
     "azure-native:resources:Deployment": _template_deployment,
+    "azure-native:containerregistry:Registry": _container_registry,
+    "azure-native:operationalinsights:Workspace": _log_analytics_workspace,
+    "azure-native:applicationinsights:Component": _application_insights,
+    "azure-native:machinelearningservices:Workspace": _ml_workspace,
 }
 
 

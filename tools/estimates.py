@@ -35,6 +35,12 @@ CREATE_SECONDS: dict[str, tuple[int, int]] = {
     "azure-native:storage:StorageAccount": (20, 60),
     "azure-native:storage:BlobContainer": (2, 10),
     "azure-native:storage:Blob": (2, 10),
+    # A created workspace and its dependencies (workspace.create).
+    "azure-native:machinelearningservices:Workspace": (60, 240),
+    "azure-native:keyvault:Vault": (20, 60),
+    "azure-native:containerregistry:Registry": (20, 90),
+    "azure-native:operationalinsights:Workspace": (20, 60),
+    "azure-native:applicationinsights:Component": (10, 40),
 }
 PROPAGATION_WAIT = "pulumi-python:dynamic:Resource"
 

@@ -68,11 +68,12 @@ class Evaluation:
 
 
 def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
-    """The fake Azure holds the workspace a stack names, as an existing workspace would be."""
+    """The fake Azure holds the workspace a stack names, as an existing workspace would be (a workspace the
+    stack creates exists only once the program has created it)."""
     ws = config.get(f"{project_name(REPO)}:workspace")
     if isinstance(ws, str):
         ws = json.loads(ws)
-    if not isinstance(ws, dict) or "name" not in ws or "resourceGroup" not in ws:
+    if not isinstance(ws, dict) or "name" not in ws or "resourceGroup" not in ws or ws.get("create") is True:
         return []
     return [FakeWorkspace(name=ws["name"], resource_group=ws["resourceGroup"])]
 

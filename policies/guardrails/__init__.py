@@ -1,6 +1,6 @@
 """Every rule of the pack, grouped by module."""
 
-from guardrails import api_versions, assets, endpoints, identity, registry, roles, storage
+from guardrails import api_versions, assets, endpoints, identity, registry, roles, storage, workspace
 
 ALL_POLICIES = [
     *identity.POLICIES,
@@ -10,4 +10,5 @@ ALL_POLICIES = [
     *endpoints.POLICIES,
     *api_versions.POLICIES,
     *assets.POLICIES,
+    *workspace.POLICIES,
 ]

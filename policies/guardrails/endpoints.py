@@ -21,6 +21,7 @@ from guardrails.common import (
     STORAGE_BLOB_DATA_READER,
     UNKNOWN,
     USER_ASSIGNED_IDENTITY,
+    WORKSPACE,
     arm_type,
     read,
     role_guid,
@@ -56,6 +57,10 @@ def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, rep
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         for principal in assignment.property_dependencies.get("principalId", []):
             granted_to[principal.urn].append(assignment)
+    # A workspace the stack creates names its storage and registry; a looked-up one's are not in the stack.
+    created = [r for r in args.resources if r.resource_type == WORKSPACE]
+    workspace_storage = {d.urn for w in created for d in w.property_dependencies.get("storageAccount", [])}
+    workspace_registries = {d.urn for w in created for d in w.property_dependencies.get("containerRegistry", [])}
     for endpoint in (r for r in args.resources if r.resource_type == ONLINE_ENDPOINT):
         if read(endpoint.props, "identity", "type") != "UserAssigned":
             continue
@@ -70,15 +75,24 @@ def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, rep
             granted = granted_to[identity.urn]
             acr_pull = any(
                 role_guid(read(a.props, "roleDefinitionId", default="")) == ACR_PULL
-                and arm_type(str(read(a.props, "scope", default=""))) == "Microsoft.ContainerRegistry/registries"
+                and (
+                    arm_type(str(read(a.props, "scope", default=""))) == "Microsoft.ContainerRegistry/registries"
+                    or any(d.urn in workspace_registries for d in a.property_dependencies.get("scope", []))
+                )
                 for a in granted
             )
-            # The workspace's storage exists before the stack; the stack's own accounts are the data accounts.
+            # A looked-up workspace's storage exists before the stack (the stack's own accounts are data accounts);
+            # a created workspace's is the account the workspace names.
             workspace_reader = any(
                 role_guid(read(a.props, "roleDefinitionId", default="")) == STORAGE_BLOB_DATA_READER
-                and isinstance(read(a.props, "scope"), str)
-                and arm_type(read(a.props, "scope")) == "Microsoft.Storage/storageAccounts"
-                and not any(d.resource_type == STORAGE_ACCOUNT for d in a.property_dependencies.get("scope", []))
+                and (
+                    any(d.urn in workspace_storage for d in a.property_dependencies.get("scope", []))
+                    or (
+                        isinstance(read(a.props, "scope"), str)
+                        and arm_type(read(a.props, "scope")) == "Microsoft.Storage/storageAccounts"
+                        and not any(d.resource_type == STORAGE_ACCOUNT for d in a.property_dependencies.get("scope", []))
+                    )
+                )
                 for a in granted
             )
             missing = [n for n, ok in (("AcrPull on the workspace registry", acr_pull), ("Storage Blob Data Reader on the workspace storage", workspace_reader)) if not ok]

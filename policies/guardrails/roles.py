@@ -5,11 +5,13 @@ from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation,
 from guardrails.common import (
     ACR_PULL,
     CONTRIBUTOR,
+    KEY_VAULT_ADMINISTRATOR,
     OWNER,
     RBAC_ADMINISTRATOR,
     ROLE_ASSIGNMENT,
     ROLE_DEFINITION,
     ROLE_NAMES,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
     USER_ACCESS_ADMINISTRATOR,
     ONLINE_ENDPOINT_TYPE,
@@ -25,6 +27,9 @@ PRODUCT_ROLES = (STORAGE_BLOB_DATA_READER, ACR_PULL)
 NEVER_GRANTED = (OWNER, USER_ACCESS_ADMINISTRATOR)
 # Pipeline roles (bootstrap/): refused unless a stack's policy config lists them in additionalRoleDefinitionIds.
 PIPELINE_ONLY = (CONTRIBUTOR, RBAC_ADMINISTRATOR)
+# The role set of a created workspace's user-assigned identity: allowed only for that principal at the workspace
+# and its dependencies, which only a stack view shows; the stack policy workspace-identity-roles judges them.
+WORKSPACE_IDENTITY_ROLES = (CONTRIBUTOR, KEY_VAULT_ADMINISTRATOR, STORAGE_BLOB_DATA_CONTRIBUTOR)
 
 
 def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportViolation):
@@ -42,6 +47,8 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         return
     if guid in NEVER_GRANTED:
         report_violation(f"{ROLE_NAMES[guid]} is never granted; grant the narrow role the identity needs.")
+    elif guid in WORKSPACE_IDENTITY_ROLES and guid not in extra:
+        return  # workspace-identity-roles: only a created workspace's identity, at the workspace and its dependencies
     elif guid in PIPELINE_ONLY and guid not in extra:
         report_violation(f"{ROLE_NAMES[guid]} is never granted to a workload identity; grant the narrow data role it needs.")
     elif guid == RBAC_ADMINISTRATOR and not read(args.props, "condition"):
@@ -109,7 +116,7 @@ def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation
 
 role_assignment_allowed_roles = ResourceValidationPolicy(
     name="role-assignment-allowed-roles",
-    description="Identities get only Storage Blob Data Reader, AcrPull, or the endpoint invoker role on an endpoint (never Owner, Contributor, User Access Administrator).",
+    description="Identities get only Storage Blob Data Reader, AcrPull, the endpoint invoker role on an endpoint, or a created workspace's role set (never Owner or User Access Administrator).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=allowed_roles_only,
     config_schema=PolicyConfigSchema(
