@@ -327,6 +327,20 @@ def _entra_group(m: ArmMocks, i: dict):
     return object_id, {"objectId": object_id, "securityEnabled": i.get("securityEnabled", False)}
 
 
+def _blob_service_properties(m: ArmMocks, i: dict):
+    if i.get("blobServicesName", "default") != "default":
+        raise ArmError("InvalidResourceName: the blob service of a storage account is named 'default'")
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Storage/storageAccounts/{i['accountName']}/blobServices/default")
+    return rid, {"name": "default", "type": "Microsoft.Storage/storageAccounts/blobServices"}
+
+
+def _resource_group_lock(m: ArmMocks, i: dict):
+    if i["level"] not in ("CanNotDelete", "ReadOnly"):
+        raise ArmError(f"LockLevelInvalid: a lock's level is CanNotDelete or ReadOnly, not {i['level']!r}")
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Authorization/locks/{i['lockName']}")
+    return rid, {"name": i["lockName"], "type": "Microsoft.Authorization/locks"}
+
+
 _RESOURCES = {
     "azuread:index/group:Group": _entra_group,
     "azuread:index/application:Application": _entra_application,
@@ -351,6 +365,8 @@ _RESOURCES = {
     "azure-native:machinelearningservices:ModelVersion": _asset_version("models"),
     "azure-native:machinelearningservices:EnvironmentVersion": _asset_version("environments"),
     "azure-native:resources:Deployment": _template_deployment,
+    "azure-native:storage:BlobServiceProperties": _blob_service_properties,
+    "azure-native:authorization:ManagementLockAtResourceGroupLevel": _resource_group_lock,
 }
 
 
