@@ -3,11 +3,12 @@
 import re
 
 import pytest
+import yaml
 
 from components.role_assignments import ROLE_DEFINITIONS, invoker_role_guid
 from tests.abac import ConditionSyntaxError, Request, evaluate as evaluate_condition, parse
 from tools.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
-from tools.evaluate import REPO, evaluate, stack_config
+from tools.evaluate import REPO, evaluate, shipped_stacks, stack_config
 from tools.policy_client import PolicyPackServer, load_policy_config
 
 BOOTSTRAP = REPO / "bootstrap"
@@ -299,3 +300,16 @@ def test_a_per_environment_name_that_breaks_azures_rules_is_refused():
     message = str(evaluation.error)
     assert f"azureml-endpoints-bootstrap:environments.dev: its state container '{'a' * 60}-dev'" in message
     assert evaluation.registrations == []
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_every_stack_encrypts_with_its_environments_key_never_a_passphrase(stack):
+    """Without `secretsprovider:` the CLI creates a passphrase provider for a DIY backend (pulumi/pulumi#17236)."""
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    state = stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:state"]
+    environment = document["config"]["azureml-endpoints:environment"]
+    assert re.fullmatch(
+        rf"azurekeyvault://{state['keyVault']}\.[a-z0-9.-]+/keys/{state['keyName']}-{environment}", document.get("secretsprovider", "")
+    ), stack
+    assert "encryptionsalt" not in document  # the passphrase provider's mark
+    assert environment in stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:environments"]
