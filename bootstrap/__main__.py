@@ -15,7 +15,7 @@ import pulumi  # noqa: E402
 import pulumi_azuread as azuread  # noqa: E402
 from pulumi_azure_native import authorization  # noqa: E402
 
-from bootstrap_settings import load  # noqa: E402
+from bootstrap_settings import Environment, load  # noqa: E402
 from components.role_assignments import INVOKER_ROLE, RoleGrant, invoker_role_guid, role_definition_id  # noqa: E402
 from pipeline_identity import PipelineIdentity, PipelineIdentityArgs  # noqa: E402
 from state_backend import StateBackend, StateBackendArgs  # noqa: E402
@@ -84,7 +84,7 @@ def delegation_condition() -> str:
     )
 
 
-def reader_subjects(e) -> tuple[tuple[str, str], ...]:
+def reader_subjects(e: Environment) -> tuple[tuple[str, str], ...]:
     """The default branch always (drift, and the preview before each deploy); pull requests only where allowed."""
     branch = (("default-branch", f"{subject}:ref:refs/heads/{settings.github.drift_branch}"),)
     return (("pull-requests", f"{subject}:pull_request"),) + branch if e.pull_request_previews else branch
