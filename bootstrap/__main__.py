@@ -1,8 +1,9 @@
 """Subscription bootstrap, run once by an administrator before the first `pulumi up` of the program.
 
-Creates the state backend (azblob:// container, azurekeyvault:// key), the custom invoker role, and the
-Entra identities the GitHub workflows sign in as: one reader for previews and drift, one deployer per
-environment. Shares components/ with the program (one role table, one role-assignment shape).
+Creates the state backend (one azblob:// container and one azurekeyvault:// key per environment), the custom
+invoker role, and the Entra identities the GitHub workflows sign in as: per environment one reader (previews
+and drift) and one deployer, each granted that environment's resource group, state container and key only.
+Shares components/ with the program (one role table, one role-assignment shape).
 """
 
 import sys
@@ -14,7 +15,7 @@ import pulumi  # noqa: E402
 import pulumi_azuread as azuread  # noqa: E402
 from pulumi_azure_native import authorization  # noqa: E402
 
-from bootstrap_settings import load  # noqa: E402
+from bootstrap_settings import Environment, load  # noqa: E402
 from components.role_assignments import INVOKER_ROLE, RoleGrant, invoker_role_guid, role_definition_id  # noqa: E402
 from pipeline_identity import PipelineIdentity, PipelineIdentityArgs  # noqa: E402
 from state_backend import StateBackend, StateBackendArgs  # noqa: E402
@@ -28,10 +29,18 @@ client = authorization.get_client_config()
 owner = azuread.get_client_config().object_id
 subscription = client.subscription_id
 tags = {**settings.tags, "managed-by": "pulumi", "purpose": "azureml-endpoints-bootstrap"}
-repo = settings.github.repository
+# The token subject's prefix, in the form GitHub sends for this repository (legacy or immutable).
+subject = f"repo:{settings.github.repository}"
 
 backend = StateBackend(
-    "state", StateBackendArgs(state=settings.state, location=settings.location, tenant_id=client.tenant_id, tags=tags)
+    "state",
+    StateBackendArgs(
+        state=settings.state,
+        environments=tuple(settings.environments),
+        location=settings.location,
+        tenant_id=client.tenant_id,
+        tags=tags,
+    ),
 )
 invoker = authorization.RoleDefinition(
     "invoker-role",
@@ -51,53 +60,68 @@ def group_scope(resource_group: str) -> str:
 
 
 def delegation_condition() -> str:
-    """ABAC condition: grant or remove only the product's roles, the data roles to service principals only."""
+    """ABAC condition: grant or remove only the product's roles, the data roles to service principals only.
+
+    Built as Microsoft's "Constrain roles and principal types" example (Azure docs, "Examples to delegate Azure
+    role assignment management with conditions"): `ForAnyOfAnyValues` on the one principal type a request has,
+    the same principal-type test on delete, and every OR of more than two expressions grouped in parentheses.
+    """
     workload = ", ".join(role_definition_id(subscription, r).rsplit("/", 1)[1] for r in WORKLOAD_ROLES)
     invoker_guid = invoker_role_guid(subscription)
-    request, resource = "@Request[Microsoft.Authorization/roleAssignments", "@Resource[Microsoft.Authorization/roleAssignments"
+
+    def allowed(source: str) -> str:
+        attribute = f"@{source}[Microsoft.Authorization/roleAssignments"
+        return (
+            f"(({attribute}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{workload}}} AND "
+            f"{attribute}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}) OR "
+            f"({attribute}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{invoker_guid}}} AND "
+            f"{attribute}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal', 'Group'}}))"
+        )
+
     return (
-        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
-        f"({request}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{workload}}} AND "
-        f"{request}:PrincipalType] ForAnyOfAllValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}) OR "
-        f"({request}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{invoker_guid}}} AND "
-        f"{request}:PrincipalType] ForAnyOfAllValues:StringEqualsIgnoreCase {{'ServicePrincipal', 'Group'}})) AND "
-        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
-        f"({resource}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{workload}, {invoker_guid}}}))"
+        f"((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})) OR {allowed('Request')}) AND "
+        f"((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/delete'}})) OR {allowed('Resource')})"
     )
 
 
-reader = PipelineIdentity(
-    "reader",
-    PipelineIdentityArgs(
-        display_name=f"{repo} pipelines (read-only)",
-        owner_object_id=owner,
-        subjects=(
-            ("pull-requests", f"repo:{repo}:pull_request"),
-            ("drift", f"repo:{repo}:ref:refs/heads/{settings.github.drift_branch}"),
+def reader_subjects(e: Environment) -> tuple[tuple[str, str], ...]:
+    """The default branch always (drift, and the preview before each deploy); pull requests only where allowed."""
+    branch = (("default-branch", f"{subject}:ref:refs/heads/{settings.github.drift_branch}"),)
+    return (("pull-requests", f"{subject}:pull_request"),) + branch if e.pull_request_previews else branch
+
+
+readers = {
+    env: PipelineIdentity(
+        f"reader-{env}",
+        PipelineIdentityArgs(
+            display_name=f"{settings.github.repository} pipelines (read {env})",
+            owner_object_id=owner,
+            subjects=reader_subjects(e),
+            audience=settings.github.audience,
+            subscription_id=subscription,
+            grants=(
+                RoleGrant("Reader", group_scope(e.resource_group), "reader"),
+                RoleGrant("Storage Blob Data Reader", backend.container_ids[env], "state-reader"),
+                RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
+            ),
         ),
-        audience=settings.github.audience,
-        subscription_id=subscription,
-        grants=(
-            *(RoleGrant("Reader", group_scope(e.resource_group), f"reader-{n}") for n, e in settings.environments.items()),
-            RoleGrant("Storage Blob Data Reader", backend.container_id, "state-reader"),
-            RoleGrant("Key Vault Crypto User", backend.key_id, "secrets-key"),
-        ),
-    ),
-)
+    )
+    for env, e in settings.environments.items()
+}
 deployers = {
     env: PipelineIdentity(
         f"deployer-{env}",
         PipelineIdentityArgs(
-            display_name=f"{repo} pipelines (deploy {env})",
+            display_name=f"{settings.github.repository} pipelines (deploy {env})",
             owner_object_id=owner,
-            subjects=((f"environment-{env}", f"repo:{repo}:environment:{env}"),),
+            subjects=((f"environment-{env}", f"{subject}:environment:{env}"),),
             audience=settings.github.audience,
             subscription_id=subscription,
             grants=(
                 RoleGrant("Contributor", group_scope(e.resource_group), "contributor"),
                 RoleGrant("Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition()),
-                RoleGrant("Storage Blob Data Contributor", backend.container_id, "state-writer"),
-                RoleGrant("Key Vault Crypto User", backend.key_id, "secrets-key"),
+                RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
+                RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
             ),
         ),
         pulumi.ResourceOptions(depends_on=[invoker]),  # the condition names the invoker role
@@ -107,9 +131,9 @@ deployers = {
 
 pulumi.export("tenantId", client.tenant_id)
 pulumi.export("subscriptionId", subscription)
-pulumi.export("readerClientId", reader.client_id)
+pulumi.export("readerClientIds", {env: r.client_id for env, r in readers.items()})
 pulumi.export("deployerClientIds", {env: d.client_id for env, d in deployers.items()})
 pulumi.export("stateStorageAccount", backend.account_name)
-pulumi.export("backendUrl", backend.backend_url)
-pulumi.export("secretsProviderUrl", backend.secrets_provider_url)
+pulumi.export("backendUrls", backend.backend_urls)
+pulumi.export("secretsProviderUrls", backend.secrets_provider_urls)
 pulumi.export("invokerRoleDefinitionId", invoker.id)

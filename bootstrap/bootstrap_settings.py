@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.config_model import ConfigModel, matches, read_config, validate_config
 from components.settings import BLOB_CONTAINER_NAME, RESOURCE_GROUP_NAME, STORAGE_ACCOUNT_NAME
 
 NAMESPACE = "azureml-endpoints-bootstrap"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+# GitHub's OIDC reference, "Immutable subject claims": repositories created after 2026-07-15 (and older ones
+# renamed, transferred or opted in) send `repo:OWNER@OWNER_ID/REPO@REPO_ID:...`.
+GITHUB_REPOSITORY_IMMUTABLE = re.compile(r"^[A-Za-z0-9-]{1,39}@[0-9]{1,20}/[A-Za-z0-9._-]{1,100}@[0-9]{1,20}$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 KEY_VAULT = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 KEY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,127}$")
@@ -18,20 +22,29 @@ ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
 class GitHub(ConfigModel):
-    repository: str = Field(description="owner/name of the repository whose workflows sign in.")
-    drift_branch: str = Field("main", description="Branch the scheduled drift workflow runs on.")
+    # Declared before `repository`, whose rule depends on it.
+    subject_format: Literal["legacy", "immutable"] = Field("legacy", description="Which subject form GitHub sends for this repository.")
+    repository: str = Field(description="owner/name (legacy) or owner@ownerId/name@repoId (immutable), as the token's subject spells it.")
+    drift_branch: str = Field("main", description="The default branch: drift and the pre-deploy previews run there.")
     audience: str = Field("api://AzureADTokenExchange", description="Token audience Entra expects in this cloud.")
 
-    _repository = field_validator("repository")(matches(GITHUB_REPOSITORY, "owner/name"))
     _branch = field_validator("drift_branch")(matches(BRANCH, "a branch name"))
+
+    @field_validator("repository")
+    @classmethod
+    def _in_its_subject_format(cls, value: str, info: ValidationInfo) -> str:
+        """`@` only in the immutable form, and the immutable form always carries both numeric ids."""
+        if info.data.get("subject_format") == "immutable":
+            return matches(GITHUB_REPOSITORY_IMMUTABLE, "owner@ownerId/name@repositoryId (numeric ids), as subjectFormat is immutable")(value)
+        return matches(GITHUB_REPOSITORY, "owner/name (for owner@id/name@id set subjectFormat: immutable)")(value)
 
 
 class State(ConfigModel):
     resource_group: str
-    storage_account: str = Field(description="Globally unique; holds the azblob:// state.")
-    container: str = "pulumi-state"
-    key_vault: str = Field(description="Globally unique; holds the azurekeyvault:// secrets key.")
-    key_name: str = "pulumi-secrets"
+    storage_account: str = Field(description="Globally unique; holds the azblob:// state, one container per environment.")
+    container: str = Field("pulumi-state", description="Prefix: environment <env> keeps its state in <container>-<env>.")
+    key_vault: str = Field(description="Globally unique; holds the azurekeyvault:// secrets keys, one per environment.")
+    key_name: str = Field("pulumi-secrets", description="Prefix: environment <env> encrypts with key <keyName>-<env>.")
 
     _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
     _account = field_validator("storage_account")(matches(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
@@ -42,6 +55,11 @@ class State(ConfigModel):
 
 class Environment(ConfigModel):
     resource_group: str = Field(description="The environment's resource group (the workspace's).")
+    pull_request_previews: bool = Field(
+        False,
+        description="Whether same-repository pull requests may preview against this environment's real state. Their own "
+        "code runs with the reader, so it can read the state and decrypt its secrets: leave prod off.",
+    )
 
     _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
 
@@ -60,12 +78,32 @@ class BootstrapSettings(ConfigModel):
             matches(ENVIRONMENT, "lowercase letters, digits, '-' (a GitHub environment name)")(name)
         return value
 
+    @model_validator(mode="after")
+    def _per_environment_names(self) -> "BootstrapSettings":
+        """Each environment's container and key name (prefix-env) must itself be a valid name."""
+        for env in self.environments:
+            container, key = state_container(self.state, env), state_key(self.state, env)
+            if ENVIRONMENT.match(env) and not BLOB_CONTAINER_NAME.match(container):
+                raise ValueError(f"environments.{env}: its state container '{container}' (state.container + '-{env}') is not "
+                                 "a valid container name: 3-63 lowercase letters, digits and single '-'")
+            if ENVIRONMENT.match(env) and not KEY_NAME.match(key):
+                raise ValueError(f"environments.{env}: its secrets key '{key}' (state.keyName + '-{env}') is not valid: 1-127 letters, digits, '-'")
+        return self
+
     @field_validator("tags")
     @classmethod
     def _owner(cls, value: dict[str, str]) -> dict[str, str]:
         if not value.get("owner"):
             raise ValueError("must include a non-empty owner")
         return value
+
+
+def state_container(state: State, environment: str) -> str:
+    return f"{state.container}-{environment}"
+
+
+def state_key(state: State, environment: str) -> str:
+    return f"{state.key_name}-{environment}"
 
 
 def load(config) -> BootstrapSettings:

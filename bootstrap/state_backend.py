@@ -1,21 +1,28 @@
-"""Where every stack's state and secrets live: a Blob container for azblob:// and a Key Vault key.
+"""Where the stacks' state and secrets live: one Blob container and one Key Vault key per environment.
 
-The account takes Entra sign-in only (no shared keys): the pipelines reach it with their OIDC identities.
-The vault uses Azure RBAC, soft delete and purge protection, so losing the key cannot lose the secrets.
+Each environment's identities are granted its own container and key only, so no environment's pipeline can
+read, overwrite or delete another's state or decrypt its secrets. The account takes Entra sign-in only (no
+shared keys) and keeps what is overwritten or deleted: blob versioning, blob and container soft delete, and a
+delete lock on the resource group. The vault uses Azure RBAC, soft delete and purge protection, so losing a
+key cannot lose the secrets.
 """
 
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import keyvault, resources, storage
+from pulumi_azure_native import authorization, keyvault, resources, storage
 
-from bootstrap_settings import State
+from bootstrap_settings import State, state_container, state_key
 from components.storage_account import secure_storage_account
+
+# Days a deleted or overwritten state blob, and a deleted container, can be restored.
+RETENTION_DAYS = 30
 
 
 @dataclass(frozen=True)
 class StateBackendArgs:
     state: State
+    environments: tuple[str, ...]
     location: str
     tenant_id: str
     tags: dict[str, str]
@@ -31,17 +38,31 @@ class StateBackend(pulumi.ComponentResource):
             resources.ResourceGroupArgs(resource_group_name=s.resource_group, location=args.location, tags=args.tags),
             child,
         )
+        # `protect` only stops Pulumi; the lock stops anyone deleting the account, vault or group in Azure.
+        authorization.ManagementLockAtResourceGroupLevel(
+            f"{name}-lock",
+            authorization.ManagementLockAtResourceGroupLevelArgs(
+                lock_name="pulumi-state-do-not-delete",
+                resource_group_name=group.name,
+                level=authorization.LockLevel.CAN_NOT_DELETE,
+                notes="Pulumi state and secrets keys of every environment; see the bootstrap project.",
+            ),
+            child,
+        )
         # Entra sign-in only: the pipelines reach the state with their OIDC identities, never a key.
         account = secure_storage_account(
             f"{name}-account", s.storage_account, group.name, args.location, storage.SkuName.STANDARD_ZRS, False, args.tags, child
         )
-        container = storage.BlobContainer(
-            f"{name}-container",
-            storage.BlobContainerArgs(
+        # A state overwritten by a bad run or deleted blob by blob can be restored from a version or soft delete.
+        blob_service = storage.BlobServiceProperties(
+            f"{name}-blob-service",
+            storage.BlobServicePropertiesArgs(
                 account_name=account.name,
                 resource_group_name=group.name,
-                container_name=s.container,
-                public_access=storage.PublicAccess.NONE,
+                blob_services_name="default",
+                is_versioning_enabled=True,
+                delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=RETENTION_DAYS),
+                container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=RETENTION_DAYS),
             ),
             child,
         )
@@ -63,36 +84,50 @@ class StateBackend(pulumi.ComponentResource):
             ),
             child,
         )
-        key = keyvault.Key(
-            f"{name}-key",
-            keyvault.KeyArgs(
-                key_name=s.key_name,
-                vault_name=vault.name,
-                resource_group_name=group.name,
-                properties=keyvault.KeyPropertiesArgs(
-                    kty=keyvault.JsonWebKeyType.RSA,
-                    key_size=2048,
-                    key_ops=[keyvault.JsonWebKeyOperation.WRAP_KEY, keyvault.JsonWebKeyOperation.UNWRAP_KEY,
-                             keyvault.JsonWebKeyOperation.ENCRYPT, keyvault.JsonWebKeyOperation.DECRYPT],
+        # The vault's own URI carries this cloud's vault host; the secrets provider URLs are built from it.
+        vault_host = vault.properties.apply(lambda p: p.vault_uri.split("://", 1)[1].rstrip("/"))
+        self.container_ids: dict[str, pulumi.Output[str]] = {}
+        self.key_ids: dict[str, pulumi.Output[str]] = {}
+        self.backend_urls: dict[str, pulumi.Output[str]] = {}
+        self.secrets_provider_urls: dict[str, pulumi.Output[str]] = {}
+        for env in args.environments:
+            container = storage.BlobContainer(
+                f"{name}-container-{env}",
+                storage.BlobContainerArgs(
+                    account_name=account.name,
+                    resource_group_name=group.name,
+                    container_name=state_container(s, env),
+                    public_access=storage.PublicAccess.NONE,
                 ),
-                tags=args.tags,
-            ),
-            child,
-        )
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[blob_service])),
+            )
+            key = keyvault.Key(
+                f"{name}-key-{env}",
+                keyvault.KeyArgs(
+                    key_name=state_key(s, env),
+                    vault_name=vault.name,
+                    resource_group_name=group.name,
+                    properties=keyvault.KeyPropertiesArgs(
+                        kty=keyvault.JsonWebKeyType.RSA,
+                        key_size=2048,
+                        key_ops=[keyvault.JsonWebKeyOperation.WRAP_KEY, keyvault.JsonWebKeyOperation.UNWRAP_KEY,
+                                 keyvault.JsonWebKeyOperation.ENCRYPT, keyvault.JsonWebKeyOperation.DECRYPT],
+                    ),
+                    tags=args.tags,
+                ),
+                child,
+            )
+            self.container_ids[env] = container.id
+            self.key_ids[env] = key.id
+            self.backend_urls[env] = pulumi.Output.concat("azblob://", container.name)
+            self.secrets_provider_urls[env] = pulumi.Output.concat("azurekeyvault://", vault_host, "/keys/", key.name)
         self.account_name = account.name
-        self.container_id = container.id
-        self.key_id = key.id
-        self.backend_url = pulumi.Output.concat("azblob://", container.name)
-        # The vault's own URI carries this cloud's vault host; the secrets provider URL is built from it.
-        self.secrets_provider_url = pulumi.Output.all(vault.properties.apply(lambda p: p.vault_uri), key.name).apply(
-            lambda v: f"azurekeyvault://{v[0].split('://', 1)[1].rstrip('/')}/keys/{v[1]}"
-        )
         self.register_outputs(
             {
                 "accountName": self.account_name,
-                "containerId": self.container_id,
-                "keyId": self.key_id,
-                "backendUrl": self.backend_url,
-                "secretsProviderUrl": self.secrets_provider_url,
+                "containerIds": self.container_ids,
+                "keyIds": self.key_ids,
+                "backendUrls": self.backend_urls,
+                "secretsProviderUrls": self.secrets_provider_urls,
             }
         )

@@ -28,6 +28,8 @@ def secure_storage_account(
             allow_blob_public_access=False,
             allow_cross_tenant_replication=False,
             allow_shared_key_access=allow_shared_key_access,
+            # An account without shared keys also defaults the portal and tools to Entra sign-in.
+            default_to_o_auth_authentication=None if allow_shared_key_access else True,
             tags=tags,
         ),
         opts,

