@@ -255,3 +255,12 @@ def test_reviewers_approve_an_up_whose_guarded_plan_they_can_see():
     assert up["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_DEPLOYER_CLIENT_ID }}"
     for job in (preview, up):
         assert job["env"]["PULUMI_BACKEND_URL"] == "${{ fromJSON(vars.PULUMI_BACKEND_URLS)[inputs.stack] }}"
+
+
+def test_every_shipped_stack_gets_an_offline_preview_and_a_comment():
+    """A stack added to the repository is previewed in every pull request, and its report may be posted."""
+    matrix = load("pull-request.yml")["jobs"]["offline-preview"]["strategy"]["matrix"]["stack"]
+    assert sorted(matrix) == shipped_stacks()
+    comment = yaml.safe_dump(load("pr-comment.yml"))
+    known = re.search(r"KNOWN_STACKS: (.+)", comment).group(1).split()
+    assert sorted(known) == shipped_stacks()
