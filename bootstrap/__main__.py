@@ -23,6 +23,9 @@ from state_backend import StateBackend, StateBackendArgs  # noqa: E402
 SCORE_ACTION = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
 # The roles a deployer may grant, as its Role Based Access Control Administrator condition allows them.
 WORKLOAD_ROLES = ("Storage Blob Data Reader", "AcrPull")
+# What a stack that creates its workspace grants the workspace's user-assigned identity (README, "Workspace as
+# code"); allowed only for environments with createsWorkspace.
+WORKSPACE_IDENTITY_ROLES = ("Contributor", "Key Vault Administrator", "Storage Blob Data Contributor")
 
 settings = load(pulumi.Config())
 client = authorization.get_client_config()
@@ -59,14 +62,15 @@ def group_scope(resource_group: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
 
 
-def delegation_condition() -> str:
+def delegation_condition(creates_workspace: bool) -> str:
     """ABAC condition: grant or remove only the product's roles, the data roles to service principals only.
 
     Built as Microsoft's "Constrain roles and principal types" example (Azure docs, "Examples to delegate Azure
     role assignment management with conditions"): `ForAnyOfAnyValues` on the one principal type a request has,
     the same principal-type test on delete, and every OR of more than two expressions grouped in parentheses.
     """
-    workload = ", ".join(role_definition_id(subscription, r).rsplit("/", 1)[1] for r in WORKLOAD_ROLES)
+    roles = WORKLOAD_ROLES + (WORKSPACE_IDENTITY_ROLES if creates_workspace else ())
+    workload = ", ".join(role_definition_id(subscription, r).rsplit("/", 1)[1] for r in roles)
     invoker_guid = invoker_role_guid(subscription)
 
     def allowed(source: str) -> str:
@@ -119,7 +123,7 @@ deployers = {
             subscription_id=subscription,
             grants=(
                 RoleGrant("Contributor", group_scope(e.resource_group), "contributor"),
-                RoleGrant("Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition()),
+                RoleGrant("Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition(e.creates_workspace)),
                 RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
             ),

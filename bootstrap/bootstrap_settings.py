@@ -61,6 +61,13 @@ class Environment(ConfigModel):
         "code runs with the reader, so it can read the state and decrypt its secrets: leave prod off.",
     )
 
+    creates_workspace: bool = Field(
+        False,
+        description="Whether this environment's stack creates its workspace (workspace.create): the deployer may then "
+        "also grant the workspace identity's role set (Contributor, Key Vault Administrator, Storage Blob Data "
+        "Contributor) to service principals in the resource group. A wider delegation: for sandboxes.",
+    )
+
     _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
 
 

@@ -179,6 +179,20 @@ def test_the_deployer_may_grant_and_remove_exactly_the_products_roles(boot, acti
             assert may(boot, "dev", action, role, principal_type) == ((role, principal_type) in allowed), (role, principal_type)
 
 
+def test_an_environment_that_creates_its_workspace_may_also_grant_the_workspace_identity_roles():
+    """Only with createsWorkspace, only to service principals, and never Owner or User Access Administrator."""
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["dev"]["createsWorkspace"] = True
+    widened = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    for action in (WRITE, DELETE):
+        for role in ("Contributor", "Key Vault Administrator", "Storage Blob Data Contributor"):
+            assert may(widened, "dev", action, role, "ServicePrincipal")
+            assert not may(widened, "dev", action, role, "User") and not may(widened, "dev", action, role, "Group")
+            assert not may(widened, "prod", action, role, "ServicePrincipal")  # prod did not opt in
+        for role in ("Owner", "User Access Administrator", "Role Based Access Control Administrator"):
+            assert not may(widened, "dev", action, role, "ServicePrincipal")
+
+
 def test_the_deployer_cannot_grant_outside_its_environment(boot):
     workspace = rg("rg-ml-endpoints-dev") + "/providers/Microsoft.MachineLearningServices/workspaces/mlw-endpoints-dev"
     assert may(boot, "dev", WRITE, "invoker", "Group", workspace)
