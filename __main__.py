@@ -10,6 +10,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from components.assets import BATCH_CODE_DIR, ONLINE_CODE_DIR, WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
+from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
 from components.online_endpoint import DataAccess, ModelAssets, OnlineEndpoint, OnlineEndpointArgs
 from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, load_settings
 from components.workspace import lookup_workspace
@@ -37,6 +38,24 @@ data = DataStorage(
 code_dirs = ((ONLINE_CODE_DIR,) if settings.online_endpoints else ()) + ((BATCH_CODE_DIR,) if settings.batch_endpoints else ())
 assets = WorkspaceAssets("assets", WorkspaceAssetsArgs(workspace=workspace, code_dirs=code_dirs))
 
+operability = EndpointOperability()
+if settings.monitoring is not None and settings.online_endpoints:
+    stack_monitoring = StackMonitoring(
+        "monitoring",
+        StackMonitoringArgs(
+            settings=settings.monitoring,
+            workspace=workspace,
+            action_group_name=f"ag-{pulumi.get_project()}-{pulumi.get_stack()}",
+            tags=tags,
+        ),
+    )
+    operability = EndpointOperability(
+        log_analytics_workspace_id=stack_monitoring.log_analytics_workspace_id,
+        alerts=settings.monitoring.alerts,
+        action_group_id=stack_monitoring.action_group_id,
+        app_insights_enabled=settings.monitoring.app_insights_enabled,
+    )
+
 endpoints = {}
 endpoint_keys = {}  # Key-auth endpoints only; a secret output
 for endpoint_settings in settings.online_endpoints:
@@ -57,6 +76,7 @@ for endpoint_settings in settings.online_endpoints:
             protect=settings.is_protected(endpoint_settings),
             propagation_seconds=settings.role_propagation_seconds,
             ready_after=(data,),
+            operability=operability,
         ),
     )
     outputs = {
