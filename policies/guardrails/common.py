@@ -25,6 +25,8 @@ OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BLOB_CONTAINER_TYPE = "Microsoft.Storage/storageAccounts/blobServices/containers"
 # The custom invoker role bootstrap/ defines per subscription, under uuid5(this namespace, subscription id);
 # components/role_assignments.py derives the same GUID (a test keeps the two equal).
 INVOKER_ROLE_NAMESPACE = "9d0c5b8e-3f21-4c6a-8e0b-6a7d2f4c1b93"
@@ -36,6 +38,7 @@ ROLE_NAMES = {
     CONTRIBUTOR: "Contributor",
     USER_ACCESS_ADMINISTRATOR: "User Access Administrator",
     RBAC_ADMINISTRATOR: "Role Based Access Control Administrator",
+    STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
 }
 
 
