@@ -9,6 +9,7 @@ ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 BATCH_ENDPOINT = "azure-native:machinelearningservices:BatchEndpoint"
 ENDPOINTS = (ONLINE_ENDPOINT, BATCH_ENDPOINT)
 ONLINE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+AUTOSCALE_SETTING = "azure-native:monitor:AutoscaleSetting"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
