@@ -140,7 +140,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             ws,
             f"traffic-{s.name}",
             pulumi.Output.from_input(uai.id if uai else None).apply(
-                lambda uai_id: endpoint_template("onlineEndpoints", ws, s.name, args.tags, _traffic_properties(s), uai_id)
+                lambda uai_id: endpoint_template("onlineEndpoints", ws, s.name, args.tags, traffic_properties(s), uai_id)
             ),
             parent=self,
             depends_on=[endpoint, *deployments],
@@ -300,7 +300,7 @@ def _probe(p):
     )
 
 
-def _traffic_properties(s: EndpointSettings) -> dict:
+def traffic_properties(s: EndpointSettings) -> dict:
     """The endpoint's properties as declared, plus its traffic split."""
     properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
     if s.mirror_traffic:
