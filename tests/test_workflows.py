@@ -31,7 +31,7 @@ def uses(document: dict) -> list[str]:
 
 
 def test_workflows_exist():
-    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "pr-comment.yml", "deploy.yml", "deploy-stack.yml", "drift.yml"}
+    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "pr-comment.yml", "deploy.yml", "deploy-stack.yml", "drift.yml", "rollout.yml"}
 
 
 def test_workflows_match_the_github_workflow_schema():
@@ -81,9 +81,9 @@ def test_actions_are_pinned_to_major_versions():
             if used.startswith("pulumi/actions"):
                 assert used == "pulumi/actions@v7"
             if used.startswith("azure/login"):
-                assert used == "azure/login@v3"
+                assert used in ("azure/login@v3", "azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca")  # v3.0.1
             if not used.startswith("./"):
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", used), used
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+|[0-9a-f]{40})", used), used
 
 
 def test_pull_requests_need_no_secret_and_forks_never_reach_azure():
@@ -124,3 +124,21 @@ def test_drift_runs_on_a_schedule_state_safe_and_manages_issues():
     assert any("pulumi refresh" in s and "--preview-only --json" in s for s in scripts)
     assert any("python -m tools.drift refresh.json" in s for s in scripts)
     assert document["permissions"]["issues"] == "write"
+
+
+def test_rollout_is_dispatched_by_hand_least_privileged_and_serialised_with_up():
+    document = load("rollout.yml")
+    text = (REPO / ".github/workflows/rollout.yml").read_text()
+    assert set(document["on"]) == {"workflow_dispatch"}
+    assert document["permissions"] == {}
+    job = document["jobs"]["rollout"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["environment"] == "${{ inputs.stack }}" and job["concurrency"]["group"] == "pulumi-${{ inputs.stack }}"
+    for used in uses(document):  # pinned to a full commit SHA, the tag in a comment
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", used), used
+        assert re.search(re.escape(used) + r" # v\d+\.\d+\.\d+", text), used
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["persist-credentials"] is False
+    (script,) = [s for s in run_scripts(document) if "tools.rollout" in s]
+    assert "${{" not in script  # inputs arrive through env:, never spliced into the shell
+    assert '--stack "$STACK" --endpoint "$ENDPOINT" --to "$TARGET"' in script
