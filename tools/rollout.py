@@ -307,7 +307,7 @@ def rollout(
     _say(
         f"Rolled out: {target.endpoint.name} serves {splits[-1] if splits else previous}. Commit it to "
         f"Pulumi.{target.stack}.yaml (README, \"Progressive rollout\"):\n\n"
-        + _config_snippet(target.endpoint.name, splits[-1] if splits else previous, mirror)
+        + _config_snippet(target.endpoint.name, splits[-1] if splits else previous, mirror, dropped=sorted(set(previous_mirror) - set(mirror)))
     )
     return 0
 
@@ -320,14 +320,16 @@ def _restore(target: Target, azure: Azure, deployment_name: str, traffic, mirror
         print(f"error: restoring {traffic} failed: {error}. Set it by hand: `pulumi up -s {target.stack}` deploys "
               "the split the stack file declares.", file=sys.stderr)
         return 3
-    _say(f"Restored {traffic}; the stack file still declares it, so nothing needs committing.")
+    _say(f"Restored {traffic}, the split the endpoint had before the rollout; nothing to commit.")
     return 2
 
 
-def _config_snippet(endpoint: str, traffic: dict[str, int], mirror: dict[str, int]) -> str:
+def _config_snippet(endpoint: str, traffic: dict[str, int], mirror: dict[str, int], dropped: list[str]) -> str:
     lines = [f"    - name: {endpoint}", "      traffic:"] + [f"        {k}: {v}" for k, v in traffic.items()]
     if mirror:
         lines += ["      mirrorTraffic:"] + [f"        {k}: {v}" for k, v in mirror.items()]
+    if dropped:
+        lines.append(f"      # and drop {', '.join(dropped)} from mirrorTraffic: live traffic is never mirrored")
     return "\n".join(lines) + "\n"
 
 
