@@ -265,3 +265,38 @@ def test_prod_refuses_an_autoscale_minimum_below_high_availability(pack, prod):
     (violation,) = mandatory(pack.check(resources, load_policy_config("prod")))
     assert violation.policy == "deployment-min-instances" and violation.resource_name == setting.name
     assert mandatory(pack.check(resources, load_policy_config("dev"))) == []
+
+
+def test_a_system_assigned_endpoint_collects_as_itself():
+    config = stack_config("sai-example")
+    config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["dataCollector"] = {}
+    evaluation = evaluate("sai-example", config=config)
+    endpoint = evaluation.named("mi-sai-dev-endpoint")
+    collections = evaluation.named("mi-sai-dev-blue").inputs["properties"]["dataCollector"]["collections"]
+    assert collections == {n: {"dataCollectionMode": "Enabled", "samplingRate": 1.0} for n in ("model_inputs", "model_outputs")}
+    (grant,) = [r for r in evaluation.of_type(RA) if r.inputs["roleDefinitionId"].endswith(SBDC)]
+    assert grant.inputs["principalId"] == endpoint.outputs["identity"]["principalId"]
+
+
+@pytest.mark.parametrize("props", [
+    {"profiles": "odd"}, {"profiles": ["odd"]}, {"profiles": [{"capacity": "3"}]}, {"profiles": [{"capacity": {"minimum": 2}}]}, {},
+])
+def test_the_autoscale_minimum_rule_is_total(props):
+    from guardrails import endpoints
+    from tests.test_policies import check
+
+    assert check(endpoints.deployment_min_instances, AUTOSCALE, props, config={"minInstances": 3}) == []
+    low = {"profiles": [{"capacity": {"minimum": "2", "maximum": "6", "default": "3"}}]}
+    assert len(check(endpoints.deployment_min_instances, AUTOSCALE, low, config={"minInstances": 3})) == 1
+
+
+@pytest.mark.parametrize("scope, refused", [
+    ("/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/c", False),
+    ("/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/a", True),
+    ("/subscriptions/s/resourceGroups/r", True),
+])
+def test_the_write_role_is_allowed_on_one_container_only(scope, refused):
+    from guardrails import roles
+    from tests.test_policies import check, role
+
+    assert bool(check(roles.role_assignment_allowed_roles, RA, role(SBDC, scope=scope))) is refused

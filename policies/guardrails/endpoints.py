@@ -23,6 +23,7 @@ from guardrails.common import (
     UNKNOWN,
     USER_ASSIGNED_IDENTITY,
     arm_type,
+    plain,
     read,
     role_guid,
 )
@@ -39,9 +40,10 @@ def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViola
 def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViolation):
     minimum = int((args.get_config() or {}).get("minInstances", 3))
     if args.resource_type == AUTOSCALE_SETTING:  # the scaler may go down to its minimum
-        profiles = read(args.props, "profiles", default=[])
-        for profile in [] if profiles is UNKNOWN else profiles:
-            floor = read(profile, "capacity", "minimum")
+        profiles = plain(read(args.props, "profiles", default=[]))
+        for profile in profiles if isinstance(profiles, list) else []:
+            capacity = profile.get("capacity") if isinstance(profile, dict) else None
+            floor = capacity.get("minimum") if isinstance(capacity, dict) else None
             if isinstance(floor, str) and floor.isdigit() and int(floor) < minimum:
                 report_violation(f"Autoscale may scale the deployment down to {floor} instance(s); high availability needs at least {minimum}.")
         return

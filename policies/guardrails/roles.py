@@ -132,10 +132,14 @@ def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation
 def data_collector_writes_only(args: StackValidationArgs, report_violation: ReportViolation):
     """Storage Blob Data Contributor goes only to the identity of an endpoint whose deployment collects data
     ("Collect production data from models deployed for real-time inferencing")."""
+    def collects(deployment) -> bool:
+        properties = plain(read(deployment.props, "properties"))
+        return isinstance(properties, dict) and properties.get("dataCollector") not in (None, UNKNOWN)
+
     collecting_endpoints = {
         dep.urn
         for d in args.resources
-        if d.resource_type == ONLINE_DEPLOYMENT and read(d.props, "properties", "dataCollector") not in (None, UNKNOWN)
+        if d.resource_type == ONLINE_DEPLOYMENT and collects(d)
         for dep in d.property_dependencies.get("endpointName", [])
         if dep.resource_type == ONLINE_ENDPOINT
     }
