@@ -67,7 +67,10 @@ class StackMonitoring(pulumi.ComponentResource):
                         for r in s.action_group.emails
                     ],
                     webhook_receivers=[
-                        monitor.WebhookReceiverArgs(name=r.name, service_uri=r.service_uri, use_common_alert_schema=True)
+                        # A webhook URL often carries its token: kept secret in the state.
+                        monitor.WebhookReceiverArgs(
+                            name=r.name, service_uri=pulumi.Output.secret(r.service_uri), use_common_alert_schema=True
+                        )
                         for r in s.action_group.webhooks
                     ],
                     tags=args.tags,

@@ -300,3 +300,17 @@ def test_the_write_role_is_allowed_on_one_container_only(scope, refused):
     from tests.test_policies import check, role
 
     assert bool(check(roles.role_assignment_allowed_roles, RA, role(SBDC, scope=scope))) is refused
+
+
+def test_webhook_urls_are_secret_in_the_state():
+    from tools.evaluate import is_secret
+
+    config = stack_config("prod")
+    config[f"{NS}:monitoring"]["actionGroup"]["webhooks"] = [{"name": "pager", "serviceUri": "https://hooks.example.com/x?token=abc"}]
+    evaluation = evaluate("prod", config=config)
+    (group,) = evaluation.of_type(ACTION_GROUP)
+    receivers = group.inputs["webhookReceivers"]  # the engine marks the whole property secret
+    assert is_secret(receivers)
+    (receiver,) = receivers["value"]
+    assert receiver["serviceUri"] == "https://hooks.example.com/x?token=abc" and receiver["name"] == "pager"
+    assert not is_secret(group.inputs["emailReceivers"])
