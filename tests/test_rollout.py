@@ -137,6 +137,9 @@ def test_the_command_refuses_bad_input_with_exit_1(capsys):
     with pytest.raises(SystemExit):
         rollout.main(["--stack", "prod", "--endpoint", "mi-uai-prod", "--to", "green", "--bake", "ten minutes"])
     assert "not a duration" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        rollout.main(["--help"])
+    assert done.value.code == 0 and "Exit codes: 0 rolled out" in capsys.readouterr().out
 
 
 def test_the_az_cli_is_called_without_a_host_and_failures_are_errors():
@@ -194,3 +197,44 @@ def test_after_the_commit_and_up_the_drift_run_reports_none(tmp_path, capsys):
     path.write_text(json.dumps({"config": {}, "steps": steps, "changeSummary": {}, "duration": 1}))
     assert drift.main([str(path), "--stack", "prod"]) == 0
     assert "No drift" in capsys.readouterr().out
+
+
+def test_the_command_end_to_end_through_az(capsys):
+    """main() with `az` answered as the CLI prints JSON: what it is asked, and the templates it deploys."""
+    calls, templates, live = [], [], {"traffic": {"blue": 100, "green": 0}, "mirrorTraffic": {"green": 10}}
+
+    class Done:
+        def __init__(self, answer):
+            self.returncode, self.stdout, self.stderr = 0, json.dumps(answer), ""
+
+    def az(argv, **_):
+        calls.append(argv)
+        verb = argv[1:3]
+        if verb == ["account", "show"]:
+            return Done({"id": SUBSCRIPTION_ID})
+        if verb == ["resource", "show"]:
+            return Done({"properties": live} if "--api-version" in argv else {"location": "westeurope"})
+        if verb == ["deployment", "group"]:
+            template = json.loads(open(argv[argv.index("--template-file") + 1]).read())
+            templates.append(template)
+            live.update(traffic=template["resources"][0]["properties"]["traffic"])
+            return Done({"properties": {"provisioningState": "Succeeded"}})
+        if verb == ["monitor", "metrics"]:
+            metric = argv[argv.index("--metrics") + 1]
+            return Done(json.loads((DATA / "healthy" / ("latency.json" if metric == "RequestLatency" else "requests.json")).read_text()))
+        raise AssertionError(argv)
+
+    code = rollout.main(["--stack", "prod", "--endpoint", "mi-uai-prod", "--to", "green", "--steps", "25,100", "--bake", "0s"],
+                        azure=rollout.AzCli(run=az))
+    assert code == 0, capsys.readouterr()
+    assert [t["resources"][0]["properties"]["traffic"] for t in templates] == [{"blue": 75, "green": 25}, {"blue": 0, "green": 100}]
+    deploys = [c for c in calls if c[1:3] == ["deployment", "group"]]
+    assert all(c[c.index("--name") + 1] == "traffic-mi-uai-prod" and c[c.index("--mode") + 1] == "Incremental"
+               and c[c.index("--resource-group") + 1] == "rg-ml-endpoints-prod" for c in deploys)
+    metrics = [c for c in calls if c[1:3] == ["monitor", "metrics"]]
+    endpoint_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-ml-endpoints-prod/providers/Microsoft.MachineLearningServices/workspaces/mlw-endpoints-prod/onlineEndpoints/mi-uai-prod"
+    assert {c[c.index("--resource") + 1] for c in metrics} == {endpoint_id}
+    assert {c[c.index("--filter") + 1] for c in metrics} == {"deployment eq 'green'", "deployment eq 'green' and statusCodeClass eq '*'"}
+    assert all(c[c.index("--interval") + 1] == "PT1M" and c[c.index("--aggregation") + 1] == "Average" for c in metrics)
+    identity = templates[0]["resources"][0]["identity"]["userAssignedIdentities"]
+    assert list(identity) == [f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-ml-endpoints-prod/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-mi-uai-prod"]
