@@ -281,11 +281,6 @@ class Autoscale(ConfigModel):
         return self
 
 
-class DataCollectionMode(str, Enum):
-    ENABLED = "Enabled"
-    DISABLED = "Disabled"
-
-
 class RollingRate(str, Enum):
     MINUTE = "Minute"
     HOUR = "Hour"
@@ -465,10 +460,6 @@ class OnlineDeployment(ConfigModel):
     def initial_instances(self) -> int:
         """The sku capacity sent to Azure: the fixed count, or autoscale's default."""
         return self.autoscale.default_instances if self.autoscale else self.instance_count
-
-    @property
-    def max_instances(self) -> int:
-        return self.autoscale.max_instances if self.autoscale else self.instance_count
 
     @field_validator("instance_type")
     @classmethod

@@ -314,3 +314,17 @@ def test_webhook_urls_are_secret_in_the_state():
     (receiver,) = receivers["value"]
     assert receiver["serviceUri"] == "https://hooks.example.com/x?token=abc" and receiver["name"] == "pager"
     assert not is_secret(group.inputs["emailReceivers"])
+
+
+def test_config_enums_are_the_exact_arm_strings_the_sdk_knows():
+    from pulumi_azure_native import machinelearningservices as ml, monitor
+
+    from components import settings
+
+    pairs = [
+        (settings.ScaleDirection, monitor.ScaleDirection), (settings.ComparisonOperator, monitor.ComparisonOperationType),
+        (settings.MetricStatistic, monitor.MetricStatisticType), (settings.TimeAggregation, monitor.TimeAggregationType),
+        (settings.RollingRate, ml.RollingRateType),
+    ]
+    for ours, arm in pairs:
+        assert {e.value for e in ours} <= {e.value for e in arm}, ours.__name__
