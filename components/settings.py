@@ -266,7 +266,7 @@ class Autoscale(ConfigModel):
     default_instances: int = Field(ge=1, le=100, description="Instances when metrics are missing; the deployment starts with these.")
     rules: list[AutoscaleRule] = Field(
         default_factory=lambda: list(DEFAULT_AUTOSCALE_RULES), min_length=1, max_length=10,
-        description="Scale rules; default: azureml-examples' CPU and request-latency rules.",
+        description="Scale rules, at most 10 per profile (Azure's limit); default: azureml-examples' CPU and request-latency rules.",
     )
 
     @model_validator(mode="after")
