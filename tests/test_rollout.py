@@ -238,3 +238,21 @@ def test_the_command_end_to_end_through_az(capsys):
     assert all(c[c.index("--interval") + 1] == "PT1M" and c[c.index("--aggregation") + 1] == "Average" for c in metrics)
     identity = templates[0]["resources"][0]["identity"]["userAssignedIdentities"]
     assert list(identity) == [f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-ml-endpoints-prod/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-mi-uai-prod"]
+
+
+def test_every_split_is_valid_for_azure():
+    """Exhaustively over three deployments (steps of 5 %) and every target share: integers, summing to 100, the
+    target at its share, nobody negative, nobody who carried nothing given traffic, and order never matters."""
+    for a in range(0, 101, 5):
+        for b in range(0, 101 - a, 5):
+            previous = {"a": a, "b": b, "c": 100 - a - b}
+            for percent in range(1, 101):
+                if percent < 100 and a + b == 0:
+                    with pytest.raises(RolloutError):
+                        split_at(previous, "c", percent)
+                    continue
+                split = split_at(previous, "c", percent)
+                assert sum(split.values()) == 100 and split["c"] == percent
+                assert all(isinstance(v, int) and v >= 0 for v in split.values())
+                assert all(split[n] == 0 for n in ("a", "b") if previous[n] == 0)
+                assert split_at(dict(reversed(list(previous.items()))), "c", percent) == split
