@@ -11,6 +11,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
+from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
 from components.ml_workspace import create_workspace
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
 from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, Environment, load_settings
@@ -65,6 +66,24 @@ def deployment_ids(kind: str, endpoint_settings) -> dict:
     return {d.name: assets.ids_for(deployment_assets[(kind, endpoint_settings.name, d.name)]) for d in endpoint_settings.deployments}
 
 
+operability = EndpointOperability()
+if settings.monitoring is not None and settings.online_endpoints:
+    stack_monitoring = StackMonitoring(
+        "monitoring",
+        StackMonitoringArgs(
+            settings=settings.monitoring,
+            workspace=workspace,
+            action_group_name=f"ag-{pulumi.get_project()}-{pulumi.get_stack()}",
+            tags=tags,
+        ),
+    )
+    operability = EndpointOperability(
+        log_analytics_workspace_id=stack_monitoring.log_analytics_workspace_id,
+        alerts=settings.monitoring.alerts,
+        action_group_id=stack_monitoring.action_group_id,
+        app_insights_enabled=settings.monitoring.app_insights_enabled,
+    )
+
 endpoints = {}
 endpoint_keys = {}  # Key-auth endpoints only; a secret output
 for endpoint_settings in settings.online_endpoints:
@@ -85,6 +104,7 @@ for endpoint_settings in settings.online_endpoints:
             protect=settings.is_protected(endpoint_settings),
             propagation_seconds=settings.role_propagation_seconds,
             ready_after=(data,),
+            operability=operability,
         ),
     )
     outputs = {

@@ -62,14 +62,16 @@ def group_scope(resource_group: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
 
 
-def delegation_condition(creates_workspace: bool) -> str:
+def delegation_condition(e: Environment) -> str:
     """ABAC condition: grant or remove only the product's roles, the data roles to service principals only.
 
     Built as Microsoft's "Constrain roles and principal types" example (Azure docs, "Examples to delegate Azure
     role assignment management with conditions"): `ForAnyOfAnyValues` on the one principal type a request has,
     the same principal-type test on delete, and every OR of more than two expressions grouped in parentheses.
     """
-    roles = WORKLOAD_ROLES + (WORKSPACE_IDENTITY_ROLES if creates_workspace else ())
+    roles = WORKLOAD_ROLES + (WORKSPACE_IDENTITY_ROLES if e.creates_workspace else ())
+    if e.collects_data and "Storage Blob Data Contributor" not in roles:
+        roles += ("Storage Blob Data Contributor",)  # a data collector's write role (README, "Operability")
     workload = ", ".join(role_definition_id(subscription, r).rsplit("/", 1)[1] for r in roles)
     invoker_guid = invoker_role_guid(subscription)
 
@@ -123,7 +125,7 @@ deployers = {
             subscription_id=subscription,
             grants=(
                 RoleGrant("Contributor", group_scope(e.resource_group), "contributor"),
-                RoleGrant("Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition(e.creates_workspace)),
+                RoleGrant("Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition(e)),
                 RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
             ),

@@ -68,6 +68,12 @@ class Environment(ConfigModel):
         "Contributor) to service principals in the resource group. A wider delegation: for sandboxes.",
     )
 
+    collects_data: bool = Field(
+        False,
+        description="Whether a deployment of this environment has a dataCollector: the deployer may then also grant "
+        "Storage Blob Data Contributor to service principals (the endpoint identity, on one container).",
+    )
+
     _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
 
 

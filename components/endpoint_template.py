@@ -19,6 +19,39 @@ ML_API_VERSION = "2025-12-01"
 ARM_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 
 
+def template_document(
+    collection: str,
+    workspace_name: str,
+    location: str,
+    endpoint_name: str,
+    tags: dict[str, str],
+    properties: dict[str, Any],
+    user_assigned_identity_id: Optional[str],
+) -> dict[str, Any]:
+    """The template for `workspaces/<collection>/<endpoint>` (collection: onlineEndpoints or batchEndpoints), as plain
+    data: the program registers it, and tools.rollout deploys it with another split."""
+    identity = (
+        {"type": "UserAssigned", "userAssignedIdentities": {user_assigned_identity_id: {}}}
+        if user_assigned_identity_id
+        else {"type": "SystemAssigned"}
+    )
+    return {
+        "$schema": ARM_TEMPLATE_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": f"Microsoft.MachineLearningServices/workspaces/{collection}",
+                "apiVersion": ML_API_VERSION,
+                "name": f"{workspace_name}/{endpoint_name}",
+                "location": location,
+                "tags": tags,
+                "identity": identity,
+                "properties": properties,
+            }
+        ],
+    }
+
+
 def endpoint_template(
     collection: str,
     ws: WorkspaceInfo,
@@ -27,30 +60,12 @@ def endpoint_template(
     properties: dict[str, Any],
     user_assigned_identity_id: Optional[str],
 ) -> pulumi.Output[dict[str, Any]]:
-    """The template for `workspaces/<collection>/<endpoint>` (collection: onlineEndpoints or batchEndpoints).
-
-    An output: a created workspace's name is one, and the template must wait for the workspace anyway."""
-    identity = (
-        {"type": "UserAssigned", "userAssignedIdentities": {user_assigned_identity_id: {}}}
-        if user_assigned_identity_id
-        else {"type": "SystemAssigned"}
-    )
+    """`template_document` for a workspace; an output, since a created workspace's name is one (and the template
+    must wait for the workspace anyway)."""
     return pulumi.Output.from_input(ws.name).apply(
-        lambda workspace_name: {
-            "$schema": ARM_TEMPLATE_SCHEMA,
-            "contentVersion": "1.0.0.0",
-            "resources": [
-                {
-                    "type": f"Microsoft.MachineLearningServices/workspaces/{collection}",
-                    "apiVersion": ML_API_VERSION,
-                    "name": f"{workspace_name}/{endpoint_name}",
-                    "location": ws.location,
-                    "tags": tags,
-                    "identity": identity,
-                    "properties": properties,
-                }
-            ],
-        }
+        lambda workspace_name: template_document(
+            collection, workspace_name, ws.location, endpoint_name, tags, properties, user_assigned_identity_id
+        )
     )
 
 

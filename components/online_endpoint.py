@@ -14,7 +14,9 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from components.assets import DeploymentAssetIds
+from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
+from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
 from components.endpoint_template import endpoint_template, redeploy_endpoint
 from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
@@ -47,6 +49,7 @@ class OnlineEndpointArgs:
     protect: bool
     propagation_seconds: int
     ready_after: tuple[pulumi.Resource, ...] = ()  # e.g. the uploaded data blobs init() reads
+    operability: EndpointOperability = EndpointOperability()  # logs, alerts, Application Insights (README, "Operability")
 
 
 class OnlineEndpoint(pulumi.ComponentResource):
@@ -69,6 +72,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
                 RoleGrant("AcrPull", ws.container_registry_id, "registry-acr-pull"),
                 RoleGrant("Storage Blob Data Reader", ws.storage_account_id, "workspace-blob-reader"),
+                *_data_collector_grants(s, ws),
             ))
 
         endpoint = ml.OnlineEndpoint(
@@ -106,6 +110,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             # Azure grants a system-assigned endpoint the workspace registry and storage roles itself.
             roles = self._grant(name, args, principal_id, (
                 RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
+                *_data_collector_grants(s, ws),
             ))
 
         self.callers = None
@@ -127,11 +132,43 @@ class OnlineEndpoint(pulumi.ComponentResource):
             ws,
             f"traffic-{s.name}",
             pulumi.Output.from_input(uai.id if uai else None).apply(
-                lambda uai_id: endpoint_template("onlineEndpoints", ws, s.name, args.tags, _traffic_properties(s), uai_id)
+                lambda uai_id: endpoint_template("onlineEndpoints", ws, s.name, args.tags, traffic_properties(s), uai_id)
             ),
             parent=self,
             depends_on=[endpoint, *deployments],
         )
+
+        for d, deployment in zip(s.deployments, deployments):
+            if d.autoscale is not None:
+                DeploymentAutoscale(
+                    f"{name}-{d.name}-autoscale",
+                    DeploymentAutoscaleArgs(
+                        settings=d.autoscale,
+                        workspace=ws,
+                        endpoint_name=s.name,
+                        deployment_name=d.name,
+                        endpoint_id=endpoint.id,
+                        deployment_id=deployment.id,
+                        tags=args.tags,
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+        ops = args.operability
+        if ops.log_analytics_workspace_id is not None or ops.alerts is not None:
+            EndpointMonitoring(
+                f"{name}-monitoring",
+                EndpointMonitoringArgs(
+                    endpoint_name=s.name,
+                    endpoint_id=endpoint.id,
+                    deployments=[(d.name, deployment.id) for d, deployment in zip(s.deployments, deployments)],
+                    workspace=ws,
+                    tags=args.tags,
+                    log_analytics_workspace_id=ops.log_analytics_workspace_id,
+                    alerts=ops.alerts,
+                    action_group_id=ops.action_group_id,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
 
         self.endpoint_name = endpoint.name
         self.endpoint_id = endpoint.id
@@ -182,7 +219,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 resource_group_name=args.workspace.resource_group,
                 workspace_name=args.workspace.name,
                 location=args.workspace.location,
-                sku=ml.SkuArgs(name="Default", capacity=d.instance_count),
+                sku=ml.SkuArgs(name="Default", capacity=d.initial_instances),
                 properties=ml.ManagedOnlineDeploymentArgs(
                     endpoint_compute_type="Managed",
                     instance_type=d.instance_type,
@@ -194,11 +231,43 @@ class OnlineEndpoint(pulumi.ComponentResource):
                     request_settings=_request_settings(d),
                     liveness_probe=_probe(d.liveness_probe),
                     readiness_probe=_probe(d.readiness_probe),
+                    app_insights_enabled=True if args.operability.app_insights_enabled else None,
+                    data_collector=_data_collector(d, client_id),
                 ),
                 tags=args.tags,
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=ready_after, custom_timeouts=DEPLOYMENT_TIMEOUTS),
+            pulumi.ResourceOptions(
+                parent=self,
+                depends_on=ready_after,
+                custom_timeouts=DEPLOYMENT_TIMEOUTS,
+                # Under autoscale the scaler owns the instance count; `up` must not reset it to the default.
+                ignore_changes=["sku.capacity"] if d.autoscale is not None else None,
+            ),
         )
+
+
+def _data_collector_grants(s: EndpointSettings, ws: WorkspaceInfo) -> tuple[RoleGrant, ...]:
+    """The data collector writes as the endpoint identity into the workspace blob container ("Collect production
+    data from models deployed for real-time inferencing"): Storage Blob Data Contributor on that one container,
+    only when a deployment collects."""
+    if not any(d.data_collector for d in s.deployments):
+        return ()
+    container = f"{ws.storage_account_id}/blobServices/default/containers/{ws.datastore_container_name}"
+    return (RoleGrant("Storage Blob Data Contributor", container, "data-collector-writer"),)
+
+
+def _data_collector(d: OnlineDeployment, client_id):
+    c = d.data_collector
+    if c is None:
+        return None
+    return ml.DataCollectorArgs(
+        collections={
+            # client_id: the user-assigned identity writes; without one Azure uses the endpoint's system identity.
+            name: ml.CollectionArgs(data_collection_mode="Enabled", sampling_rate=c.sampling_rate, client_id=client_id)
+            for name in c.collections
+        },
+        rolling_rate=c.rolling_rate.value,
+    )
 
 
 def _request_settings(d: OnlineDeployment):
@@ -224,7 +293,7 @@ def _probe(p):
     )
 
 
-def _traffic_properties(s: EndpointSettings) -> dict:
+def traffic_properties(s: EndpointSettings) -> dict:
     """The endpoint's properties as declared, plus its traffic split."""
     properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
     if s.mirror_traffic:

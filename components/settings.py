@@ -285,10 +285,284 @@ class Probe(ConfigModel):
     _durations = field_validator("initial_delay", "period", "timeout")(_duration)
 
 
+# --- Operability: autoscale, data collection and monitoring (README, "Operability") -----------------------------
+
+# Metrics Azure Monitor publishes for online endpoints and their deployments ("Supported metrics for
+# Microsoft.MachineLearningServices/workspaces/onlineEndpoints" and ".../onlineEndpoints/deployments").
+ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+DEPLOYMENT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+ENDPOINT_METRICS = (
+    "RequestLatency", "RequestLatency_P50", "RequestLatency_P90", "RequestLatency_P95", "RequestLatency_P99",
+    "RequestsPerMinute", "ConnectionsActive", "NewConnectionsPerSecond", "NetworkBytes",
+)
+DEPLOYMENT_METRICS = (
+    "CpuUtilizationPercentage", "CpuMemoryUtilizationPercentage", "DiskUtilization", "DeploymentCapacity",
+)
+# Azure Monitor autoscale limits ("Understand autoscale settings"): a time grain from 1 minute to 12 hours, a
+# window from 5 minutes to 12 hours, a cool-down from 1 minute to 1 week.
+_MINUTE = 60
+
+
+def _seconds(duration: str) -> float:
+    """Seconds of an ISO 8601 duration that ISO8601_DURATION accepts (PT..H..M..S), or of P<n>D."""
+    days = re.fullmatch(r"P(\d+)D", duration)
+    if days:
+        return int(days.group(1)) * 86400
+    m = ISO8601_DURATION.match(duration)
+    if not m:
+        raise ValueError(f"'{duration}' is not an ISO 8601 duration such as PT5M")
+    hours, minutes, seconds = (m.group(i) for i in (1, 2, 3))
+    return int((hours or "0H")[:-1]) * 3600 + int((minutes or "0M")[:-1]) * 60 + float((seconds or "0S")[:-1])
+
+
+def _between(low: float, high: float, rule: str):
+    def validate(value: str) -> str:
+        if not low <= _seconds(value) <= high:
+            raise ValueError(f"'{value}' is outside Azure's range: {rule}")
+        return value
+
+    return validate
+
+
+class ScaleDirection(str, Enum):
+    INCREASE = "Increase"
+    DECREASE = "Decrease"
+
+
+class ComparisonOperator(str, Enum):
+    GREATER_THAN = "GreaterThan"
+    GREATER_THAN_OR_EQUAL = "GreaterThanOrEqual"
+    LESS_THAN = "LessThan"
+    LESS_THAN_OR_EQUAL = "LessThanOrEqual"
+
+
+class MetricStatistic(str, Enum):
+    AVERAGE = "Average"
+    MIN = "Min"
+    MAX = "Max"
+
+
+class TimeAggregation(str, Enum):
+    AVERAGE = "Average"
+    MINIMUM = "Minimum"
+    MAXIMUM = "Maximum"
+    LAST = "Last"
+
+
+class AutoscaleRule(ConfigModel):
+    """One Azure Monitor scale rule; the metric decides whether the deployment or its endpoint is measured."""
+
+    metric: str = Field(description="A deployment metric (CpuUtilizationPercentage, ...) or an endpoint metric (RequestLatency, ...).")
+    operator: ComparisonOperator = Field(description="GreaterThan, GreaterThanOrEqual, LessThan or LessThanOrEqual.")
+    threshold: float = Field(ge=0, description="Value the metric is compared with (percent, milliseconds, count).")
+    direction: ScaleDirection = Field(description="Increase (scale out) or Decrease (scale in).")
+    change_count: int = Field(1, ge=1, le=100, description="Instances added or removed when the rule fires.")
+    statistic: MetricStatistic = Field(MetricStatistic.AVERAGE, description="How instances' values combine per time grain.")
+    time_aggregation: TimeAggregation = Field(TimeAggregation.AVERAGE, description="How time grains combine over the window.")
+    time_grain: str = Field("PT1M", description="ISO 8601 granularity, 1 minute to 12 hours.")
+    time_window: str = Field("PT5M", description="ISO 8601 window looked back on, 5 minutes to 12 hours.")
+    cooldown: str = Field("PT5M", description="ISO 8601 wait after a scale action, 1 minute to 1 week.")
+
+    _grain = field_validator("time_grain")(_between(_MINUTE, 12 * 3600, "a time grain is 1 minute to 12 hours"))
+    _window = field_validator("time_window")(_between(5 * _MINUTE, 12 * 3600, "a time window is 5 minutes to 12 hours"))
+    _cooldown = field_validator("cooldown")(_between(_MINUTE, 7 * 86400, "a cool-down is 1 minute to 1 week"))
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in ENDPOINT_METRICS + DEPLOYMENT_METRICS:
+            raise ValueError(
+                f"'{value}' is not an online endpoint or deployment metric Azure Monitor publishes "
+                f"(endpoint: {', '.join(ENDPOINT_METRICS)}; deployment: {', '.join(DEPLOYMENT_METRICS)})"
+            )
+        return value
+
+    @property
+    def on_endpoint(self) -> bool:
+        return self.metric in ENDPOINT_METRICS
+
+
+# azureml-examples' autoscale sample (cli/deploy-moe-autoscale.sh): CPU above 70% on average over 5 minutes adds
+# two instances, CPU below 25% removes one, endpoint request latency above 70 ms adds one; 1-minute grains and
+# the Azure CLI's 5-minute cool-down.
+DEFAULT_AUTOSCALE_RULES = (
+    AutoscaleRule(metric="CpuUtilizationPercentage", operator="GreaterThan", threshold=70, direction="Increase", change_count=2),
+    AutoscaleRule(metric="CpuUtilizationPercentage", operator="LessThan", threshold=25, direction="Decrease", change_count=1),
+    AutoscaleRule(metric="RequestLatency", operator="GreaterThan", threshold=70, direction="Increase", change_count=1),
+)
+
+
+class Autoscale(ConfigModel):
+    min_instances: int = Field(ge=1, le=100, description="Fewest instances the scaler keeps; 3 or more for high availability.")
+    max_instances: int = Field(ge=1, le=100, description="Most instances the scaler adds; the quota estimate reserves for these.")
+    default_instances: int = Field(ge=1, le=100, description="Instances when metrics are missing; the deployment starts with these.")
+    rules: list[AutoscaleRule] = Field(
+        default_factory=lambda: list(DEFAULT_AUTOSCALE_RULES), min_length=1, max_length=10,
+        description="Scale rules, at most 10 per profile (Azure's limit); default: azureml-examples' CPU and request-latency rules.",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Autoscale":
+        if self.min_instances > self.max_instances:
+            raise ValueError(f"minInstances ({self.min_instances}) must not exceed maxInstances ({self.max_instances})")
+        if not self.min_instances <= self.default_instances <= self.max_instances:
+            raise ValueError(
+                f"defaultInstances ({self.default_instances}) must lie in [minInstances, maxInstances] "
+                f"([{self.min_instances}, {self.max_instances}])"
+            )
+        return self
+
+
+class RollingRate(str, Enum):
+    MINUTE = "Minute"
+    HOUR = "Hour"
+    DAY = "Day"
+    MONTH = "Month"
+    YEAR = "Year"
+
+
+DATA_COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9_]{1,64}$")
+
+
+class DataCollector(ConfigModel):
+    """Azure ML data collector ("Collect production data from models deployed for real-time inferencing")."""
+
+    collections: list[str] = Field(
+        default_factory=lambda: ["model_inputs", "model_outputs"], min_length=1, max_length=5,
+        description="Collections to enable: model_inputs/model_outputs (custom logging) or request/response (payload logging).",
+    )
+    sampling_rate: float = Field(1.0, gt=0, le=1, description="Share of requests collected (0 < rate <= 1).")
+    rolling_rate: RollingRate = Field(RollingRate.HOUR, description="How collected files are partitioned: Minute, Hour, Day, Month or Year.")
+
+    @field_validator("collections")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            matches(DATA_COLLECTION_NAME, "1-64 letters, digits or '_'")(name)
+        _unique(value, "collection names must be unique")
+        return value
+
+
+LOG_ANALYTICS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")  # 4-63
+ARM_LOG_ANALYTICS_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[a-zA-Z0-9-]{4,63}$"
+)
+ACTION_GROUP_SHORT_NAME = re.compile(r"^[a-zA-Z0-9 _-]{1,12}$")
+RECEIVER_NAME = re.compile(r"^[a-zA-Z0-9 _.-]{1,128}$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Metric alert windows and evaluation frequencies Azure accepts ("Create or edit a metric alert rule").
+ALERT_WINDOWS = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D")
+ALERT_FREQUENCIES = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H")
+
+
+class LogAnalytics(ConfigModel):
+    """Where endpoint logs go: a workspace the stack creates (workspaceName) or an existing one (workspaceId)."""
+
+    workspace_name: Optional[str] = Field(None, description="Log Analytics workspace the stack creates in the ML workspace's resource group.")
+    workspace_id: Optional[str] = Field(None, description="ARM id of an existing Log Analytics workspace.")
+    retention_in_days: int = Field(30, ge=30, le=730, description="Retention of a created workspace (30-730 days).")
+
+    _name = field_validator("workspace_name")(matches(LOG_ANALYTICS_NAME, "4-63 letters, digits or '-', starting and ending alphanumeric"))
+    _id = field_validator("workspace_id")(
+        matches(ARM_LOG_ANALYTICS_ID, "a full ARM id /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>")
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "LogAnalytics":
+        if bool(self.workspace_name) == bool(self.workspace_id):
+            raise ValueError("set exactly one of workspaceName (created by the stack) and workspaceId (existing)")
+        return self
+
+
+class AlertThresholds(ConfigModel):
+    """Metric alert thresholds per online endpoint; the rollout checks each step against the same values."""
+
+    request_latency_ms: float = Field(1000, gt=0, le=180000, description="Average RequestLatency of the endpoint, in milliseconds.")
+    server_errors_per_minute: float = Field(5, ge=0, description="Requests per minute answered with a 5xx status.")
+    cpu_percent: float = Field(90, gt=0, le=100, description="Average CPU utilization of a deployment, percent.")
+    memory_percent: float = Field(90, gt=0, le=100, description="Average memory utilization of a deployment, percent.")
+    severity: int = Field(2, ge=0, le=4, description="Alert severity, 0 (critical) to 4 (verbose).")
+    window_size: str = Field("PT5M", description=f"Period each evaluation looks back on ({', '.join(ALERT_WINDOWS)}).")
+    evaluation_frequency: str = Field("PT1M", description=f"How often the alert is evaluated ({', '.join(ALERT_FREQUENCIES)}).")
+
+    @field_validator("window_size")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if value not in ALERT_WINDOWS:
+            raise ValueError(f"'{value}' is not a window Azure metric alerts accept ({', '.join(ALERT_WINDOWS)})")
+        return value
+
+    @field_validator("evaluation_frequency")
+    @classmethod
+    def _frequency(cls, value: str, info: ValidationInfo) -> str:
+        if value not in ALERT_FREQUENCIES:
+            raise ValueError(f"'{value}' is not a frequency Azure metric alerts accept ({', '.join(ALERT_FREQUENCIES)})")
+        window = info.data.get("window_size")
+        if window and _seconds(value) > _seconds(window):
+            raise ValueError(f"'{value}' is longer than windowSize ({window}); Azure requires frequency <= window")
+        return value
+
+
+class EmailReceiver(ConfigModel):
+    name: str = Field(description="Receiver name, unique in the action group.")
+    address: str = Field(description="Email address alerts are sent to.")
+
+    _name = field_validator("name")(matches(RECEIVER_NAME, "1-128 letters, digits, spaces, '.', '_' or '-'"))
+    _address = field_validator("address")(matches(EMAIL_ADDRESS, "an email address such as oncall@example.com"))
+
+
+class WebhookReceiver(ConfigModel):
+    name: str = Field(description="Receiver name, unique in the action group.")
+    service_uri: str = Field(description="https URL the alert payload is posted to (common alert schema).")
+
+    _name = field_validator("name")(matches(RECEIVER_NAME, "1-128 letters, digits, spaces, '.', '_' or '-'"))
+
+    @field_validator("service_uri")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+            raise ValueError(f"'{value}' is not an https URL")
+        return value
+
+
+class ActionGroup(ConfigModel):
+    short_name: str = Field(description="Short name shown in SMS and email (1-12 characters).")
+    emails: list[EmailReceiver] = Field(default_factory=list, description="Email receivers.")
+    webhooks: list[WebhookReceiver] = Field(default_factory=list, description="Webhook receivers.")
+
+    _short = field_validator("short_name")(matches(ACTION_GROUP_SHORT_NAME, "1-12 letters, digits, spaces, '_' or '-'"))
+
+    @model_validator(mode="after")
+    def _receivers(self) -> "ActionGroup":
+        if not self.emails and not self.webhooks:
+            raise ValueError("an action group needs at least one receiver (emails or webhooks), each with its address")
+        _unique([r.name.lower() for r in [*self.emails, *self.webhooks]], "receiver names must be unique")
+        return self
+
+
+class Monitoring(ConfigModel):
+    """Logs, Application Insights and alerts for every online endpoint of the stack."""
+
+    log_analytics: Optional[LogAnalytics] = Field(None, description="Send endpoint traffic, console and event logs here.")
+    app_insights_enabled: bool = Field(False, description="Deployments send to the workspace's Application Insights.")
+    alerts: Optional[AlertThresholds] = Field(None, description="Metric alerts per endpoint; needs actionGroup.")
+    action_group: Optional[ActionGroup] = Field(None, description="Who is notified when an alert fires.")
+
+    @model_validator(mode="after")
+    def _alerts_notify_someone(self) -> "Monitoring":
+        if self.alerts is not None and self.action_group is None:
+            raise ValueError("alerts need an actionGroup with at least one receiver")
+        if self.action_group is not None and self.alerts is None:
+            raise ValueError("actionGroup is set but alerts is not: add alerts (defaults apply with alerts: {})")
+        return self
+
+
 class OnlineDeployment(ConfigModel):
     name: str = Field(description="Deployment name, e.g. blue or green.")
     instance_type: str = Field(description="Managed online endpoint VM SKU, e.g. Standard_DS3_v2.")
-    instance_count: int = Field(ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability.")
+    instance_count: Optional[int] = Field(
+        None, ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability. Not with autoscale."
+    )
     model: Optional[str] = Field(None, description=MODEL_KEY_HELP)
     code: Optional[str] = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
     scoring_script: Optional[str] = Field(None, description="Script in the code folder (default score_managedidentity.py).")
@@ -297,8 +571,30 @@ class OnlineDeployment(ConfigModel):
     liveness_probe: Optional[Probe] = None
     readiness_probe: Optional[Probe] = None
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    autoscale: Optional[Autoscale] = Field(None, validate_default=True, description="Azure Monitor autoscale; replaces instanceCount.")
+    data_collector: Optional[DataCollector] = Field(None, description="Collect model inputs/outputs to the workspace blob store.")
 
     _name = field_validator("name")(matches(DEPLOYMENT_NAME, "3-32 letters, digits or '-', starting and ending alphanumeric"))
+
+    @field_validator("autoscale")
+    @classmethod
+    def _count_or_autoscale(cls, value: Optional[Autoscale], info: ValidationInfo) -> Optional[Autoscale]:
+        if "instance_count" not in info.data:  # instanceCount failed validation; that error is reported already
+            return value
+        count = info.data["instance_count"]
+        if value is not None and count is not None:
+            raise ValueError(
+                "instanceCount and autoscale exclude each other: remove instanceCount (the scaler owns the count; "
+                "autoscale.defaultInstances is the starting count)"
+            )
+        if value is None and count is None:
+            raise ValueError("set instanceCount (a fixed number of instances) or autoscale")
+        return value
+
+    @property
+    def initial_instances(self) -> int:
+        """The sku capacity sent to Azure: the fixed count, or autoscale's default."""
+        return self.autoscale.default_instances if self.autoscale else self.instance_count
 
     @field_validator("instance_type")
     @classmethod
@@ -551,6 +847,7 @@ class StackSettings(ConfigModel):
         description="resourceGroup/workspace (lowercase) -> the identity type each created workspace has in Azure now; "
         "written by `python -m tools.baseline --program-config` from the stack's state.",
     )
+    monitoring: Optional[Monitoring] = Field(None, description="Logs, Application Insights and alerts for online endpoints.")
 
     @field_validator("tags")
     @classmethod

@@ -193,6 +193,16 @@ def test_an_environment_that_creates_its_workspace_may_also_grant_the_workspace_
             assert not may(widened, "dev", action, role, "ServicePrincipal")
 
 
+def test_an_environment_that_collects_data_may_also_grant_the_write_role_to_service_principals():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["prod"]["collectsData"] = True
+    widened = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    assert may(widened, "prod", WRITE, "Storage Blob Data Contributor", "ServicePrincipal")
+    assert not may(widened, "prod", WRITE, "Storage Blob Data Contributor", "Group")
+    assert not may(widened, "prod", WRITE, "Contributor", "ServicePrincipal")
+    assert not may(widened, "dev", WRITE, "Storage Blob Data Contributor", "ServicePrincipal")
+
+
 def test_the_deployer_cannot_grant_outside_its_environment(boot):
     workspace = rg("rg-ml-endpoints-dev") + "/providers/Microsoft.MachineLearningServices/workspaces/mlw-endpoints-dev"
     assert may(boot, "dev", WRITE, "invoker", "Group", workspace)

@@ -45,7 +45,7 @@ def mutated(resources, name, change):
 def test_pack_describes_itself(pack):
     info = pack.info()
     assert info.name == "azureml-endpoints-guardrails"
-    assert len(info.policies) == 29
+    assert len(info.policies) == 30
     assert all(p.description for p in info.policies)
 
 

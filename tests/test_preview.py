@@ -74,8 +74,8 @@ def test_json_has_every_section(tmp_path, capsys):
     assert endpoint["protect"] and endpoint["details"] == "identity UserAssigned, auth AADToken protected"
     assert "traffic blue 100%, green 0%; mirror green 10%" in [s["details"] for s in doc["steps"]]
     assert doc["violations"] == []
-    # prod: 3 x DS3_v2 for blue and for green -> ceil(3.6) * 4 = 16 cores each.
-    assert doc["quota"]["coresPerFamily"] == {"standardDSv2Family": 32}
+    # prod: blue autoscales to at most 6 x DS3_v2 -> ceil(7.2) * 4 = 32 cores; green 3 -> ceil(3.6) * 4 = 16.
+    assert doc["quota"]["coresPerFamily"] == {"standardDSv2Family": 48}
     assert doc["time"]["criticalPathSeconds"][0] < doc["time"]["serialSeconds"][0]
 
 

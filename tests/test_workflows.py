@@ -264,3 +264,21 @@ def test_every_shipped_stack_gets_an_offline_preview_and_a_comment():
     comment = yaml.safe_dump(load("pr-comment.yml"))
     known = re.search(r"KNOWN_STACKS: (.+)", comment).group(1).split()
     assert sorted(known) == shipped_stacks()
+
+
+def test_rollout_is_dispatched_by_hand_least_privileged_and_serialised_with_up():
+    document = load("rollout.yml")
+    text = (REPO / ".github/workflows/rollout.yml").read_text()
+    assert set(document["on"]) == {"workflow_dispatch"}
+    assert document["permissions"] == {}
+    job = document["jobs"]["rollout"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["environment"] == "${{ inputs.stack }}" and job["concurrency"]["group"] == "pulumi-${{ inputs.stack }}"
+    for used in uses(document):  # pinned to a full commit SHA, the tag in a comment
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", used), used
+        assert re.search(re.escape(used) + r" # v\d+\.\d+\.\d+", text), used
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["persist-credentials"] is False
+    (script,) = [s for s in run_scripts(document) if "tools.rollout" in s]
+    assert "${{" not in script  # inputs arrive through env:, never spliced into the shell
+    assert '--stack "$STACK" --endpoint "$ENDPOINT" --to "$TARGET"' in script

@@ -415,6 +415,8 @@ def _ml_workspace(m: ArmMocks, i: dict):
         "discoveryUrl": f"https://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/discovery",
         "mlFlowTrackingUri": f"azureml://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/mlflow/v1.0{rid}",
     }
+
+
 def _blob_service_properties(m: ArmMocks, i: dict):
     if i.get("blobServicesName", "default") != "default":
         raise ArmError("InvalidResourceName: the blob service of a storage account is named 'default'")
@@ -427,6 +429,55 @@ def _resource_group_lock(m: ArmMocks, i: dict):
         raise ArmError(f"LockLevelInvalid: a lock's level is CanNotDelete or ReadOnly, not {i['level']!r}")
     rid = _arm(i["resourceGroupName"], f"Microsoft.Authorization/locks/{i['lockName']}")
     return rid, {"name": i["lockName"], "type": "Microsoft.Authorization/locks"}
+
+
+def _existing(m: ArmMocks, resource_id: str, what: str) -> dict:
+    """ARM refuses a setting whose target does not exist; the mocks know every resource the program created."""
+    found = m.by_id.get(resource_id.lower())
+    if found is None:
+        raise ArmError(f"ResourceNotFound: {what} '{resource_id}' does not exist")
+    return found
+
+
+def _autoscale_setting(m: ArmMocks, i: dict):
+    target = _existing(m, i["targetResourceUri"], "autoscale target")
+    if target.get("type") != "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments":
+        raise ArmError(f"BadRequest: autoscale target '{i['targetResourceUri']}' is not an online deployment")
+    for profile in i["profiles"]:
+        capacity = {k: int(v) for k, v in profile["capacity"].items()}
+        if not capacity["minimum"] <= capacity["default"] <= capacity["maximum"]:
+            raise ArmError(f"BadRequest: autoscale capacity {profile['capacity']} must satisfy minimum <= default <= maximum")
+        for rule in profile.get("rules", []):
+            _existing(m, rule["metricTrigger"]["metricResourceUri"], "metric resource")
+    name = i["autoscaleSettingName"]
+    rid = _arm(i["resourceGroupName"], f"microsoft.insights/autoscalesettings/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/autoscaleSettings"}
+
+
+def _diagnostic_setting(m: ArmMocks, i: dict):
+    _existing(m, i["resourceUri"], "diagnostic settings target")
+    if i.get("workspaceId") and not i["workspaceId"].lower().startswith("/subscriptions/"):
+        raise ArmError(f"BadRequest: workspaceId '{i['workspaceId']}' is not an ARM id")
+    rid = f"{i['resourceUri']}/providers/microsoft.insights/diagnosticSettings/{i['name']}"
+    return rid, {"name": i["name"], "type": "Microsoft.Insights/diagnosticSettings"}
+
+
+def _action_group(m: ArmMocks, i: dict):
+    name = i["actionGroupName"]
+    if len(i["groupShortName"]) > 12:
+        raise ArmError("BadRequest: groupShortName is at most 12 characters")
+    rid = _arm(i["resourceGroupName"], f"microsoft.insights/actionGroups/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/ActionGroups"}
+
+
+def _metric_alert(m: ArmMocks, i: dict):
+    for scope in i["scopes"]:
+        _existing(m, scope, "alert scope")
+    for action in i.get("actions") or []:
+        _existing(m, action["actionGroupId"], "action group")
+    name = i["ruleName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Insights/metricAlerts/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/metricAlerts"}
 
 
 _RESOURCES = {
@@ -459,6 +510,10 @@ _RESOURCES = {
     "azure-native:machinelearningservices:Workspace": _ml_workspace,
     "azure-native:storage:BlobServiceProperties": _blob_service_properties,
     "azure-native:authorization:ManagementLockAtResourceGroupLevel": _resource_group_lock,
+    "azure-native:monitor:AutoscaleSetting": _autoscale_setting,
+    "azure-native:monitor:DiagnosticSetting": _diagnostic_setting,
+    "azure-native:monitor:ActionGroup": _action_group,
+    "azure-native:monitor:MetricAlert": _metric_alert,
 }
 
 

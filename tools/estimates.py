@@ -1,7 +1,8 @@
 """What `pulumi up` will cost before anyone runs it: core quota, time, and the dependency graph.
 
 Quota (SPEC section 2): a managed online deployment of N instances of a SKU with C cores reserves
-ceil(1.2 * N) * C cores (20% extra for upgrades), counted per VM family.
+ceil(1.2 * N) * C cores (20% extra for upgrades), counted per VM family. Under autoscale N is the setting's
+maximum: the scaler may reach it without anyone running `up`.
 
 Time: the critical path of the dependency graph, each resource weighted by a typical create time, next
 to the sum of all steps done one by one. The weights are assumptions, listed in CREATE_SECONDS; the one
@@ -41,6 +42,10 @@ CREATE_SECONDS: dict[str, tuple[int, int]] = {
     "azure-native:containerregistry:Registry": (20, 90),
     "azure-native:operationalinsights:Workspace": (20, 60),
     "azure-native:applicationinsights:Component": (10, 40),
+    "azure-native:monitor:AutoscaleSetting": (5, 20),
+    "azure-native:monitor:DiagnosticSetting": (5, 20),
+    "azure-native:monitor:MetricAlert": (5, 30),
+    "azure-native:monitor:ActionGroup": (5, 20),
 }
 PROPAGATION_WAIT = "pulumi-python:dynamic:Resource"
 
@@ -73,13 +78,24 @@ def reserved_cores(instances: int, cores: int) -> int:
     return math.ceil(1.2 * instances) * cores
 
 
+def autoscale_maximum(resources: list[Registration]) -> dict[str, int]:
+    """Deployment ARM id (lowercase) -> the most instances an autoscale setting targeting it may run."""
+    return {
+        str(r.inputs.get("targetResourceUri", "")).lower(): max(int(p["capacity"]["maximum"]) for p in r.inputs["profiles"])
+        for r in resources
+        if r.type == "azure-native:monitor:AutoscaleSetting"
+    }
+
+
 def online_quota(resources: list[Registration]) -> tuple[list[QuotaLine], dict[str, int]]:
     lines = []
+    scaled = autoscale_maximum(resources)
     for r in resources:
         if r.type != "azure-native:machinelearningservices:OnlineDeployment":
             continue
         name, cores, family = sku_info(r.inputs["properties"]["instanceType"])
-        lines.append(QuotaLine(r.name, name, int(r.inputs["sku"]["capacity"]), cores, family))
+        instances = scaled.get(r.id.lower(), int(r.inputs["sku"]["capacity"]))
+        lines.append(QuotaLine(r.name, name, instances, cores, family))
     per_family: dict[str, int] = defaultdict(int)
     for line in lines:
         per_family[line.family] += line.reserved_cores

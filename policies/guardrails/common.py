@@ -9,6 +9,7 @@ ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 BATCH_ENDPOINT = "azure-native:machinelearningservices:BatchEndpoint"
 ENDPOINTS = (ONLINE_ENDPOINT, BATCH_ENDPOINT)
 ONLINE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+AUTOSCALE_SETTING = "azure-native:monitor:AutoscaleSetting"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
@@ -30,6 +31,8 @@ USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 KEY_VAULT_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BLOB_CONTAINER_TYPE = "Microsoft.Storage/storageAccounts/blobServices/containers"
+STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
 # The custom invoker role bootstrap/ defines per subscription, under uuid5(this namespace, subscription id);
 # components/role_assignments.py derives the same GUID (a test keeps the two equal).
 INVOKER_ROLE_NAMESPACE = "9d0c5b8e-3f21-4c6a-8e0b-6a7d2f4c1b93"
@@ -106,3 +109,10 @@ def arm_type(resource_id: str) -> str:
     i = max(i for i, p in enumerate(parts) if p.lower() == "providers")
     namespace, rest = parts[i + 1], parts[i + 2 :]
     return "/".join([namespace] + rest[0::2])
+
+
+def container_scope(scope: Any) -> bool | None:
+    """Whether a role assignment's scope is one blob container; None while the engine does not know it."""
+    if scope is UNKNOWN:
+        return None
+    return isinstance(scope, str) and arm_type(scope) == BLOB_CONTAINER_TYPE

@@ -14,6 +14,7 @@ from pulumi_policy import (
 
 from guardrails.common import (
     ACR_PULL,
+    AUTOSCALE_SETTING,
     ONLINE_DEPLOYMENT,
     ONLINE_ENDPOINT,
     ROLE_ASSIGNMENT,
@@ -23,6 +24,7 @@ from guardrails.common import (
     USER_ASSIGNED_IDENTITY,
     WORKSPACE,
     arm_type,
+    plain,
     read,
     role_guid,
 )
@@ -37,9 +39,17 @@ def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViola
 
 
 def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViolation):
+    minimum = int((args.get_config() or {}).get("minInstances", 3))
+    if args.resource_type == AUTOSCALE_SETTING:  # the scaler may go down to its minimum
+        profiles = plain(read(args.props, "profiles", default=[]))
+        for profile in profiles if isinstance(profiles, list) else []:
+            capacity = profile.get("capacity") if isinstance(profile, dict) else None
+            floor = capacity.get("minimum") if isinstance(capacity, dict) else None
+            if isinstance(floor, str) and floor.isdigit() and int(floor) < minimum:
+                report_violation(f"Autoscale may scale the deployment down to {floor} instance(s); high availability needs at least {minimum}.")
+        return
     if args.resource_type != ONLINE_DEPLOYMENT:
         return
-    minimum = int((args.get_config() or {}).get("minInstances", 3))
     capacity = read(args.props, "sku", "capacity")
     if capacity is not UNKNOWN and (capacity is None or capacity < minimum):
         count = "an unset number of" if capacity is None else int(capacity)
@@ -108,7 +118,7 @@ endpoint_entra_auth = ResourceValidationPolicy(
 )
 deployment_min_instances = ResourceValidationPolicy(
     name="deployment-min-instances",
-    description="Online deployments run at least 3 instances for high availability (SPEC section 2; mandatory in prod).",
+    description="Online deployments run at least 3 instances for high availability, also at autoscale's minimum (SPEC section 2; mandatory in prod).",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=minimum_instances,
     config_schema=PolicyConfigSchema(properties={"minInstances": {"type": "integer", "default": 3}}),

@@ -1,9 +1,18 @@
 """Least privilege for workload identities: only the roles the product needs, at resource scope."""
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from guardrails.common import (
     ACR_PULL,
+    BLOB_CONTAINER_TYPE,
     CONTRIBUTOR,
     KEY_VAULT_ADMINISTRATOR,
     OWNER,
@@ -11,12 +20,17 @@ from guardrails.common import (
     ROLE_ASSIGNMENT,
     ROLE_DEFINITION,
     ROLE_NAMES,
+    STORAGE_ACCOUNT_TYPE,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
     USER_ACCESS_ADMINISTRATOR,
+    ONLINE_DEPLOYMENT,
+    ONLINE_ENDPOINT,
     ONLINE_ENDPOINT_TYPE,
     UNKNOWN,
+    USER_ASSIGNED_IDENTITY,
     arm_type,
+    container_scope,
     invoker_guid,
     plain,
     read,
@@ -44,6 +58,16 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         scope = read(args.props, "scope")
         if isinstance(scope, str) and arm_type(scope) != ONLINE_ENDPOINT_TYPE:
             report_violation(f"The invoker role is granted at '{scope}': grant it on the one online endpoint the callers may score.")
+        return
+    if guid == STORAGE_BLOB_DATA_CONTRIBUTOR and guid not in extra:
+        # Whose it is, only the whole stack shows: on one blob container data-collector-write-role judges it, on a
+        # storage account workspace-identity-roles (a created workspace's identity, for studio data preview).
+        scope = read(args.props, "scope")
+        if isinstance(scope, str) and arm_type(scope) not in (BLOB_CONTAINER_TYPE, STORAGE_ACCOUNT_TYPE):
+            report_violation(
+                f"Storage Blob Data Contributor is granted at '{scope}': it goes on one blob container (a data collector) "
+                "or on a created workspace's storage account, never wider."
+            )
         return
     if guid in NEVER_GRANTED:
         report_violation(f"{ROLE_NAMES[guid]} is never granted; grant the narrow role the identity needs.")
@@ -114,6 +138,46 @@ def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation
         report_violation(f"Custom role grants wildcard actions {wildcards}: list the exact actions instead.")
 
 
+def data_collector_writes_only(args: StackValidationArgs, report_violation: ReportViolation):
+    """Storage Blob Data Contributor goes only to the identity of an endpoint whose deployment collects data
+    ("Collect production data from models deployed for real-time inferencing")."""
+    def collects(deployment) -> bool:
+        properties = plain(read(deployment.props, "properties"))
+        return isinstance(properties, dict) and properties.get("dataCollector") not in (None, UNKNOWN)
+
+    collecting_endpoints = {
+        dep.urn
+        for d in args.resources
+        if d.resource_type == ONLINE_DEPLOYMENT and collects(d)
+        for dep in d.property_dependencies.get("endpointName", [])
+        if dep.resource_type == ONLINE_ENDPOINT
+    }
+    writers = set(collecting_endpoints)  # a system-assigned endpoint writes as itself
+    for endpoint in (r for r in args.resources if r.urn in collecting_endpoints):
+        writers |= {d.urn for d in endpoint.property_dependencies.get("identity", []) if d.resource_type == USER_ASSIGNED_IDENTITY}
+    for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
+        definition = read(assignment.props, "roleDefinitionId")
+        if not isinstance(definition, str) or role_guid(definition) != STORAGE_BLOB_DATA_CONTRIBUTOR:
+            continue
+        if container_scope(read(assignment.props, "scope")) is not True:
+            continue  # not on one container (workspace-identity-roles judges it), or not known yet
+        principals = assignment.property_dependencies.get("principalId", [])
+        workload = [p for p in principals if p.resource_type in (USER_ASSIGNED_IDENTITY, ONLINE_ENDPOINT)]
+        if workload and not any(p.urn in writers for p in workload):
+            report_violation(
+                "Storage Blob Data Contributor is granted to an endpoint identity whose deployments collect no data: "
+                "grant it only with dataCollector.",
+                assignment.urn,
+            )
+
+
+data_collector_write_role = StackValidationPolicy(
+    name="data-collector-write-role",
+    description="Storage Blob Data Contributor goes to a workload identity only when its endpoint's deployment collects data, on one container.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=data_collector_writes_only,
+)
+
 role_assignment_allowed_roles = ResourceValidationPolicy(
     name="role-assignment-allowed-roles",
     description="Identities get only Storage Blob Data Reader, AcrPull, the endpoint invoker role on an endpoint, or a created workspace's role set (never Owner or User Access Administrator).",
@@ -148,4 +212,10 @@ custom_role_no_wildcards = ResourceValidationPolicy(
     validate=custom_role_without_wildcards,
 )
 
-POLICIES = [role_assignment_allowed_roles, role_assignment_resource_scope, role_assignment_principal_type, custom_role_no_wildcards]
+POLICIES = [
+    role_assignment_allowed_roles,
+    role_assignment_resource_scope,
+    role_assignment_principal_type,
+    custom_role_no_wildcards,
+    data_collector_write_role,
+]

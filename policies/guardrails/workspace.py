@@ -24,6 +24,7 @@ from guardrails.common import (
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     UNKNOWN,
     WORKSPACE,
+    container_scope,
     plain,
     read,
     role_guid,
@@ -87,6 +88,8 @@ def workspace_identity_roles(args: StackValidationArgs, report_violation: Report
         if not isinstance(definition, str) or role_guid(definition) not in JUDGED_ROLES or role_guid(definition) in extra:
             continue
         guid = role_guid(definition)
+        if guid == STORAGE_BLOB_DATA_CONTRIBUTOR and container_scope(read(assignment.props, "scope")) is not False:
+            continue  # on one blob container: a data collector's, judged by data-collector-write-role (or not known yet)
         principals = [u for u in _dependency_urns(assignment, "principalId") if u in workspaces]
         if not principals:
             report_violation(
