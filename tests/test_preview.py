@@ -130,3 +130,10 @@ def test_no_dependency_azure_does_not_need(dev):
 
 def dev_components():
     return [r for r in evaluate("dev").registrations if not r.custom]
+
+
+def test_an_autoscaled_deployment_shows_that_its_count_is_only_the_first(capsys, tmp_path):
+    assert main(["--stack", "prod", "--graph", str(tmp_path / "g.mmd")]) == 0
+    out = capsys.readouterr().out
+    assert "mi-uai-prod-blue    [Standard_DS3_v2 x 3 at first, autoscaled, model sklearn-regression:1" in out
+    assert "mi-uai-prod-green    [Standard_DS3_v2 x 3, model sklearn-regression:2" in out

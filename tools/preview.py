@@ -69,7 +69,9 @@ def details(r: Registration) -> str:
         return f"identity {i['identity']['type']}, auth {i['properties']['authMode']}{flags}"
     if t.endswith(":OnlineDeployment"):
         p = i["properties"]
-        return f"{p['instanceType']} x {int(i['sku']['capacity'])}, {runs(p, p['model'])}"
+        # Under autoscale the program sets only the first count; Azure Monitor owns it afterwards.
+        count = f"x {int(i['sku']['capacity'])}" + (" at first, autoscaled" if "sku.capacity" in r.ignore_changes else "")
+        return f"{p['instanceType']} {count}, {runs(p, p['model'])}"
     if t.endswith(":BatchDeployment"):
         p = i["properties"]
         retry = p["retrySettings"]
