@@ -137,7 +137,7 @@ def planned_difference(step: Step, ignore: dict[str, list[list]]) -> Optional[Dr
 
 def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list[list]]) -> list[Drift]:
     """Drift from either shape, in one pass over the steps; refuses a document without any refresh."""
-    found: list[Drift] = []
+    found: dict[str, Drift] = {}  # by URN: a stream that refreshes a resource twice reports it once, as last found
     refreshed_urns: set[str] = set()
     for step in steps:
         if step.refresh_result is not None:
@@ -152,13 +152,13 @@ def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list
         else:
             drift = None  # the program's planned steps in an event stream are not drift
         if drift is not None:
-            found.append(drift)
+            found[drift.urn] = drift
     if not document.refreshed:
         raise UnusableInput(
             "the document holds no refresh (a plain preview or an `up`?): give the output of "
             "`pulumi refresh --preview-only --json` or `pulumi preview --refresh --json`"
         )
-    return found
+    return list(found.values())
 
 
 def report(drifts: list[Drift], stack: str | None, shape: str = "events") -> str:

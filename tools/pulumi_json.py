@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the special-signature key (sdk/go/common/resource/sig)
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"  # its value for a secret (assets, archives... have others)
 UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's placeholder for a value known after apply
 MISSING = object()
 MAX_DEPTH = 100  # Pulumi's own documents nest a few dozen levels at most
@@ -366,6 +367,61 @@ class Document:
             raise UnusableInput("no engine events found")
 
 
+def stream_array(path: Path, at: tuple[str, ...]) -> Iterator[Any]:
+    """The items of the list at keys `at` of a JSON document, decoded one at a time (bounded memory).
+
+    Every other value is decoded and dropped. UnusableInput when the document has no such list.
+    """
+    try:
+        with open_text(path) as stream:
+            text = _Text(stream)
+            if not text.peek():
+                raise UnusableInput("the input is empty")
+            found = yield from _walk(text, at, "")
+            if text.peek():
+                raise UnusableInput("text after the JSON document")
+    except UnicodeError as error:
+        raise UnusableInput(f"not UTF-8 or UTF-16 text ({one_line(error)})") from None
+    if not found:
+        raise UnusableInput(f"no {at[0]!r} object" if len(at) > 1 else f"no {at[0]!r} list")
+
+
+def _walk(text: _Text, at: tuple[str, ...], where: str) -> Iterator[Any]:
+    if text.peek() != "{":
+        text.value(where or "the document")
+        return False
+    text.pos += 1
+    found = False
+    while text.peek() != "}":
+        key = text.value(f"a key of {where or 'the document'}")
+        if not isinstance(key, str):
+            raise UnusableInput(f"{where or 'the document'}: keys must be strings")
+        text.expect(":", f"after {key!r}")
+        here = f"{where}.{key}" if where else key
+        if key == at[0] and len(at) == 1:
+            if text.peek() != "[":
+                raise UnusableInput(f"{here} is {_kind(text.value(here))}, not a list")
+            text.pos += 1
+            index = 0
+            while text.peek() != "]":
+                if index:
+                    text.expect(",", f"after {here}[{index - 1}]")
+                yield text.value(f"{here}[{index}]")
+                index += 1
+            text.pos += 1
+            found = True
+        elif key == at[0]:
+            found = (yield from _walk(text, at[1:], here)) or found
+        else:
+            text.value(here)
+        if text.peek() == ",":
+            text.pos += 1
+        elif text.peek() != "}":
+            raise UnusableInput(f"{where or 'the document'}: expected ',' or '}}' after {key!r}")
+    text.pos += 1
+    return found
+
+
 def load(path: Path) -> tuple[Document, list[Step]]:
     """Every step of a small document at once (tests, short tools); large documents go through steps()."""
     document = Document(path)
@@ -407,7 +463,8 @@ def value_at(value: Any, path: list[str | int]) -> Any:
 
 
 def is_secret(value: Any) -> bool:
-    return (isinstance(value, dict) and SECRET_SIG in value) or value == "[secret]"
+    """A secret in state JSON (the signature object) or as the CLI's JSON output blinds it ("[secret]")."""
+    return (isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG) or value == "[secret]"
 
 
 def _too_deep() -> UnusableInput:
