@@ -2,7 +2,10 @@
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from guardrails.common import total
 
+
+@total
 def stable_api_version(args: ResourceValidationArgs, report_violation: ReportViolation):
     parts = args.resource_type.split(":")
     if len(parts) == 3 and parts[0] == "azure-native" and "preview" in parts[1].lower():

@@ -13,6 +13,7 @@ from pulumi_policy import (
 )
 
 from guardrails.common import (
+    total,
     ACR_PULL,
     ONLINE_DEPLOYMENT,
     ONLINE_ENDPOINT,
@@ -27,6 +28,7 @@ from guardrails.common import (
 )
 
 
+@total
 def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ONLINE_ENDPOINT:
         return
@@ -35,21 +37,30 @@ def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViola
         report_violation(f"authMode is {mode}: use AADToken (Entra). Keys never expire and cannot be scoped to a caller.")
 
 
+@total
 def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ONLINE_DEPLOYMENT:
         return
-    minimum = int((args.get_config() or {}).get("minInstances", 3))
+    minimum = (args.get_config() or {}).get("minInstances", 3)
+    minimum = minimum if isinstance(minimum, int) and not isinstance(minimum, bool) else 3
     capacity = read(args.props, "sku", "capacity")
-    if capacity is not UNKNOWN and (capacity is None or capacity < minimum):
+    if capacity is UNKNOWN:
+        return  # cannot tell yet
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, (int, float))):
+        report_violation(f"sku.capacity is not a number ({str(capacity)[:40]!r}); high availability needs at least {minimum} instances.")
+        return
+    if capacity is None or capacity < minimum:
         count = "an unset number of" if capacity is None else int(capacity)
         report_violation(f"Deployment runs {count} instance(s); high availability needs at least {minimum}.")
 
 
+@total
 def public_network_access_stated(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == ONLINE_ENDPOINT and read(args.props, "properties", "publicNetworkAccess") is None:
         report_violation("publicNetworkAccess is not set: state Enabled or Disabled explicitly for this stack.")
 
 
+@total
 def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, report_violation: ReportViolation):
     """A UAI endpoint's identity pulls the image and reads the workspace storage itself (SPEC section 1)."""
     granted_to: dict[str, list] = defaultdict(list)  # principal's resource urn -> its role assignments
@@ -68,9 +79,11 @@ def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, rep
             )
         for identity in identities:
             granted = granted_to[identity.urn]
+            if any(read(a.props, "roleDefinitionId") is UNKNOWN or read(a.props, "scope") is UNKNOWN for a in granted):
+                continue  # a role or scope the engine learns only at apply: cannot tell yet
             acr_pull = any(
                 role_guid(read(a.props, "roleDefinitionId", default="")) == ACR_PULL
-                and arm_type(str(read(a.props, "scope", default=""))) == "Microsoft.ContainerRegistry/registries"
+                and arm_type(read(a.props, "scope", default="")) == "Microsoft.ContainerRegistry/registries"
                 for a in granted
             )
             # The workspace's storage exists before the stack; the stack's own accounts are the data accounts.
