@@ -4,7 +4,7 @@ an odd shape is a violation that says what is odd."""
 
 import grpc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy
 from pulumi_policy.proxy import (
@@ -169,15 +169,28 @@ CONFIGS = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
 }))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(type_=st.sampled_from(TYPES), props=st.dictionaries(st.sampled_from(["identity", "properties", "sku", "permissions",
-       "roleDefinitionId", "scope", "principalType", "minimumTlsVersion", "publicAccess", "accountName", "resourceGroupName",
-       "workspaceName", "endpointName", "adminUserEnabled", "allowBlobPublicAccess"]), _json_values(), max_size=6),
-       config=CONFIGS, protect=st.booleans())
-def test_resource_validators_never_raise(type_, props, config, protect):
+def _props():
+    """Resource inputs shaped like the rules expect, each part possibly replaced by any JSON value or an unknown."""
+    anything = _json_values()
+    keys = ("roleDefinitionId", "scope", "principalType", "minimumTlsVersion", "publicAccess", "accountName",
+            "resourceGroupName", "workspaceName", "endpointName", "adminUserEnabled", "allowBlobPublicAccess")
+    shaped = {
+        "identity": st.one_of(anything, st.fixed_dictionaries({"type": anything}, optional={"userAssignedIdentities": anything})),
+        "properties": st.one_of(anything, st.fixed_dictionaries({}, optional={"authMode": anything, "publicNetworkAccess": anything})),
+        "sku": st.one_of(anything, st.fixed_dictionaries({"capacity": anything})),
+        "permissions": st.one_of(anything, st.lists(st.one_of(anything, st.fixed_dictionaries({}, optional={"actions": anything, "dataActions": anything})), max_size=3)),
+        **{k: anything for k in keys},
+    }
+    return st.fixed_dictionaries({}, optional=shaped)
+
+
+@settings(max_examples=150)
+@given(props=_props(), config=CONFIGS, protect=st.booleans())
+def test_resource_validators_never_raise(props, config, protect):
     options = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-    for policy in RESOURCE_POLICIES:
-        args = ResourceValidationArgs(type_, unknown_checking_proxy(props), "urn:x", "x", options, None, config)
-        messages = []
-        policy.validate(args, lambda message, urn=None: messages.append(message))
-        assert all(isinstance(m, str) and m for m in messages)
+    for type_ in TYPES:
+        for policy in RESOURCE_POLICIES:
+            args = ResourceValidationArgs(type_, unknown_checking_proxy(props), "urn:x", "x", options, None, config)
+            messages = []
+            policy.validate(args, lambda message, urn=None: messages.append(message))
+            assert all(isinstance(m, str) and m for m in messages)
