@@ -25,7 +25,7 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -50,9 +50,12 @@ class ConfigModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_blank_values(cls, data: Any) -> Any:
-        """`key:` left empty or `null` is refused for every key of every model, naming the key."""
-        if isinstance(data, Mapping):
+    def _no_blank_values(cls, data: Any, info: ValidationInfo) -> Any:
+        """`key:` left empty or `null` in config is refused for every key of every model, naming the key.
+
+        Config is validated as JSON (`validate_config`); code that builds a model in Python may pass None.
+        """
+        if info.mode == "json" and isinstance(data, Mapping):
             blank = [str(k) for k, v in data.items() if v is None]
             if blank:
                 raise PydanticCustomError("blank_value", "must not be empty: give a value or remove the key", {"keys": blank})
@@ -100,8 +103,10 @@ def iso_duration(maximum_seconds: Optional[float] = None, limit: str = ""):
     """A field validator: an ISO 8601 duration, at most `maximum_seconds` (`limit` says whose limit it is)."""
 
     def validate(value: Optional[str]) -> Optional[str]:
-        if value is not None and duration_seconds(value) > (maximum_seconds if maximum_seconds is not None else float("inf")):
-            raise ValueError(f"{quote(value)} is longer than {limit}")
+        if value is not None:
+            seconds = duration_seconds(value)
+            if maximum_seconds is not None and seconds > maximum_seconds:
+                raise ValueError(f"{quote(value)} is longer than {limit}")
         return value
 
     return validate

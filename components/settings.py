@@ -279,7 +279,7 @@ class OnlineEndpoint(ConfigModel):
         live = info.data.get("traffic") or {}
         serving = sorted(n for n, p in value.items() if p and live.get(n))
         if serving:
-            raise ValueError(f"{', '.join(serving)} already receive live traffic; mirror only to a deployment with 0 live traffic")
+            raise ValueError(f"{', '.join(map(quote, serving))} already receive live traffic; mirror only to a deployment with 0 live traffic")
         return value
 
 
