@@ -132,6 +132,14 @@ def test_drift_refuses_a_document_without_a_refresh(name, tmp_path, capsys):
     assert_one_line_error(code, out, err)
 
 
+def test_drift_refuses_a_refresh_only_digest_which_holds_no_results(tmp_path, capsys):
+    """`pulumi refresh --preview-only --json` without streaming: the CLI's digest keeps only the refresh pre-events."""
+    text = as_digest((DATA / "lifecycle-TestRefreshBasics-all-0-0-preview.jsonl").read_text())
+    code, out, err = run_text(drift, text, tmp_path, capsys)
+    assert_one_line_error(code, out, err)
+    assert "PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true" in err
+
+
 def test_bytes_are_not_taken_for_secrets(capsys):
     code, out, _ = run(guard, DATA / "lifecycle-TestResourceHookByteString--0-0-preview.jsonl", capsys)
     assert code == 0 and "`resA`" in out

@@ -1,14 +1,17 @@
 """Drift report from a refresh: what changed in Azure outside Pulumi.
 
-    pulumi refresh -s prod --preview-only --json > refresh.json     # or: pulumi preview --refresh --json
+    PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true pulumi refresh -s prod --preview-only --json > refresh.json
+    # or: pulumi preview -s prod --refresh --json > refresh.json (a digest: differences, not drift)
     python -m tools.drift refresh.json [--ignore tools/drift_ignore.yaml]
 
 In an engine event stream, drift is what the refresh events found: each `refresh` pre-event's result
 arrives in the output event that follows it (`same`, `update` with the recorded and the actual state, or
-`delete`); the program's own planned steps in the same stream are not drift. A `preview --refresh` digest
-keeps only pre-events, so it cannot tell drift from the program's changes: its differences are reported
-from the engine's own detailedDiff (old value, new value, kind) as differences between Azure and the
-program. A document that holds no refresh at all (a plain preview, an `up`) is refused, as is a failed
+`delete`); the program's own planned steps in the same stream are not drift. The CLI writes a preview as
+that stream only with PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true (pulumi/pulumi pkg/backend/display/
+display.go); otherwise it writes a digest of pre-events only. A `preview --refresh` digest cannot tell drift
+from the program's changes: its differences are reported from the engine's own detailedDiff (old value, new
+value, kind) as differences between Azure and the program. A `refresh --preview-only` digest holds no
+refresh results at all and is refused. A document that holds no refresh at all (a plain preview, an `up`) is refused, as is a failed
 refresh (error diagnostics). Known noise (tools/drift_ignore.yaml) is ignored. Values are shown in
 Markdown code spans, so nothing Azure reports renders as a link or mention in the issue.
 Exit codes: 0 no drift, 2 drift, 1 unusable input or a failed refresh (one line on stderr).
@@ -139,7 +142,9 @@ def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list
     """Drift from either shape, in one pass over the steps; refuses a document without any refresh."""
     found: dict[str, Drift] = {}  # by URN: a stream that refreshes a resource twice reports it once, as last found
     refreshed_urns: set[str] = set()
+    planned = False
     for step in steps:
+        planned = planned or step.op != "refresh"
         if step.refresh_result is not None:
             drift = refresh_drift(step, ignore)
         elif document.shape == "digest" and step.op == "refresh":
@@ -157,6 +162,11 @@ def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list
         raise UnusableInput(
             "the document holds no refresh (a plain preview or an `up`?): give the output of "
             "`pulumi refresh --preview-only --json` or `pulumi preview --refresh --json`"
+        )
+    if document.shape == "digest" and not planned:
+        raise UnusableInput(
+            "a `refresh --preview-only` digest holds the refresh steps but not what they found (the CLI writes only "
+            "pre-events into a digest): set PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true to get the engine event stream"
         )
     return list(found.values())
 
