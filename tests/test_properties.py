@@ -154,3 +154,38 @@ def test_guard_and_drift_never_trace_back(data):
             assert out == "" and err.startswith("error: ") and err.count("\n") == 1, err
         else:
             assert err == "" and SECRET_VALUE_SIG not in out and "v1:x" not in out and UNKNOWN_VALUE not in out
+
+
+# --- stack files --------------------------------------------------------------------------------------------------
+
+DEV_TEXT = (REPO / "Pulumi.dev.yaml").read_text()
+YAML_BITS = st.sampled_from(["", "\n", ": ", "- ", "  ", "{", "}", "[", "]", "!!binary ", "!!float ", "&a ", "*a", "~", ".", "yes",
+                             "2024-05-01", "1:30", ".nan", "-.inf", "0x1F", "'", '"', "#", "\t", "\ufeff", "%YAML 1.1\n", "---\n"])
+
+
+@st.composite
+def stack_files(draw):
+    text = DEV_TEXT
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 5))
+        text = text[:at] + draw(YAML_BITS | TEXT) + text[at + cut :]
+    return text
+
+
+@settings(max_examples=200)
+@given(stack_files())
+def test_stack_files_parse_or_are_refused_with_one_line(text):
+    from tools.evaluate import StackFileError, read_stack_file
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "Pulumi.dev.yaml"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            config = read_stack_file(path)
+        except StackFileError as error:
+            assert "\n" not in str(error), str(error)  # one line
+            return
+    json.dumps(config, allow_nan=False)  # what the program receives is JSON, as from the CLI
+    for key, value in config.items():
+        assert isinstance(key, str)

@@ -41,7 +41,7 @@ class StackFileError(ValueError):
 
 
 _INT = re.compile(r"[-+]?(?:0b[01_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)")
-_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 
 
 class _CliLoader(yaml.SafeLoader):
@@ -81,6 +81,12 @@ _CliLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"(?:y|Y|y
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("(?:" + _INT.pattern + ")$"), list("-+0123456789"))
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile("(?:" + _FLOAT.pattern + ")$"), list("-+0123456789."))
 _CliLoader.add_constructor("tag:yaml.org,2002:float", _CliLoader.construct_yaml_float)
+# Explicit tags as yaml.v2 decodes them into a config value: a timestamp stays its text, binary becomes the
+# decoded bytes as a string (Go's JSON encoder replaces invalid UTF-8, as "replace" does here).
+_CliLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: node.value)
+_CliLoader.add_constructor(
+    "tag:yaml.org,2002:binary", lambda loader, node: yaml.SafeLoader.construct_yaml_binary(loader, node).decode("utf-8", "replace")
+)
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:
@@ -94,9 +100,13 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     Scalars are returned as those strings, objects and lists as data; a duplicated key is refused (the CLI
     refuses it too), as is a document that is not a mapping with a `config` mapping.
     """
-    text = path.read_text(encoding="utf-8-sig")
-    loader = _CliLoader(text)
     try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise StackFileError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    loader = None
+    try:
+        loader = _CliLoader(text)
         root = loader.get_single_node()
         if root is None:
             return {}
@@ -116,12 +126,19 @@ def read_stack_file(path: Path) -> dict[str, Any]:
         return config
     except StackFileError as error:
         raise StackFileError(f"{path.name}: {error}") from None
+    except (ValueError, TypeError) as error:  # a scalar PyYAML cannot construct (the CLI refuses it too)
+        raise StackFileError(f"{path.name}: {error}") from None
+    except yaml.reader.ReaderError as error:
+        character = chr(error.character) if isinstance(error.character, int) else error.character
+        raise StackFileError(f"{path.name}: character {character!r} at position {error.position} is not allowed in YAML") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise StackFileError(f"{path.name}: {where}{getattr(error, 'problem', None) or error}") from None
+        message = str(getattr(error, "problem", None) or error).replace("\n", " ")
+        raise StackFileError(f"{path.name}: {where}{message}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def stack_config(stack: str, project_dir: Path = REPO) -> dict[str, Any]:
