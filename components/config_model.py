@@ -4,15 +4,18 @@ A model is read from `pulumi.Config` once; every violation is reported at once, 
 (`<namespace>:onlineEndpoints[0].traffic`), before any resource is registered.
 
 The mechanisms here apply to every key of every model, including keys added later:
-- every key of the namespace is read (`read_config`), so an unknown top-level key is refused like an unknown
-  nested one, with a did-you-mean suggestion (`validate_config`);
-- a blank value (`key:` left empty, `null`) is refused as "must not be empty", naming the key
-  (`ConfigModel._no_blank_values`): a blank left where a value was meant must not silently become a default
-  (a blank `publicNetworkAccess` would fall back to Azure's Enabled);
-- values are validated in pydantic's strict JSON mode: a boolean is never an integer, "yes" never a number,
-  while the JSON numbers the CLI passes still are;
-- name rules match the whole value (`matches`), so a trailing newline never passes;
-- values in messages are quoted with control characters escaped (`quote`), so one error stays one line.
+- `read_config` reads every key of the namespace, so an unknown top-level key is refused like an unknown
+  nested one, with a did-you-mean suggestion from the model's aliases (`validate_config`, `did_you_mean`);
+- `ConfigModel._no_blank_values`: a blank value (`key:` left empty, `null`) is refused as "must not be
+  empty", naming the key. A blank left where a value was meant must not silently become a default (a blank
+  `publicNetworkAccess` would fall back to Azure's Enabled); removing the key is how to ask for the default;
+- `validate_config` validates in pydantic's strict JSON mode: a boolean is never an integer, "yes" never a
+  number, while the JSON numbers the CLI passes still are;
+- `matches` matches the whole value, so a trailing newline never passes a name rule;
+- `unique_ignoring_case` for every uniqueness rule Azure applies without regard to case;
+- `duration_seconds` / `iso_duration` parse ISO 8601 durations once, with an optional upper bound;
+- `shipped_file` checks a file name against a folder's listing, never the file system, so no OSError;
+- `quote` puts values in messages repr-quoted, control characters escaped, so one error stays one line.
 """
 
 from __future__ import annotations
