@@ -13,7 +13,6 @@ from pulumi_policy import (
 )
 
 from guardrails.common import (
-    total,
     ACR_PULL,
     ONLINE_DEPLOYMENT,
     ONLINE_ENDPOINT,
@@ -25,6 +24,7 @@ from guardrails.common import (
     arm_type,
     read,
     role_guid,
+    total,
 )
 
 

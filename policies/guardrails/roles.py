@@ -3,7 +3,6 @@
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from guardrails.common import (
-    total,
     ACR_PULL,
     CONTRIBUTOR,
     OWNER,
@@ -20,6 +19,7 @@ from guardrails.common import (
     plain,
     read,
     role_guid,
+    total,
 )
 
 PRODUCT_ROLES = (STORAGE_BLOB_DATA_READER, ACR_PULL)
