@@ -293,3 +293,18 @@ def test_utf16_without_bom(tmp_path):
     path.write_bytes(codecs.encode('{"steps": [], "changeSummary": {"same": 1}}', "utf-16-le"))
     document = Document(path)
     assert list(document.steps()) == [] and document.change_summary == {"same": 1}
+
+
+def test_the_memory_benchmark_measures_real_work(tmp_path, capsys):
+    """tools.bench_json's documents are read in full: every generated resource is reported."""
+    from tools.bench_json import write_digest, write_events
+
+    digest, events = tmp_path / "d.json", tmp_path / "e.jsonl"
+    steps = write_digest(digest, 1)
+    write_events(events, 1)
+    code, out, _ = run(drift, digest, capsys)
+    assert code == 2 and out.count("`tags.owner`: `\"someone-else\"` → `\"ml-platform\"` (update)") == steps // 2
+    code, out, _ = run(drift, events, capsys)
+    assert code == 2 and out.count("`tags.owner`: `\"ml-platform\"` → `\"someone-else\"`") > 50
+    code, out, _ = run(guard, digest, capsys)
+    assert code == 0 and out.count("- `update`") == steps // 2
