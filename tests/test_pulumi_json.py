@@ -308,3 +308,15 @@ def test_the_memory_benchmark_measures_real_work(tmp_path, capsys):
     assert code == 2 and out.count("`tags.owner`: `\"ml-platform\"` → `\"someone-else\"`") > 50
     code, out, _ = run(guard, digest, capsys)
     assert code == 0 and out.count("- `update`") == steps // 2
+
+
+def test_a_planned_delete_in_a_refresh_stream_is_not_drift(tmp_path, capsys):
+    type_ = "azure-native:machinelearningservices:OnlineEndpoint"
+    urn = f"urn:pulumi:prod::azureml-endpoints::{type_}::ep"
+    state = {"urn": urn, "type": type_, "custom": True, "inputs": {}, "outputs": {"identity": {"type": "SystemAssigned"}}}
+    lines = [{"resourcePreEvent": {"metadata": {"op": "refresh", "urn": urn, "type": type_, "old": state, "new": state}}},
+             {"resOutputsEvent": {"metadata": {"op": "same", "urn": urn, "type": type_, "old": state, "new": state}}},
+             {"resourcePreEvent": {"metadata": {"op": "delete", "urn": urn, "type": type_, "old": state, "new": None}}},
+             {"resOutputsEvent": {"metadata": {"op": "delete", "urn": urn, "type": type_, "old": state, "new": None}}}]
+    code, out, _ = run_text(drift, "\n".join(json.dumps(line) for line in lines), tmp_path, capsys)
+    assert code == 0 and "No drift" in out and "Critical" not in out
