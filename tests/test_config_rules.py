@@ -331,3 +331,10 @@ def test_control_characters_are_quoted_in_messages():
     online(raw)["deployments"][0]["environmentVariables"] = {"A": "b"}
     message = refused(raw)
     assert "'bad\\nname\\x1b[31m'" in message and "\x1b" not in message
+
+
+def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
+    path = _stack_file(tmp_path, "          instanceCount: 1\n          scoringScript: score", "          instanceCount: 1.0\n          scoringScript: score")
+    config = read_stack_file(path)
+    assert config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"] == 1
+    assert isinstance(config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"], int)

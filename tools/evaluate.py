@@ -74,7 +74,9 @@ class _CliLoader(yaml.SafeLoader):
         value = super().construct_yaml_float(node)
         if value != value or value in (float("inf"), float("-inf")):
             raise StackFileError(f"line {node.start_mark.line + 1}: {node.value!r} has no JSON form (the CLI passes JSON)")
-        return value
+        # Go's JSON encoder writes an integral float64 below 1e21 without a fraction ("1.0" -> 1), and the
+        # CLI decodes it back as an int64 (value.go, replaceNumberWithIntOrFloat).
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
 
 
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"), list("yYnNtTfFoO"))
