@@ -159,7 +159,7 @@ def test_guard_and_drift_never_trace_back(data):
 # --- stack files --------------------------------------------------------------------------------------------------
 
 DEV_TEXT = (REPO / "Pulumi.dev.yaml").read_text()
-YAML_BITS = st.sampled_from(["", "\n", ": ", "- ", "  ", "{", "}", "[", "]", "!!binary ", "!!float ", "&a ", "*a", "~", ".", "yes",
+YAML_BITS = st.sampled_from(["", "\n", ": ", "- ", "  ", "{", "}", "[", "]", "!!binary ", "!!float ", "!!set ", "!!bool ", "!!int ", "!!omap ", "!!timestamp ", "!!str ", "&a ", "*a", "~", ".", "yes",
                              "2024-05-01", "1:30", ".nan", "-.inf", "0x1F", "'", '"', "#", "\t", "\ufeff", "%YAML 1.1\n", "---\n"])
 
 

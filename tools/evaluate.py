@@ -60,6 +60,8 @@ class _CliLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged keys may be overridden
+                continue
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, Hashable):
                 raise StackFileError(f"line {key_node.start_mark.line + 1}: a mapping key must be a scalar")
@@ -83,9 +85,11 @@ _CliLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"(?:y|Y|y
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("(?:" + _INT.pattern + ")$"), list("-+0123456789"))
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile("(?:" + _FLOAT.pattern + ")$"), list("-+0123456789."))
 _CliLoader.add_constructor("tag:yaml.org,2002:float", _CliLoader.construct_yaml_float)
-# Explicit tags as yaml.v2 decodes them into a config value: a timestamp stays its text, binary becomes the
-# decoded bytes as a string (Go's JSON encoder replaces invalid UTF-8, as "replace" does here).
+# Explicit tags as yaml.v2 decodes them into a config value: a timestamp stays its text, a set is a map of
+# nulls, binary becomes the decoded bytes as a string (Go's JSON encoder replaces invalid UTF-8, as
+# "replace" does here).
 _CliLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: node.value)
+_CliLoader.add_constructor("tag:yaml.org,2002:set", lambda loader, node: dict.fromkeys(loader.construct_mapping(node, deep=True)))
 _CliLoader.add_constructor(
     "tag:yaml.org,2002:binary", lambda loader, node: yaml.SafeLoader.construct_yaml_binary(loader, node).decode("utf-8", "replace")
 )
@@ -115,21 +119,26 @@ def read_stack_file(path: Path) -> dict[str, Any]:
         if not isinstance(root, yaml.MappingNode):
             raise StackFileError("the stack file is not a YAML mapping")
         document = loader.construct_document(root)  # refuses duplicated keys at any depth
-        config_node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "config"), None)
+        if not isinstance(document, dict):
+            raise StackFileError("the stack file is not a YAML mapping")
         if document.get("config") is None:
             return {}
-        if not isinstance(config_node, yaml.MappingNode):
-            raise StackFileError(f"line {config_node.start_mark.line + 1}: `config` must be a mapping of keys to values")
+        config_node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "config"), None)
+        if not isinstance(document["config"], dict) or not isinstance(config_node, yaml.MappingNode):
+            raise StackFileError("`config` must be a mapping of keys to values")
         config: dict[str, Any] = {}
-        for (key_node, value_node), (key, value) in zip(config_node.value, document["config"].items()):
-            if isinstance(value_node, yaml.ScalarNode):
+        for key_node, value_node in config_node.value:  # merge keys already flattened into the pairs
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(value_node, yaml.ScalarNode) and not isinstance(document["config"].get(key), (dict, list)):
                 value = "" if value_node.tag.endswith(":null") else value_node.value
+            else:
+                value = document["config"][key]
             config[str(key)] = value
         return config
     except StackFileError as error:
         raise StackFileError(f"{path.name}: {error}") from None
-    except (ValueError, TypeError) as error:  # a scalar PyYAML cannot construct (the CLI refuses it too)
-        raise StackFileError(f"{path.name}: {error}") from None
+    except (ValueError, TypeError, IndexError, KeyError) as error:  # an explicitly tagged scalar that is no such value
+        raise StackFileError(f"{path.name}: a value cannot be read as its tag says ({type(error).__name__}: {error})") from None
     except yaml.reader.ReaderError as error:
         character = chr(error.character) if isinstance(error.character, int) else error.character
         raise StackFileError(f"{path.name}: character {character!r} at position {error.position} is not allowed in YAML") from None
