@@ -44,12 +44,12 @@ BLOB_CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 ARM_REGISTRY_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[a-zA-Z0-9]{5,50}$"
 )
-TAG_KEY = re.compile(r"[^<>%&\\?/]{1,512}")
+TAG_KEY = re.compile(r"[^<>%&\\?/\x00-\x1f\x7f]{1,512}")
 COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$")  # 2-16
 VM_SIZE = re.compile(r"^(?i:standard)_[A-Za-z0-9_]+$")
 DATASTORE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-GROUP_DISPLAY_NAME = re.compile(r"^[^@\"\\\[\]:;|<>,+=?*/]{1,120}$")
+GROUP_DISPLAY_NAME = re.compile(r"^[^@\"\\\[\]:;|<>,+=?*/\x00-\x1f\x7f]{1,120}$")
 OUTPUT_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 # "Use tags to organize your Azure resources" (Limitations): at most 50 tag name-value pairs per resource;
@@ -221,7 +221,7 @@ class Callers(ConfigModel):
     @classmethod
     def _display_names(cls, value: list[str]) -> list[str]:
         for name in value:
-            matches(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * /")(name)
+            matches(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * / or control characters")(name)
         unique_ignoring_case(value, "group names must be unique")
         return value
 
@@ -433,7 +433,7 @@ class StackSettings(ConfigModel):
             raise ValueError("must include a non-empty owner")
         bad = sorted(quote(k) for k in value if not TAG_KEY.fullmatch(k))
         if bad:
-            raise ValueError(f"tag names are 1-512 characters without < > % & \\ ? / ({', '.join(bad)})")
+            raise ValueError(f"tag names are 1-512 characters without < > % & \\ ? / or control characters ({', '.join(bad)})")
         long_names = sorted(quote(k) for k in value if len(k) > STORAGE_TAG_NAME_LENGTH)
         if long_names:
             raise ValueError(f"tag names are at most {STORAGE_TAG_NAME_LENGTH} characters on storage accounts ({', '.join(long_names)})")

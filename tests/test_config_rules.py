@@ -177,6 +177,19 @@ def test_a_trailing_newline_or_space_never_passes_a_name_rule(mutate, valid, suf
     assert quote(valid + suffix) in message  # quoted: the newline is shown as \n, never printed
 
 
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: r["tags"].update({"cost\ncenter": "x"}),
+        lambda r: online(r).update(authMode="AADToken", callers={"groups": ["ml-callers\n"]}),
+    ],
+)
+def test_control_characters_fail_free_text_names(mutate):
+    raw = dev_raw()
+    mutate(raw)
+    assert "control characters" in refused(raw)
+
+
 def test_bootstrap_settings_share_the_whole_value_rules():
     from bootstrap.bootstrap_settings import GitHub
 
