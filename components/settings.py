@@ -22,7 +22,19 @@ from components.catalog import (
     read_model_lock,
     resolve_deployment_assets,
 )
-from components.config_model import ConfigModel, KeyedErrors, SettingsError, matches, read_config, validate_config
+from components.config_model import (
+    ConfigModel,
+    KeyedErrors,
+    SettingsError,
+    duration_seconds,
+    iso_duration,
+    matches,
+    quote,
+    read_config,
+    shipped_file,
+    unique_ignoring_case,
+    validate_config,
+)
 from components.skus import ONLINE_SKUS, sku_cores
 
 CONFIG_NAMESPACE = "azureml-endpoints"
@@ -38,7 +50,6 @@ RESOURCE_GROUP_NAME = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 USER_ASSIGNED_IDENTITY_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$")
 STORAGE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 BLOB_CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-ISO8601_DURATION = re.compile(r"^PT(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?$")
 ARM_REGISTRY_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[a-zA-Z0-9]{5,50}$"
 )
@@ -48,12 +59,12 @@ REGISTRY_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")  # globally unique
 LOG_ANALYTICS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")  # 4-63
 APP_INSIGHTS_NAME = re.compile(r"^[^%&\\?/#<>*]{0,259}[^%&\\?/#<>*. ]$")  # 1-260, not ending in '.' or space
 AZURE_REGION = re.compile(r"^[a-z][a-z0-9]{2,39}$")  # a region's programmatic name, e.g. westeurope
-TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
+TAG_KEY = re.compile(r"[^<>%&\\?/\x00-\x1f\x7f]{1,512}")
 COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$")  # 2-16
 VM_SIZE = re.compile(r"^(?i:standard)_[A-Za-z0-9_]+$")
 DATASTORE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-GROUP_DISPLAY_NAME = re.compile(r"^[^@\"\\\[\]:;|<>,+=?*/]{1,120}$")
+GROUP_DISPLAY_NAME = re.compile(r"^[^@\"\\\[\]:;|<>,+=?*/\x00-\x1f\x7f]{1,120}$")
 OUTPUT_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 MODEL_KEY_HELP = (
@@ -64,15 +75,26 @@ ENVIRONMENT_KEY_HELP = (
     "azureml:<name>:<version>, azureml://registries/<registry>/environments/<name>/versions/<version>, "
     "or an entry of environments; default the shipped environment"
 )
+# "Use tags to organize your Azure resources" (Limitations): at most 50 tag name-value pairs per resource;
+# tag names at most 512 characters, 128 for storage accounts (every stack tags its data account); values at
+# most 256; tag names are case-insensitive.
+MAX_TAGS = 50
+STORAGE_TAG_NAME_LENGTH = 128
+TAG_VALUE_LENGTH = 256
+PROGRAM_TAGS = ("environment", "stack", "managed-by")  # added by StackSettings.tags_for
+# "CLI (v2) managed online deployment YAML schema": request_settings.request_timeout_ms allows at most
+# 180000 ms (PT3M).
+MAX_REQUEST_TIMEOUT_SECONDS = 180
+# Integers Azure ML's REST API carries as int32 ("Microsoft.MachineLearningServices workspaces/batchEndpoints/
+# deployments" template reference: errorThreshold int; "CLI (v2) batch deployment YAML schema": -1 ignores
+# every failure).
+INT32_MAX = 2**31 - 1
 
 # Variables the program sets on every deployment; a stack may not override them.
 RESERVED_ENV_VARS = ("STORAGE_ACCOUNT_NAME", "STORAGE_CONTAINER_NAME", "FILE_NAME", "STORAGE_BLOB_ENDPOINT", "UAI_CLIENT_ID")
 
 
-def _duration(value: Optional[str]) -> Optional[str]:
-    if value is not None and not ISO8601_DURATION.match(value):
-        raise ValueError(f"'{value}' is not an ISO 8601 duration such as PT5S or PT1M30S")
-    return value
+_duration = iso_duration()
 
 
 class Environment(str, Enum):
@@ -126,7 +148,7 @@ class WorkspaceIdentity(ConfigModel):
     def _names(cls, value: list[str]) -> list[str]:
         for name in value:
             matches(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")(name)
-        _unique(value, "identity names must be unique")
+        unique_ignoring_case(value, "identity names must be unique")
         return value
 
     @model_validator(mode="after")
@@ -239,13 +261,7 @@ class DataStorage(ConfigModel):
         matches(BLOB_CONTAINER_NAME, "3-63 lowercase letters, digits and single '-', starting and ending alphanumeric")
     )
 
-    @field_validator("file_name")
-    @classmethod
-    def _file_exists(cls, value: str) -> str:
-        if "/" in value or "\\" in value or not (DATA_DIR / value).is_file():
-            shipped = sorted(p.name for p in DATA_DIR.iterdir() if p.is_file())
-            raise ValueError(f"'{value}' must name a file in ml/data (shipped: {', '.join(shipped)})")
-        return value
+    _file = field_validator("file_name")(shipped_file(DATA_DIR, "ml/data"))
 
 
 class Identity(ConfigModel):
@@ -268,11 +284,14 @@ class Identity(ConfigModel):
 
 
 class RequestSettings(ConfigModel):
-    request_timeout: Optional[str] = Field(None, description="ISO 8601 duration, e.g. PT5S (Azure allows up to PT3M).")
+    request_timeout: Optional[str] = Field(None, description="ISO 8601 duration, e.g. PT5S; at most PT3M (Azure's limit).")
     max_concurrent_requests_per_instance: Optional[int] = Field(None, ge=1, le=1000, description="Requests one instance serves at once.")
     max_queue_wait: Optional[str] = Field(None, description="ISO 8601 duration a request may wait in the queue.")
 
-    _durations = field_validator("request_timeout", "max_queue_wait")(_duration)
+    _timeout = field_validator("request_timeout")(
+        iso_duration(MAX_REQUEST_TIMEOUT_SECONDS, "PT3M, the longest scoring timeout Azure allows (180000 ms)")
+    )
+    _queue = field_validator("max_queue_wait")(_duration)
 
 
 class Probe(ConfigModel):
@@ -304,15 +323,11 @@ _MINUTE = 60
 
 
 def _seconds(duration: str) -> float:
-    """Seconds of an ISO 8601 duration that ISO8601_DURATION accepts (PT..H..M..S), or of P<n>D."""
-    days = re.fullmatch(r"P(\d+)D", duration)
+    """Seconds of an ISO 8601 duration (PT..H..M..S, as duration_seconds reads it), or of P<n>D."""
+    days = re.fullmatch(r"P(\d+)D", duration) if isinstance(duration, str) else None
     if days:
         return int(days.group(1)) * 86400
-    m = ISO8601_DURATION.match(duration)
-    if not m:
-        raise ValueError(f"'{duration}' is not an ISO 8601 duration such as PT5M")
-    hours, minutes, seconds = (m.group(i) for i in (1, 2, 3))
-    return int((hours or "0H")[:-1]) * 3600 + int((minutes or "0M")[:-1]) * 60 + float((seconds or "0S")[:-1])
+    return duration_seconds(duration)
 
 
 def _between(low: float, high: float, rule: str):
@@ -439,7 +454,7 @@ class DataCollector(ConfigModel):
     def _names(cls, value: list[str]) -> list[str]:
         for name in value:
             matches(DATA_COLLECTION_NAME, "1-64 letters, digits or '_'")(name)
-        _unique(value, "collection names must be unique")
+        unique_ignoring_case(value, "collection names must be unique")
         return value
 
 
@@ -536,7 +551,7 @@ class ActionGroup(ConfigModel):
     def _receivers(self) -> "ActionGroup":
         if not self.emails and not self.webhooks:
             raise ValueError("an action group needs at least one receiver (emails or webhooks), each with its address")
-        _unique([r.name.lower() for r in [*self.emails, *self.webhooks]], "receiver names must be unique")
+        unique_ignoring_case([r.name for r in [*self.emails, *self.webhooks]], "receiver names must be unique")
         return self
 
 
@@ -600,7 +615,7 @@ class OnlineDeployment(ConfigModel):
     @classmethod
     def _known_sku(cls, value: str) -> str:
         if sku_cores(value) is None:
-            raise ValueError(f"'{value}' is not a managed online endpoint SKU this product knows ({', '.join(ONLINE_SKUS)})")
+            raise ValueError(f"{quote(value)} is not a managed online endpoint SKU this product knows ({', '.join(ONLINE_SKUS)})")
         return value
 
     @field_validator("environment_variables")
@@ -625,15 +640,15 @@ class Callers(ConfigModel):
     def _object_ids(cls, value: list[str]) -> list[str]:
         for object_id in value:
             matches(OBJECT_ID, "an Entra object id (GUID)")(object_id)
-        _unique([v.lower() for v in value], "group object ids must be unique")
+        unique_ignoring_case(value, "group object ids must be unique")
         return value
 
     @field_validator("groups")
     @classmethod
     def _display_names(cls, value: list[str]) -> list[str]:
         for name in value:
-            matches(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * /")(name)
-        _unique([v.lower() for v in value], "group names must be unique")
+            matches(GROUP_DISPLAY_NAME, "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * / or control characters")(name)
+        unique_ignoring_case(value, "group names must be unique")
         return value
 
 
@@ -670,7 +685,7 @@ class OnlineEndpoint(ConfigModel):
         if isinstance(value, Mapping):
             for name, percent in value.items():
                 if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
-                    raise ValueError(f"'{name}': {percent!r} must be an integer from 0 to 100")
+                    raise ValueError(f"{quote(name)}: {quote(percent)} must be an integer from 0 to 100")
         return value
 
     @field_validator("traffic")
@@ -690,19 +705,13 @@ class OnlineEndpoint(ConfigModel):
         live = info.data.get("traffic") or {}
         serving = sorted(n for n, p in value.items() if p and live.get(n))
         if serving:
-            raise ValueError(f"{', '.join(serving)} already receive live traffic; mirror only to a deployment with 0 live traffic")
+            raise ValueError(f"{', '.join(map(quote, serving))} already receive live traffic; mirror only to a deployment with 0 live traffic")
         return value
 
 
 def _deployment_names_unique(deployments: list) -> list:
-    _unique([d.name.lower() for d in deployments], "deployment names must be unique")
+    unique_ignoring_case([d.name for d in deployments], "deployment names must be unique")
     return deployments
-
-
-def _unique(names: list[str], rule: str) -> None:
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValueError(f"{rule} (repeated: {', '.join(duplicated)})")
 
 
 def _names_exist(split: dict[str, int], info: ValidationInfo) -> None:
@@ -712,7 +721,9 @@ def _names_exist(split: dict[str, int], info: ValidationInfo) -> None:
     known = {d.name for d in deployments}
     unknown = sorted(set(split) - known)
     if unknown:
-        raise ValueError(f"names deployments that do not exist: {', '.join(unknown)} (deployments: {', '.join(sorted(known))})")
+        raise ValueError(
+            f"names deployments that do not exist: {', '.join(map(quote, unknown))} (deployments: {', '.join(sorted(known))})"
+        )
 
 
 class RemoteLoginPortPublicAccess(str, Enum):
@@ -748,8 +759,7 @@ class ComputeIdentity(ConfigModel):
     def _names(cls, value: list[str]) -> list[str]:
         for name in value:
             matches(USER_ASSIGNED_IDENTITY_NAME, "3-128 letters, digits, '-' or '_', starting alphanumeric")(name)
-        if len(set(value)) != len(value):
-            raise ValueError("identity names must be unique")
+        unique_ignoring_case(value, "identity names must be unique")
         return value
 
     @model_validator(mode="after")
@@ -802,7 +812,9 @@ class BatchDeployment(ConfigModel):
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
     mini_batch_size: int = Field(5, ge=1, le=10000, description="Files per mini-batch.")
     retry_settings: RetrySettings = Field(default_factory=RetrySettings)
-    error_threshold: int = Field(10, ge=-1, description="Failed files tolerated per job; -1 ignores all failures.")
+    error_threshold: int = Field(
+        10, ge=-1, le=INT32_MAX, description="Failed files tolerated per job; -1 ignores all failures (Azure's int32)."
+    )
     logging_level: LoggingLevel = Field(LoggingLevel.INFO, description="Info, Warning or Debug.")
     output_action: OutputAction = Field(OutputAction.APPEND_ROW, description="AppendRow or SummaryOnly.")
     output_file_name: str = Field("predictions.csv", description="File the rows are appended to.")
@@ -854,46 +866,64 @@ class StackSettings(ConfigModel):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         if not value.get("owner"):
             raise ValueError("must include a non-empty owner")
-        bad = sorted(k for k in value if not TAG_KEY.match(k))
+        bad = sorted(quote(k) for k in value if not TAG_KEY.fullmatch(k))
         if bad:
-            raise ValueError(f"tag names may not contain < > % & \\ ? / ({', '.join(bad)})")
-        long_values = sorted(k for k, v in value.items() if len(v) > 256)
+            raise ValueError(f"tag names are 1-512 characters without < > % & \\ ? / or control characters ({', '.join(bad)})")
+        long_names = sorted(quote(k) for k in value if len(k) > STORAGE_TAG_NAME_LENGTH)
+        if long_names:
+            raise ValueError(f"tag names are at most {STORAGE_TAG_NAME_LENGTH} characters on storage accounts ({', '.join(long_names)})")
+        long_values = sorted(quote(k) for k, v in value.items() if len(v) > TAG_VALUE_LENGTH)
         if long_values:
-            raise ValueError(f"tag values are at most 256 characters ({', '.join(long_values)})")
+            raise ValueError(f"tag values are at most {TAG_VALUE_LENGTH} characters ({', '.join(long_values)})")
+        reserved = sorted(quote(k) for k in value if k.casefold() in PROGRAM_TAGS)
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)}: set by the program on every resource ({', '.join(PROGRAM_TAGS)})")
+        unique_ignoring_case(list(value), "tag names must be unique")
+        if len(value) + len(PROGRAM_TAGS) > MAX_TAGS:
+            raise ValueError(
+                f"{len(value)} tags plus the program's {len(PROGRAM_TAGS)} exceed Azure's {MAX_TAGS} per resource; "
+                f"keep at most {MAX_TAGS - len(PROGRAM_TAGS)}"
+            )
         return value
 
     @field_validator("online_endpoints")
     @classmethod
     def _unique_endpoints(cls, value: list[OnlineEndpoint]) -> list[OnlineEndpoint]:
-        _unique([e.name.lower() for e in value], "endpoint names must be unique in the region")
+        unique_ignoring_case([e.name for e in value], "endpoint names must be unique in the region")
         uai = [e.identity.user_assigned_identity_name for e in value if e.identity.user_assigned_identity_name]
-        _unique(uai, "each user-assigned identity belongs to one endpoint")
+        unique_ignoring_case(uai, "each user-assigned identity belongs to one endpoint")
         return value
 
     @field_validator("batch_endpoints")
     @classmethod
     def _unique_batch(cls, value: list[BatchEndpoint], info: ValidationInfo) -> list[BatchEndpoint]:
-        online = [e.name.lower() for e in info.data.get("online_endpoints") or []]
-        _unique(online + [e.name.lower() for e in value], "endpoint names must be unique in the region, online and batch")
-        _unique([e.compute.name.lower() for e in value], "compute cluster names must be unique in the workspace")
+        online = [e.name for e in info.data.get("online_endpoints") or []]
+        unique_ignoring_case(online + [e.name for e in value], "endpoint names must be unique in the region, online and batch")
+        unique_ignoring_case([e.compute.name for e in value], "compute cluster names must be unique in the workspace")
         identities = [e.identity.user_assigned_identity_name for e in info.data.get("online_endpoints") or []]
         identities += [n for e in value for n in e.compute.identity.user_assigned_identity_names]
         workspace = info.data.get("workspace")
         if workspace is not None and workspace.create:
             identities += workspace.identity.user_assigned_identity_names
-        _unique([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster (or the workspace)")
+        unique_ignoring_case([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster (or the workspace)")
         return value
+
+    @field_validator("monitoring", mode="before")
+    @classmethod
+    def _empty_monitoring_is_none(cls, value: Any) -> Any:
+        # Pulumi.yaml declares {} as the default (the CLI requires one for an optional key): it means no monitoring.
+        return None if value == {} else value
 
     @field_validator("models")
     @classmethod
     def _unique_models(cls, value: list[CatalogModel]) -> list[CatalogModel]:
-        _unique([m.reference.lower() for m in value], "each model version is listed once")
+        unique_ignoring_case([m.reference for m in value], "each model version is listed once")
         return value
 
     @field_validator("environments")
     @classmethod
     def _unique_environments(cls, value: list[CatalogEnvironment]) -> list[CatalogEnvironment]:
-        _unique([e.name.lower() for e in value], "environment names must be unique")
+        unique_ignoring_case([e.name for e in value], "environment names must be unique")
         return value
 
     @model_validator(mode="after")

@@ -12,6 +12,13 @@ for path in (REPO, REPO / "policies"):  # the pack imports its rules as the engi
 
 from tools.evaluate import Evaluation, evaluate, stack_config  # noqa: E402
 
+from hypothesis import settings  # noqa: E402
+
+# Property-based tests are reproducible and bounded: the same examples every run (derandomize), no example
+# database, a small default budget (each test may lower or raise it).
+settings.register_profile("repo", derandomize=True, database=None, max_examples=100, deadline=None, print_blob=True)
+settings.load_profile("repo")
+
 NAMESPACE = "azureml-endpoints"
 
 

@@ -15,7 +15,8 @@ import yaml
 
 from components import catalog
 from components.catalog import content_sha256
-from components.settings import SettingsError, parse_settings
+from components.config_model import decode_config
+from components.settings import SettingsError, StackSettings, parse_settings
 from tools.arm_mocks import SUBSCRIPTION_ID
 from tools.evaluate import evaluate, stack_config
 
@@ -42,7 +43,8 @@ def deployments(config: dict) -> list[dict]:
 
 
 def raw(config: dict) -> dict:
-    return {k.split(":", 1)[1]: v for k, v in config.items()}
+    """The values the program reads from a stack file's config (tools.evaluate reads it as the CLI does)."""
+    return decode_config({k.split(":", 1)[1]: v for k, v in config.items()}, StackSettings)
 
 
 @pytest.fixture
@@ -372,7 +374,7 @@ def test_removing_blue_while_it_still_takes_traffic_is_refused():
     config[f"{NAMESPACE}:onlineEndpoints"][0]["deployments"].pop(0)
     with pytest.raises(SettingsError) as refused:
         parse_settings(raw(config))
-    assert f"{NAMESPACE}:onlineEndpoints[0].traffic: names deployments that do not exist: blue" in str(refused.value)
+    assert f"{NAMESPACE}:onlineEndpoints[0].traffic: names deployments that do not exist: 'blue'" in str(refused.value)
 
 
 def test_plan_diff_shows_each_rollout_step_and_the_guard_reads_it(tmp_path):

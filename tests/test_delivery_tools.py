@@ -39,6 +39,15 @@ def events(*records) -> str:
     return "\n".join(json.dumps(line) for line in lines) + "\n"
 
 
+def refresh_events(*refreshes) -> str:
+    """An event stream of refreshes: (registration, recorded state, actual state, what the refresh found)."""
+    records = []
+    for r, old, new, result in refreshes:
+        records.append(("resourcePreEvent", {"op": "refresh", "urn": r.urn, "type": r.type, "old": old, "new": old}))
+        records.append(("resOutputsEvent", {"op": result, "urn": r.urn, "type": r.type, "old": old, "new": new}))
+    return events(*records)
+
+
 def run(tool, text, tmp_path, capsys, *extra):
     path = tmp_path / "input.json"
     path.write_text(text)
@@ -63,7 +72,7 @@ def test_guard_summarises_an_ordinary_update(dev, tmp_path, capsys):
     assert code == 0
     assert out.index("same: 1, update: 1") < out.index("mi-uai-dev-blue")  # summary first
     assert "- `update` `azure-native:machinelearningservices:OnlineDeployment` `mi-uai-dev-blue`" in out
-    assert "  - `sku.capacity`: 1.0 → 3" in out
+    assert "  - `sku.capacity`: `1.0` → `3`" in out
     assert "data-account" not in out  # only changed resources
 
 
@@ -84,7 +93,8 @@ def test_guard_refuses_an_identity_change(dev, tmp_path, capsys):
     assert "`mi-uai-dev-endpoint`: the endpoint's identity would change; Azure cannot change it." in out
     assert "`mi-uai-dev-endpoint`: the endpoint would be replaced (create-replacement)" in out
     assert out.count("identity would change") == 1  # said once for the replacement's three steps
-    assert '`identity.type`: "UserAssigned" → "SystemAssigned"' in out
+    assert out.count("would be replaced") == 1
+    assert '`identity.type`: `"UserAssigned"` → `"SystemAssigned"`' in out
     assert "**(replacement)**" in out and "replaced because of: `identity`" in out
 
 
@@ -127,24 +137,29 @@ def test_guard_refuses_unusable_input(text, tmp_path, capsys):
 # --- drift ----------------------------------------------------------------------------------------------------------
 
 
-def test_drift_from_a_refresh_digest(dev, tmp_path, capsys):
-    account = dev.named("data-account")
-    actual = state(account)
-    actual["outputs"]["tags"]["owner"] = "someone-else"
-    actual["outputs"]["allowBlobPublicAccess"] = True
-    actual["outputs"]["systemData"] = {"lastModifiedAt": "2026-11-22T00:00:00Z"}  # noise, ignored
+def test_drift_from_a_preview_refresh_digest_reports_the_engines_differences(dev, tmp_path, capsys):
+    """A `preview --refresh` digest: refresh pre-events, then the program's steps against the refreshed state."""
+    account, container, blob = dev.named("data-account"), dev.named("data-container"), dev.named("data-hello.txt")
+    refreshed = state(account)
+    refreshed["outputs"]["tags"]["owner"] = "someone-else"
+    refreshed["inputs"]["tags"]["owner"] = "someone-else"
+    planned = state(account, outputs={})  # a planned update: the program's inputs, outputs not known yet
     steps = [
-        {"op": "update", "urn": account.urn, "oldState": state(account), "newState": actual,
-         "detailedDiff": {"tags.owner": {"kind": "update", "inputDiff": False}}},
-        {"op": "same", "urn": dev.named("data-container").urn, "oldState": state(dev.named("data-container")),
-         "newState": state(dev.named("data-container"))},
+        {"op": "refresh", "urn": r.urn, "oldState": state(r), "newState": state(r)} for r in (account, container, blob)
+    ] + [
+        {"op": "update", "urn": account.urn, "oldState": refreshed, "newState": planned,
+         "detailedDiff": {"tags.owner": {"kind": "update", "inputDiff": True}}},
+        {"op": "same", "urn": container.urn, "oldState": state(container), "newState": state(container)},
+        {"op": "create", "urn": blob.urn, "newState": state(blob)},  # refreshed away, the program re-creates it
     ]
     code, out, _ = run(drift, digest(*steps), tmp_path, capsys, "--stack", "dev")
     assert code == 2
     assert out.startswith("## Drift report: `dev`")
-    assert '  - `tags.owner`: "ml-platform" → "someone-else"' in out
-    assert "  - `allowBlobPublicAccess`: false → true" in out
-    assert "systemData" not in out and "data-container" not in out
+    assert "differences between Azure (as refreshed) and what the program declares" in out.replace("difference below is", "differences")
+    assert '  - `tags.owner`: `"someone-else"` → `"ml-platform"` (update)' in out
+    assert "(absent)" not in out  # outputs the planned state does not know yet are not differences
+    assert "### Deleted outside Pulumi" in out and "`data-hello.txt`" in out
+    assert "data-container" not in out
     assert "pulumi up --refresh" in out
 
 
@@ -159,20 +174,20 @@ def test_drift_from_the_event_stream_with_a_deletion_and_identity_drift(dev, tmp
         return {"op": "refresh", "urn": r.urn, "type": r.type, "old": old, "new": new, "provider": "p", "unknownField": 1}
 
     text = events(
-        ("resourcePreEvent", meta(endpoint, state(endpoint), None)),
-        ("resOutputsEvent", meta(endpoint, state(endpoint), drifted)),  # a refresh's result arrives here
-        ("resourcePreEvent", meta(blob, state(blob), None)),
-        ("resOutputsEvent", meta(blob, state(blob), None)),  # gone in Azure
-        ("resourcePreEvent", meta(uai, state(uai), None)),
-        ("resOutputsEvent", meta(uai, state(uai), state(uai))),  # unchanged
+        ("resourcePreEvent", meta(endpoint, state(endpoint), state(endpoint))),
+        ("resOutputsEvent", dict(meta(endpoint, state(endpoint), drifted), op="update")),  # a refresh's result arrives here
+        ("resourcePreEvent", meta(blob, state(blob), state(blob))),
+        ("resOutputsEvent", dict(meta(blob, state(blob), None), op="delete")),  # gone in Azure
+        ("resourcePreEvent", meta(uai, state(uai), state(uai))),
+        ("resOutputsEvent", dict(meta(uai, state(uai), state(uai)), op="same")),  # unchanged
         ("someFutureEvent", {"op": "frobnicate", "urn": "x"}),
     )
     code, out, _ = run(drift, text, tmp_path, capsys)
     assert code == 2
     assert "2 resource(s) drifted: 1 changed, 1 deleted outside Pulumi." in out
     assert "### Critical" in out and "**`mi-uai-dev-endpoint`**" in out and "identity changed outside Pulumi" in out
-    assert '  - `identity.type`: "UserAssigned" → "SystemAssigned"' in out
-    assert "### Deleted outside Pulumi" in out and "- `data-hello.txt` (azure-native:storage:Blob)" in out
+    assert '  - `identity.type`: `"UserAssigned"` → `"SystemAssigned"`' in out
+    assert "### Deleted outside Pulumi" in out and "- `data-hello.txt` (`azure-native:storage:Blob`)" in out
     assert "mi-uai-dev-identity" not in out
 
 
@@ -184,8 +199,7 @@ def test_no_drift_when_only_noise_or_secrets_differ(dev, tmp_path, capsys):
     new["outputs"]["properties"]["traffic"] = {"blue": 90}
     old["outputs"]["properties"]["keys"] = SECRET
     new["outputs"]["properties"]["keys"] = dict(SECRET, ciphertext="v1:rotated")
-    step = {"op": "refresh", "urn": endpoint.urn, "oldState": old, "newState": new}
-    code, out, _ = run(drift, digest(step), tmp_path, capsys)
+    code, out, _ = run(drift, refresh_events((endpoint, old, new, "update")), tmp_path, capsys)
     assert code == 0 and "No drift" in out
 
 
@@ -195,10 +209,10 @@ def test_ignore_file_is_configurable(dev, tmp_path, capsys):
     actual["outputs"]["tags"]["owner"] = "x"
     ignore = tmp_path / "ignore.yaml"
     ignore.write_text('azure-native:storage:StorageAccount:\n  - tags\n')
-    step = {"op": "update", "urn": account.urn, "oldState": state(account), "newState": actual}
-    code, _, _ = run(drift, digest(step), tmp_path, capsys, "--ignore", str(ignore))
+    text = refresh_events((account, state(account), actual, "update"))
+    code, _, _ = run(drift, text, tmp_path, capsys, "--ignore", str(ignore))
     assert code == 0
-    code, _, _ = run(drift, digest(step), tmp_path, capsys)
+    code, _, _ = run(drift, text, tmp_path, capsys)
     assert code == 2
 
 
@@ -208,7 +222,8 @@ def test_drift_refuses_unusable_input(text, tmp_path, capsys):
     assert code == 1 and err.startswith("error:")
 
 
-def test_paths():
+def test_paths(tmp_path):
     assert parse_path('properties.traffic["blue-2"].x[3]') == ["properties", "traffic", "blue-2", "x", 3]
+    (tmp_path / "blank.json").write_text("   ")
     with pytest.raises(UnusableInput):
-        load("   ")
+        load(tmp_path / "blank.json")

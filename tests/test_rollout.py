@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from components.settings import parse_settings
+from components.config_model import decode_config
+from components.settings import StackSettings, parse_settings
 from tests.conftest import REPO
 from tools import drift, rollout
 from tools.arm_mocks import SUBSCRIPTION_ID
@@ -85,8 +86,8 @@ class FakeAzure:
 
 
 def prod_target() -> Target:
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config("prod").items()}
-    settings = parse_settings(raw)
+    values = {k.split(":", 1)[1]: v for k, v in stack_config("prod").items()}
+    settings = parse_settings(decode_config(values, StackSettings))
     return Target("prod", settings, settings.online_endpoints[0], SUBSCRIPTION_ID, "westeurope")
 
 

@@ -392,7 +392,7 @@ def test_workspace_identity_baseline_over_grpc(pack, sandbox, tmp_path, capsys):
     state.write_text(json.dumps(export))
     assert baseline_main([str(state), "--stack", "sandbox", "--program-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed == program_config(export) == {"rg-ml-endpoints-sandbox/mlw-endpoints-sandbox": "SystemAssigned,UserAssigned"}
+    assert printed == program_config(workspace_identities(export)) == {"rg-ml-endpoints-sandbox/mlw-endpoints-sandbox": "SystemAssigned,UserAssigned"}
 
 
 # --- API versions -------------------------------------------------------------------------------------------------

@@ -17,13 +17,11 @@ from typing import Any
 
 from pathlib import Path
 
-import yaml
-
 from components.role_assignments import INVOKER_ROLE, ROLE_DEFINITIONS, invoker_role_guid
 from components.settings import SettingsError
 from tools.arm_mocks import Registration
 from tools.estimates import dependency_graph, mermaid, online_quota, time_estimate
-from tools.evaluate import Evaluation, evaluate, is_secret, shipped_stacks, stack_config
+from tools.evaluate import Evaluation, StackFileError, evaluate, is_secret, read_stack_file, shipped_stacks, stack_config
 from tools.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
 
 _ROLE_NAMES = {guid: name for name, guid in ROLE_DEFINITIONS.items()}
@@ -271,9 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--graph", type=Path, help="where to write the Mermaid graph (default preview-out/<stack>.mmd)")
     args = parser.parse_args(argv)
     try:
-        config = (yaml.safe_load(args.stack_file.read_text()) or {}).get("config") if args.stack_file else stack_config(args.stack)
+        config = read_stack_file(args.stack_file) if args.stack_file else stack_config(args.stack)
         evaluation = evaluate(args.stack, config=config or {}, raise_errors=False)
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, StackFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if evaluation.error is not None:

@@ -34,6 +34,7 @@ from components.endpoint_template import ML_API_VERSION, template_document
 from components.online_endpoint import traffic_properties
 from components.settings import AlertThresholds, IdentityType, SettingsError, StackSettings, parse_settings
 from components.settings import OnlineEndpoint as EndpointSettings
+from components.config_model import decode_config
 from tools.evaluate import stack_config
 
 DEFAULT_STEPS = (10, 50, 100)
@@ -342,8 +343,8 @@ def parse_steps(text: str) -> tuple[int, ...]:
 
 
 def load_target(stack: str, endpoint_name: str, azure: AzCli) -> Target:
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("azureml-endpoints:")}
-    settings = parse_settings(raw)
+    values = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("azureml-endpoints:")}
+    settings = parse_settings(decode_config(values, StackSettings))
     found = [e for e in settings.online_endpoints if e.name == endpoint_name]
     if not found:
         names = ", ".join(e.name for e in settings.online_endpoints) or "none"

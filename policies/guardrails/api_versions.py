@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from guardrails.common import total
+
 PREVIEW_DEFAULTS: dict[str, str] = json.loads((Path(__file__).resolve().parent / "preview_api_defaults.json").read_text())
 
 # type -> (the one preview version allowed, why). Each is a type for which azure-native v3 imports no stable
@@ -40,6 +42,7 @@ PREVIEW_EXCEPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+@total
 def stable_api_version(args: ResourceValidationArgs, report_violation: ReportViolation):
     parts = args.resource_type.split(":")
     if len(parts) == 3 and parts[0] == "azure-native" and "preview" in parts[1].lower():

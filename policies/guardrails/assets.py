@@ -4,7 +4,7 @@ import re
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from guardrails.common import UNKNOWN, read
+from guardrails.common import UNKNOWN, read, total
 
 MODEL_VERSION = "azure-native:machinelearningservices:ModelVersion"
 ENVIRONMENT_VERSION = "azure-native:machinelearningservices:EnvironmentVersion"
@@ -12,6 +12,7 @@ ENVIRONMENT_VERSION = "azure-native:machinelearningservices:EnvironmentVersion"
 IMAGE = re.compile(r"^(?P<repository>[^@\s]+?)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
 
 
+@total
 def model_version_positive_integer(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != MODEL_VERSION:
         return
@@ -25,6 +26,7 @@ def model_version_positive_integer(args: ResourceValidationArgs, report_violatio
         )
 
 
+@total
 def environment_image_pinned(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ENVIRONMENT_VERSION:
         return

@@ -1,7 +1,9 @@
 """What the rules share: resource types, role definition ids, reading ARM ids and possibly unknown values."""
 
+import functools
 import uuid
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 from pulumi_policy.proxy import UnknownValueError
 
@@ -59,17 +61,38 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
+class OddShape(ValueError):
+    """A property whose shape the rule cannot read (a list where an object belongs, a number for an id...)."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Sequence):
+        return "a list"
+    return "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
 def read(container: Any, *path: Any, default: Any = None) -> Any:
-    """Follows a path of keys/indexes; returns UNKNOWN instead of raising when the engine does not know it yet."""
+    """Follows a path of keys/indexes; UNKNOWN when the engine does not know a value yet; OddShape when a
+    value on the way is not the object or list the path needs."""
     value = container
+    walked: list[str] = []
     try:
         for key in path:
             if value is None:
                 return default
             if isinstance(key, int):
+                if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                    raise OddShape(f"{'.'.join(walked) or 'the resource'} is {_kind(value)}, not a list")
                 value = value[key] if key < len(value) else None
             else:
+                if not isinstance(value, Mapping):
+                    raise OddShape(f"{'.'.join(walked) or 'the resource'} is {_kind(value)}, not an object")
                 value = value.get(key)
+            walked.append(str(key))
         return default if value is None else value
     except UnknownValueError:
         return UNKNOWN
@@ -80,29 +103,52 @@ def plain(value: Any) -> Any:
     try:
         if isinstance(value, str) or value is None or isinstance(value, (int, float, bool)):
             return value
-        if hasattr(value, "items"):
+        if isinstance(value, Mapping):
             return {k: plain(read(value, k)) for k in list(value.keys())}
-        if hasattr(value, "__len__"):
+        if isinstance(value, Sequence):
             return [plain(read(value, i)) for i in range(len(value))]
         return value
     except UnknownValueError:
         return UNKNOWN
 
 
-def role_guid(role_definition_id: str) -> str:
-    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+def total(validate: Callable) -> Callable:
+    """Makes a validator total, as the engine needs it (an exception fails the whole preview):
+    an unknown value is "cannot tell yet" (no violation), an odd shape is a violation that says what is odd."""
+
+    @functools.wraps(validate)
+    def checked(args: Any, report_violation: Callable) -> None:
+        try:
+            validate(args, report_violation)
+        except UnknownValueError:
+            return  # a value the engine learns only at apply: cannot tell yet, the next preview will
+        except Exception as error:  # noqa: BLE001 any other failure is an odd shape: report it, never raise
+            detail = str(error) if isinstance(error, OddShape) else f"{type(error).__name__}: {error}"
+            report_violation(f"Cannot check this rule: a property has an unexpected shape ({detail[:300]}).")
+
+    checked.total = True  # type: ignore[attr-defined]
+    return checked
 
 
-def invoker_guid(role_definition_id: str) -> str | None:
+def role_guid(role_definition_id: Any) -> str:
+    """The GUID a role definition id ends in ('' when it is no string)."""
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() if isinstance(role_definition_id, str) else ""
+
+
+def invoker_guid(role_definition_id: Any) -> str | None:
     """The invoker role's GUID for the subscription a role definition id names, or None without one."""
+    if not isinstance(role_definition_id, str):
+        return None
     parts = role_definition_id.strip("/").split("/")
     if len(parts) < 2 or parts[0].lower() != "subscriptions":
         return None
     return str(uuid.uuid5(uuid.UUID(INVOKER_ROLE_NAMESPACE), parts[1].lower()))
 
 
-def arm_type(resource_id: str) -> str:
+def arm_type(resource_id: Any) -> str:
     """`Microsoft.Storage/storageAccounts` for an id of a storage account (the last provider's type)."""
+    if not isinstance(resource_id, str):
+        return ""
     parts = resource_id.strip("/").split("/")
     if "providers" not in [p.lower() for p in parts]:
         return ""

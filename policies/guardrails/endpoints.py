@@ -27,9 +27,11 @@ from guardrails.common import (
     plain,
     read,
     role_guid,
+    total,
 )
 
 
+@total
 def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ONLINE_ENDPOINT:
         return
@@ -38,8 +40,10 @@ def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViola
         report_violation(f"authMode is {mode}: use AADToken (Entra). Keys never expire and cannot be scoped to a caller.")
 
 
+@total
 def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViolation):
-    minimum = int((args.get_config() or {}).get("minInstances", 3))
+    minimum = (args.get_config() or {}).get("minInstances", 3)
+    minimum = minimum if isinstance(minimum, int) and not isinstance(minimum, bool) else 3
     if args.resource_type == AUTOSCALE_SETTING:  # the scaler may go down to its minimum
         profiles = plain(read(args.props, "profiles", default=[]))
         for profile in profiles if isinstance(profiles, list) else []:
@@ -51,16 +55,23 @@ def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViol
     if args.resource_type != ONLINE_DEPLOYMENT:
         return
     capacity = read(args.props, "sku", "capacity")
-    if capacity is not UNKNOWN and (capacity is None or capacity < minimum):
+    if capacity is UNKNOWN:
+        return  # cannot tell yet
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, (int, float))):
+        report_violation(f"sku.capacity is not a number ({str(capacity)[:40]!r}); high availability needs at least {minimum} instances.")
+        return
+    if capacity is None or capacity < minimum:
         count = "an unset number of" if capacity is None else int(capacity)
         report_violation(f"Deployment runs {count} instance(s); high availability needs at least {minimum}.")
 
 
+@total
 def public_network_access_stated(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == ONLINE_ENDPOINT and read(args.props, "properties", "publicNetworkAccess") is None:
         report_violation("publicNetworkAccess is not set: state Enabled or Disabled explicitly for this stack.")
 
 
+@total
 def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, report_violation: ReportViolation):
     """A UAI endpoint's identity pulls the image and reads the workspace storage itself (SPEC section 1)."""
     granted_to: dict[str, list] = defaultdict(list)  # principal's resource urn -> its role assignments
@@ -83,6 +94,8 @@ def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, rep
             )
         for identity in identities:
             granted = granted_to[identity.urn]
+            if any(read(a.props, "roleDefinitionId") is UNKNOWN or read(a.props, "scope") is UNKNOWN for a in granted):
+                continue  # a role or scope the engine learns only at apply: cannot tell yet
             acr_pull = any(
                 role_guid(read(a.props, "roleDefinitionId", default="")) == ACR_PULL
                 and (

@@ -6,7 +6,7 @@ created with is handed to the pack as configuration (the baseline, see tools/bas
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from guardrails.common import BATCH_ENDPOINT, ENDPOINTS, UNKNOWN, Unknown, plain, read
+from guardrails.common import BATCH_ENDPOINT, ENDPOINTS, UNKNOWN, Unknown, plain, read, total
 
 
 def endpoint_key(props) -> str:
@@ -20,6 +20,7 @@ def _identity(props) -> dict:
     return identity if isinstance(identity, dict) else {"type": identity}
 
 
+@total
 def require_protection(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type not in ENDPOINTS or not (args.get_config() or {}).get("required"):
         return
@@ -30,6 +31,7 @@ def require_protection(args: ResourceValidationArgs, report_violation: ReportVio
         )
 
 
+@total
 def require_explicit_identity(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type not in ENDPOINTS:
         return
@@ -46,16 +48,29 @@ def require_explicit_identity(args: ResourceValidationArgs, report_violation: Re
         report_violation("Endpoint identity is UserAssigned but names no user-assigned identity.")
 
 
+@total
 def identity_matches_baseline(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type not in ENDPOINTS:
         return
-    baseline = ((args.get_config() or {}).get("endpoints") or {}).get(endpoint_key(args.props))
+    endpoints = (args.get_config() or {}).get("endpoints") or {}
+    if not isinstance(endpoints, dict):
+        report_violation("The policy config's endpoints is not a map of endpoint -> identity; rebuild it with tools.baseline.")
+        return
+    baseline = endpoints.get(endpoint_key(args.props))
     if baseline is None:
         return  # a new endpoint may choose any identity
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("userAssignedIdentities") or [], list):
+        report_violation(f"The baseline of {endpoint_key(args.props)} is not {{type, userAssignedIdentities}}; rebuild it with tools.baseline.")
+        return
     proposed = _identity(args.props)
     was_type, now_type = baseline.get("type"), proposed.get("type")
-    was_ids = sorted(i.lower() for i in baseline.get("userAssignedIdentities") or [])
+    was_ids = sorted(str(i).lower() for i in baseline.get("userAssignedIdentities") or [])
     now_ids = proposed.get("userAssignedIdentities") or []
+    if isinstance(now_ids, dict):  # the map form Azure reports
+        now_ids = list(now_ids)
+    if now_ids is not UNKNOWN and (not isinstance(now_ids, list) or any(not isinstance(i, (str, Unknown)) for i in now_ids)):
+        report_violation(f"Endpoint {endpoint_key(args.props)}: identity.userAssignedIdentities is not a list of identity ids.")
+        return
     if now_ids is UNKNOWN or any(i is UNKNOWN for i in now_ids):
         unknown_ids = True
         known_now = sorted(i.lower() for i in now_ids if i is not UNKNOWN) if now_ids is not UNKNOWN else []
@@ -80,6 +95,7 @@ def identity_matches_baseline(args: ResourceValidationArgs, report_violation: Re
         )
 
 
+@total
 def batch_endpoint_system_assigned(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != BATCH_ENDPOINT:
         return

@@ -2,14 +2,16 @@
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from guardrails.common import REGISTRY, read
+from guardrails.common import REGISTRY, read, total
 
 
+@total
 def admin_user_disabled(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == REGISTRY and read(args.props, "adminUserEnabled") is True:
         report_violation("adminUserEnabled is true: the admin user is a shared password; use AcrPull for identities.")
 
 
+@total
 def anonymous_pull_disabled(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == REGISTRY and read(args.props, "anonymousPullEnabled") is True:
         report_violation("anonymousPullEnabled is true: anyone could pull the scoring images.")

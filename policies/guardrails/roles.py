@@ -35,9 +35,15 @@ from guardrails.common import (
     plain,
     read,
     role_guid,
+    total,
 )
 
 PRODUCT_ROLES = (STORAGE_BLOB_DATA_READER, ACR_PULL)
+
+
+def _guids(configured) -> list[str]:
+    """Role definition GUIDs from the policy config (a list of strings; anything else counts as none)."""
+    return [g.lower() for g in configured if isinstance(g, str)] if isinstance(configured, list) else []
 NEVER_GRANTED = (OWNER, USER_ACCESS_ADMINISTRATOR)
 # Pipeline roles (bootstrap/): refused unless a stack's policy config lists them in additionalRoleDefinitionIds.
 PIPELINE_ONLY = (CONTRIBUTOR, RBAC_ADMINISTRATOR)
@@ -46,14 +52,18 @@ PIPELINE_ONLY = (CONTRIBUTOR, RBAC_ADMINISTRATOR)
 WORKSPACE_IDENTITY_ROLES = (CONTRIBUTOR, KEY_VAULT_ADMINISTRATOR, STORAGE_BLOB_DATA_CONTRIBUTOR)
 
 
+@total
 def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ROLE_ASSIGNMENT:
         return
     definition = read(args.props, "roleDefinitionId")
     if definition is UNKNOWN or definition is None:
+        return  # cannot tell yet
+    if not isinstance(definition, str):
+        report_violation(f"roleDefinitionId is not a role definition id: {str(definition)[:100]!r}.")
         return
     guid = role_guid(definition)
-    extra = [g.lower() for g in (args.get_config() or {}).get("additionalRoleDefinitionIds", [])]
+    extra = _guids((args.get_config() or {}).get("additionalRoleDefinitionIds"))
     if guid == invoker_guid(definition):
         scope = read(args.props, "scope")
         if isinstance(scope, str) and arm_type(scope) != ONLINE_ENDPOINT_TYPE:
@@ -88,18 +98,22 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         )
 
 
+@total
 def resource_scope_only(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ROLE_ASSIGNMENT:
         return
     scope = read(args.props, "scope")
     if scope is UNKNOWN or scope is None:
+        return  # cannot tell yet
+    if not isinstance(scope, str):
+        report_violation(f"scope is not an ARM id: {str(scope)[:100]!r}.")
         return
     segments = [s.lower() for s in scope.strip("/").split("/")]
     if "providers" in segments and segments[:2] != ["providers", "microsoft.management"]:
         return
     if len(segments) == 4 and segments[2] == "resourcegroups":
         definition = read(args.props, "roleDefinitionId")
-        allowed = [g.lower() for g in (args.get_config() or {}).get("resourceGroupScopeRoleDefinitionIds", [])]
+        allowed = _guids((args.get_config() or {}).get("resourceGroupScopeRoleDefinitionIds"))
         if isinstance(definition, str) and role_guid(definition) in allowed:
             return  # a pipeline role the stack's policy config allows on a resource group
         level = "resource group"
@@ -108,6 +122,7 @@ def resource_scope_only(args: ResourceValidationArgs, report_violation: ReportVi
     report_violation(f"Role assignment at {level} scope '{scope}': scope it to the one resource the identity reads.")
 
 
+@total
 def principal_type_set(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ROLE_ASSIGNMENT:
         return
@@ -119,25 +134,38 @@ def principal_type_set(args: ResourceValidationArgs, report_violation: ReportVio
         )
 
 
+@total
 def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != ROLE_DEFINITION:
         return
     permissions = plain(read(args.props, "permissions", default=[]))
     if permissions is UNKNOWN:
+        return  # cannot tell yet
+    if not isinstance(permissions, list):
+        report_violation("permissions is not a list of {actions, dataActions} objects.")
         return
-    wildcards = sorted(
-        {
-            action
-            for permission in permissions
-            for field in ("actions", "dataActions")
-            for action in (permission.get(field) or [])
-            if isinstance(action, str) and "*" in action
-        }
-    )
+    wildcards, odd = set(), []
+    for i, permission in enumerate(permissions):
+        if permission is UNKNOWN:
+            continue  # cannot tell yet
+        if not isinstance(permission, dict):
+            odd.append(f"permissions[{i}]")
+            continue
+        for field in ("actions", "dataActions"):
+            actions = permission.get(field) or []
+            if actions is UNKNOWN:
+                continue
+            if not isinstance(actions, list):
+                odd.append(f"permissions[{i}].{field}")
+                continue
+            wildcards.update(a for a in actions if isinstance(a, str) and "*" in a)
+    if odd:
+        report_violation(f"{', '.join(odd)}: expected lists of exact actions; the role cannot be checked.")
     if wildcards:
-        report_violation(f"Custom role grants wildcard actions {wildcards}: list the exact actions instead.")
+        report_violation(f"Custom role grants wildcard actions {sorted(wildcards)}: list the exact actions instead.")
 
 
+@total
 def data_collector_writes_only(args: StackValidationArgs, report_violation: ReportViolation):
     """Storage Blob Data Contributor goes only to the identity of an endpoint whose deployment collects data
     ("Collect production data from models deployed for real-time inferencing")."""

@@ -9,11 +9,12 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from guardrails.common import BLOB, BLOB_CONTAINER, STORAGE_ACCOUNT, UNKNOWN, read
+from guardrails.common import BLOB, BLOB_CONTAINER, STORAGE_ACCOUNT, UNKNOWN, read, total
 
 TLS_OK = ("TLS1_2", "TLS1_3")
 
 
+@total
 def minimum_tls_1_2(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != STORAGE_ACCOUNT:
         return
@@ -22,11 +23,13 @@ def minimum_tls_1_2(args: ResourceValidationArgs, report_violation: ReportViolat
         report_violation(f"minimumTlsVersion is {version or 'unset (older API versions default to TLS1_0)'}: set TLS1_2.")
 
 
+@total
 def https_only(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == STORAGE_ACCOUNT and read(args.props, "enableHttpsTrafficOnly") is False:
         report_violation("enableHttpsTrafficOnly is false: storage must refuse plain HTTP.")
 
 
+@total
 def no_public_blob_access(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != STORAGE_ACCOUNT:
         return
@@ -35,11 +38,13 @@ def no_public_blob_access(args: ResourceValidationArgs, report_violation: Report
         report_violation("allowBlobPublicAccess is not false: set it to false so no container can ever be made public.")
 
 
+@total
 def no_cross_tenant_replication(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == STORAGE_ACCOUNT and read(args.props, "allowCrossTenantReplication") is True:
         report_violation("allowCrossTenantReplication is true: data could be replicated to another tenant.")
 
 
+@total
 def private_containers(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != BLOB_CONTAINER:
         return
@@ -48,6 +53,7 @@ def private_containers(args: ResourceValidationArgs, report_violation: ReportVio
         report_violation(f"publicAccess is {access}: containers the endpoints read stay private (None).")
 
 
+@total
 def shared_key_only_for_uploads(args: StackValidationArgs, report_violation: ReportViolation):
     """azure-native uploads storage.Blob with the account key; any other account must turn keys off."""
     uploads_to = set()

@@ -15,6 +15,7 @@ from pulumi_policy import (
 )
 
 from guardrails.common import (
+    total,
     CONTRIBUTOR,
     KEY_VAULT,
     KEY_VAULT_ADMINISTRATOR,
@@ -61,6 +62,7 @@ def _identity_type(props):
     return kind if isinstance(kind, str) or kind is UNKNOWN else None
 
 
+@total
 def workspace_identity_roles(args: StackValidationArgs, report_violation: ReportViolation):
     """The primary user-assigned identity of each created workspace holds the role set; these roles go to no
     other principal and to no other scope (roles the stack's config lists, bootstrap's, are not judged here)."""
@@ -120,16 +122,19 @@ def workspace_identity_roles(args: StackValidationArgs, report_violation: Report
             )
 
 
+@total
 def key_vault_rbac(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == KEY_VAULT and read(args.props, "properties", "enableRbacAuthorization") not in (True, UNKNOWN):
         report_violation("enableRbacAuthorization is not true: use the Azure RBAC permission model, not access policies.")
 
 
+@total
 def key_vault_purge_protection(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type == KEY_VAULT and read(args.props, "properties", "enablePurgeProtection") not in (True, UNKNOWN):
         report_violation("enablePurgeProtection is not true: a deleted vault (and its keys) could be purged at once.")
 
 
+@total
 def system_datastores_identity(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != WORKSPACE:
         return
@@ -140,6 +145,7 @@ def system_datastores_identity(args: ResourceValidationArgs, report_violation: R
         )
 
 
+@total
 def public_network_access_stated(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type in (WORKSPACE, REGISTRY):
         stated = read(args.props, "publicNetworkAccess")
@@ -151,6 +157,7 @@ def public_network_access_stated(args: ResourceValidationArgs, report_violation:
         report_violation("publicNetworkAccess is not set: state Enabled or Disabled explicitly.")
 
 
+@total
 def identity_only_grows(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != WORKSPACE:
         return
