@@ -2,7 +2,6 @@
 
 import importlib.util
 
-import pytest
 
 from components.role_assignments import ROLE_DEFINITIONS
 from components.settings import SettingsError

@@ -45,7 +45,11 @@ EMULATOR_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K
 
 
 class RuntimeSetupError(RuntimeError):
-    """An environment could not be built or a local server did not start; the message says why."""
+    """A local server did not start (or an environment could not be built); the message says why."""
+
+
+class EnvironmentBuildError(RuntimeSetupError):
+    """pip could not build an environment (no registry, or pins that do not resolve)."""
 
 
 # --- python environments ------------------------------------------------------------------------------------------
@@ -88,7 +92,7 @@ def python_env(conda_file: Path, base: Path = RUNTIME_DIR) -> Path:
     for step in steps:
         result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
         if result.returncode != 0:
-            raise RuntimeSetupError(f"building the {conda_file.name} environment failed: {' '.join(step[:4])} ...\n{result.stderr[-3000:]}")
+            raise EnvironmentBuildError(f"building the {conda_file.name} environment failed: {' '.join(step[:4])} ...\n{result.stderr[-3000:]}")
     done.write_text("\n".join(requirements) + "\n")
     return python
 
