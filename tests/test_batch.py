@@ -50,6 +50,7 @@ def test_compute_cluster(dev):
     assert compute.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [uai.id]}
     aml = compute.inputs["properties"]
     assert aml["computeType"] == "AmlCompute"
+    assert aml["disableLocalAuth"] is True  # as azure-ai-ml sends it (tests/test_request_bodies.py)
     assert aml["properties"] == {
         "osType": "Linux",
         "vmSize": "STANDARD_D2_V2",

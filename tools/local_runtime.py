@@ -77,9 +77,14 @@ def python_env(conda_file: Path, base: Path = RUNTIME_DIR) -> Path:
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if wanted and wanted != running:
         raise RuntimeSetupError(f"{conda_file.name} asks for Python {wanted}; run this with Python {wanted} (this is {running})")
-    requirements = conda_pip_requirements(conda_file)
+    return requirements_env(conda_file.stem, conda_pip_requirements(conda_file), base)
+
+
+def requirements_env(name: str, requirements: list[str], base: Path = RUNTIME_DIR) -> Path:
+    """Python of a venv named after `name` and a hash of the requirements, built once."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
     key = hashlib.sha256("\n".join([running, *requirements]).encode()).hexdigest()[:12]
-    target = base / f"{conda_file.stem}-{key}"
+    target = base / f"{name}-{key}"
     python, done = target / "bin" / "python", target / ".complete"
     if done.is_file():
         return python
@@ -92,7 +97,7 @@ def python_env(conda_file: Path, base: Path = RUNTIME_DIR) -> Path:
     for step in steps:
         result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
         if result.returncode != 0:
-            raise EnvironmentBuildError(f"building the {conda_file.name} environment failed: {' '.join(step[:4])} ...\n{result.stderr[-3000:]}")
+            raise EnvironmentBuildError(f"building the {name} environment failed: {' '.join(step[:4])} ...\n{result.stderr[-3000:]}")
     done.write_text("\n".join(requirements) + "\n")
     return python
 
