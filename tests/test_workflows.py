@@ -31,7 +31,7 @@ def uses(document: dict) -> list[str]:
 
 
 def test_workflows_exist():
-    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "pr-comment.yml", "deploy.yml", "deploy-stack.yml", "drift.yml"}
+    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "pr-comment.yml", "deploy.yml", "deploy-stack.yml", "drift.yml", "e2e.yml"}
 
 
 def test_workflows_match_the_github_workflow_schema():
@@ -79,11 +79,11 @@ def test_actions_are_pinned_to_major_versions():
     for workflow in WORKFLOWS:
         for used in uses(load(workflow.name)):
             if used.startswith("pulumi/actions"):
-                assert used == "pulumi/actions@v7"
+                assert used in ("pulumi/actions@v7", "pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d")  # v7.0.0
             if used.startswith("azure/login"):
-                assert used == "azure/login@v3"
+                assert used in ("azure/login@v3", "azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca")  # v3.0.1
             if not used.startswith("./"):
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", used), used
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+|[0-9a-f]{40})", used), used
 
 
 def test_pull_requests_need_no_secret_and_forks_never_reach_azure():
@@ -124,3 +124,33 @@ def test_drift_runs_on_a_schedule_state_safe_and_manages_issues():
     assert any("pulumi refresh" in s and "--preview-only --json" in s for s in scripts)
     assert any("python -m tools.drift refresh.json" in s for s in scripts)
     assert document["permissions"]["issues"] == "write"
+
+
+def test_e2e_runs_nightly_and_on_demand_and_always_destroys():
+    document = load("e2e.yml")
+    assert "schedule" in document["on"] and "workflow_dispatch" in document["on"]
+    assert document["permissions"] == {}
+    (job,) = document["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    for key in ("ARM_USE_OIDC", "ARM_CLIENT_ID", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID"):
+        assert key in job["env"]
+    steps = job["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["persist-credentials"] is False
+    for step in steps:
+        if "uses" in step:  # pinned to a commit, the tag in a comment
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        # Expressions reach scripts only through env:, never spliced into the shell text.
+        assert "${{" not in step.get("run", ""), step.get("name")
+    scripts = [s.get("run", "") for s in steps]
+    up = next(i for i, s in enumerate(scripts) if "pulumi up" in s)
+    again = next(i for i, s in enumerate(scripts) if "pulumi preview" in s and "--expect-no-changes" in s)
+    online = next(i for i, s in enumerate(scripts) if "python -m tools.e2e check-online" in s)
+    batch = next(i for i, s in enumerate(scripts) if "python -m tools.e2e check-batch" in s and "batch-endpoint invoke" in s)
+    assert up < again < online < batch
+    destroy = steps[-1]
+    assert "pulumi destroy" in destroy["run"] and "--remove" in destroy["run"]
+    assert destroy["if"].startswith("always()")
+    text = (REPO / ".github/workflows/e2e.yml").read_text()
+    for sha, tag in (("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"), ("f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca", "v3.0.1")):
+        assert f"@{sha} # {tag}" in text
