@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeSetupError as error:
             print(f"error: the deployment did not start: {error}", file=sys.stderr)
             return 1
+        except Exception as error:  # noqa: BLE001 e.g. the emulator refused the upload: reported, never a traceback
+            print(f"error: local run failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return 1
     print(f"--- POST /score ({args.endpoint}/{args.deployment}): HTTP {status}")
     print(body)
     print("--- inference server log (init and the request)")
