@@ -42,6 +42,10 @@ class ComputeCluster(pulumi.ComponentResource):
                 identity=ml_identity([i.id for i in identities]),
                 properties=ml.AmlComputeArgs(
                     compute_type="AmlCompute",
+                    # Identities only, no SSH or keys: what azure-ai-ml's AmlCompute sends for a cluster without SSH,
+                    # and what Azure Policy's built-in "Azure Machine Learning Computes should have local
+                    # authentication methods disabled" requires.
+                    disable_local_auth=True,
                     properties=ml.AmlComputePropertiesArgs(
                         os_type=ml.OsType.LINUX,
                         vm_size=s.vm_size,

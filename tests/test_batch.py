@@ -1,11 +1,7 @@
 """Batch scoring under the ARM-like mocks: cluster identity and roles, deployment wiring, default deployment."""
 
-import csv
 import importlib.util
 
-import joblib
-import numpy
-import pytest
 
 from components.catalog import SAMPLE_BATCH_ENVIRONMENT
 from components.role_assignments import ROLE_DEFINITIONS
@@ -55,6 +51,7 @@ def test_compute_cluster(dev):
     assert compute.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [uai.id]}
     aml = compute.inputs["properties"]
     assert aml["computeType"] == "AmlCompute"
+    assert aml["disableLocalAuth"] is True  # as azure-ai-ml sends it (tests/test_request_bodies.py)
     assert aml["properties"] == {
         "osType": "Linux",
         "vmSize": "STANDARD_D2_V2",
@@ -191,32 +188,7 @@ def test_bad_batch_config_registers_nothing(dev_config):
     assert evaluation.registrations == []
 
 
-# --- the batch scoring script ---------------------------------------------------------------------------------------
-
-
-def load_driver(monkeypatch, tmp_path):
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "sklearn_regression_model.pkl").write_bytes((REPO / "ml/model-1/model/sklearn_regression_model.pkl").read_bytes())
-    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
-    spec = importlib.util.spec_from_file_location("batch_driver", REPO / "ml/batchscoring/batch_driver.py")
-    driver = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(driver)
-    driver.init()
-    return driver
-
-
-def test_batch_driver_scores_every_row_of_the_sample_input(monkeypatch, tmp_path):
-    driver = load_driver(monkeypatch, tmp_path)
-    files = sorted((REPO / "ml/batch-data").glob("*.csv"))
-    assert len(files) == 3
-    rows = driver.run([str(f) for f in files])
-    model = joblib.load(REPO / "ml/model-1/model/sklearn_regression_model.pkl")
-    expected = []
-    for f in files:
-        with f.open() as handle:
-            data = numpy.array(list(csv.reader(handle))[1:], dtype=float)
-        expected += [f"{f.name},{i},{p}" for i, p in enumerate(model.predict(data))]
-    assert rows == expected and len(rows) == 30
+# --- the batch sample input (the driver runs in its own environment: tests/test_batch_runtime.py) ----------
 
 
 def test_shipped_batch_data_is_what_the_script_writes(tmp_path, monkeypatch):
@@ -227,10 +199,3 @@ def test_shipped_batch_data_is_what_the_script_writes(tmp_path, monkeypatch):
     for written in maker.write():
         assert written.read_bytes() == (REPO / "ml/batch-data" / written.name).read_bytes()
 
-
-def test_batch_driver_refuses_a_file_with_the_wrong_columns(monkeypatch, tmp_path):
-    driver = load_driver(monkeypatch, tmp_path)
-    bad = tmp_path / "bad.csv"
-    bad.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="bad.csv: expected 10 feature columns, found 2"):
-        driver.run([str(bad)])

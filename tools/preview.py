@@ -20,7 +20,7 @@ from pathlib import Path
 from components.role_assignments import INVOKER_ROLE, ROLE_DEFINITIONS, invoker_role_guid
 from components.settings import SettingsError
 from tools.arm_mocks import Registration
-from tools.estimates import dependency_graph, mermaid, online_quota, time_estimate
+from tools.estimates import cluster_quota, cores_per_family, dependency_graph, mermaid, online_quota, time_estimate
 from tools.evaluate import Evaluation, StackFileError, evaluate, is_secret, read_stack_file, shipped_stacks, stack_config
 from tools.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
 
@@ -155,7 +155,8 @@ def _minutes(seconds: tuple[float, float]) -> str:
 def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any]:
     """Everything the preview found, as data: the plan, the verdicts, the estimates and the graph."""
     graph = dependency_graph(evaluation.registrations)
-    quota_lines, per_family = online_quota(evaluation.registrations)
+    quota_lines, _ = online_quota(evaluation.registrations)
+    clusters = cluster_quota(evaluation.registrations)
     timing = time_estimate(graph)
     return {
         "stack": evaluation.stack,
@@ -177,7 +178,12 @@ def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any
                 }
                 for q in quota_lines
             ],
-            "coresPerFamily": per_family,
+            "clusters": [
+                {"cluster": c.cluster, "vmSize": c.vm_size, "maxNodes": c.max_nodes, "coresPerNode": c.cores_per_node,
+                 "family": c.family, "priority": c.priority, "reservedCores": c.reserved_cores}
+                for c in clusters
+            ],
+            "coresPerFamily": cores_per_family(quota_lines, clusters),
         },
         "time": {
             "criticalPath": timing.critical_path,
@@ -192,11 +198,14 @@ def render_findings(doc: dict[str, Any]) -> str:
     lines = ["", "", "Policy violations:" if doc["violations"] else "Policy violations: none"]
     for v in doc["violations"]:
         lines.append(f"    {v['level']}: [{v['policy']}] {v['resource']}: {v['message']}")
-    lines += ["", "Quota (managed online endpoints reserve ceil(1.2 x instances) x cores):"]
+    lines += ["", "Quota (online deployments reserve ceil(1.2 x instances) x cores, clusters up to maxNodes x cores):"]
     for q in doc["quota"]["deployments"]:
         lines.append(
             f"    {q['deployment']}: {q['instances']} x {q['instanceType']} ({q['coresPerInstance']} cores) -> {q['reservedCores']} cores"
         )
+    for c in doc["quota"]["clusters"]:
+        size = f"{c['coresPerNode']} cores" if c["coresPerNode"] else "cores unknown: add the size to components/skus.py"
+        lines.append(f"    {c['cluster']}: up to {c['maxNodes']} x {c['vmSize']} ({size}, {c['priority']}) -> {c['reservedCores']} cores")
     for family, cores in doc["quota"]["coresPerFamily"].items():
         lines.append(f"    total {family}: {cores} cores")
     t = doc["time"]
@@ -239,6 +248,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines.append("None.")
     lines += ["", "### Estimates", "", "| online deployment | instances | SKU | reserved cores |", "|---|---|---|---|"]
     lines += [f"| `{q['deployment']}` | {q['instances']} | {q['instanceType']} | {q['reservedCores']} |" for q in doc["quota"]["deployments"]]
+    if doc["quota"]["clusters"]:
+        lines += ["", "| compute cluster | max nodes | VM size | priority | cores at max |", "|---|---|---|---|---|"]
+        lines += [f"| `{c['cluster']}` | {c['maxNodes']} | {c['vmSize']} | {c['priority']} | {c['reservedCores']} |" for c in doc["quota"]["clusters"]]
     lines += [""] + [f"- {family}: **{cores} cores**" for family, cores in doc["quota"]["coresPerFamily"].items()]
     t = doc["time"]
     lines += [
