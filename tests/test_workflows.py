@@ -238,6 +238,8 @@ def test_drift_runs_on_a_schedule_state_safe_and_manages_issues():
     scripts = run_scripts(document)
     assert any("pulumi refresh" in s and "--preview-only --json" in s for s in scripts)
     assert any("python -m tools.drift refresh.json" in s for s in scripts)
+    refresh = next(step for job in document["jobs"].values() for step in job.get("steps", []) if "pulumi refresh" in step.get("run", ""))
+    assert refresh["env"]["PULUMI_ENABLE_STREAMING_JSON_PREVIEW"] == "true"  # the event stream: a digest has no refresh results
     jobs = document["jobs"]
     assert jobs["detect"]["permissions"] == {"contents": "read", "id-token": "write"}
     assert jobs["issue"]["permissions"] == {"issues": "write"} and jobs["issue"]["needs"] == "detect"
