@@ -1,4 +1,4 @@
-"""A batch endpoint with its compute cluster, deployments and default deployment (SPEC section 4).
+"""A batch endpoint with its compute cluster, deployments and default deployment (Azure ML docs, "Deploy models with REST for batch scoring").
 
 Order: cluster identity -> roles -> wait --\\
        endpoint (system-assigned, Entra) ----- deployments -> default deployment (template)

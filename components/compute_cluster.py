@@ -1,4 +1,4 @@
-"""An AmlCompute cluster with a managed identity that reads the data and pulls the image (SPEC sections 3, 4).
+"""An AmlCompute cluster with a managed identity that reads the data and pulls the image (Azure ML docs "Set up authentication between Azure Machine Learning and other services" and "Deploy models with REST for batch scoring").
 
 Azure only grants a cluster identity AcrPull itself when the registry existed before the cluster, so the
 program grants it always, with Storage Blob Data Reader on the data account and the workspace storage.

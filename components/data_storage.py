@@ -1,4 +1,4 @@
-"""The storage account the scoring script reads through the endpoint's managed identity (SPEC section 1)."""
+"""The storage account the scoring script reads through the endpoint's managed identity (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity")."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ class DataStorageArgs:
 
 class DataStorage(pulumi.ComponentResource):
     """Standard_LRS account (TLS 1.2, HTTPS only, no public blob access), a private container, the files,
-    and an identity-based workspace datastore over the container (it stores no credentials, SPEC section 3).
+    and an identity-based workspace datastore over the container (it stores no credentials, Azure ML docs, "Set up authentication between Azure Machine Learning and other services").
 
     Shared-key access stays enabled on this account only because azure-native uploads blobs with the
     account key; nothing else uses keys (the endpoints read with Entra tokens).

@@ -1,4 +1,4 @@
-"""A managed online endpoint that reads Azure resources with a managed identity (SPEC sections 1 and 2).
+"""A managed online endpoint that reads Azure resources with a managed identity (Azure ML docs "Access Azure resources from an online endpoint with a managed identity" and "Deploy and score a machine learning model by using an online endpoint").
 
 Order Azure requires, made explicit:
   user-assigned:   identity -> role assignments -> wait ----------------\
@@ -24,7 +24,7 @@ from components.settings import IdentityType, OnlineDeployment
 from components.settings import OnlineEndpoint as EndpointSettings
 from components.workspace import WorkspaceInfo
 
-# Deployments take 8 to 14 minutes (SPEC section 1); leave room for image builds and retries.
+# Deployments take 8 to 14 minutes (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"); leave room for image builds and retries.
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="40m", update="40m", delete="20m")
 
 
@@ -67,7 +67,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 args.tags,
                 pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
-            # The reference set for a user-assigned identity (SPEC section 1): it needs them all itself.
+            # The reference set for a user-assigned identity (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"): it needs them all itself.
             roles = self._grant(name, args, uai.principal_id, (
                 RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
                 RoleGrant("AcrPull", ws.container_registry_id, "registry-acr-pull"),

@@ -1,6 +1,6 @@
 """What `pulumi up` will cost before anyone runs it: core quota, time, and the dependency graph.
 
-Quota (SPEC section 2): a managed online deployment of N instances of a SKU with C cores reserves
+Quota (Azure ML docs, "Deploy and score a machine learning model by using an online endpoint"): a managed online deployment of N instances of a SKU with C cores reserves
 ceil(1.2 * N) * C cores (20% extra for upgrades), counted per VM family. Under autoscale N is the setting's
 maximum: the scaler may reach it without anyone running `up`. A compute cluster can grow to
 maxNodes * C cores of its VM size; dedicated clusters count in the same per-family Azure ML quota as online
@@ -8,7 +8,7 @@ deployments, low-priority ones in the region's one low-priority total.
 
 Time: the critical path of the dependency graph, each resource weighted by a typical create time, next
 to the sum of all steps done one by one. The weights are assumptions, listed in CREATE_SECONDS; the one
-the SPEC states is a deployment's 8 to 14 minutes. The propagation wait counts its configured seconds.
+Azure's docs state ("Access Azure resources from an online endpoint with a managed identity") is a deployment's 8 to 14 minutes. The propagation wait counts its configured seconds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tools.arm_mocks import Registration
 
 # (low, high) seconds to create one resource of a type: documented assumptions, see the module docstring.
 CREATE_SECONDS: dict[str, tuple[int, int]] = {
-    "azure-native:machinelearningservices:OnlineDeployment": (8 * 60, 14 * 60),  # SPEC section 1
+    "azure-native:machinelearningservices:OnlineDeployment": (8 * 60, 14 * 60),  # Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"
     "azure-native:machinelearningservices:OnlineEndpoint": (60, 180),
     "azure-native:machinelearningservices:BatchEndpoint": (30, 90),
     "azure-native:machinelearningservices:BatchDeployment": (30, 120),
@@ -76,7 +76,7 @@ class QuotaLine:
 
 
 def reserved_cores(instances: int, cores: int) -> int:
-    """SPEC section 2: ceil(1.2 * N) * C; 10 x Standard_DS3_v2 (4 cores) reserves 48."""
+    """Azure ML docs, "Deploy and score a machine learning model by using an online endpoint": ceil(1.2 * N) * C; 10 x Standard_DS3_v2 (4 cores) reserves 48."""
     return math.ceil(1.2 * instances) * cores
 
 

@@ -73,7 +73,7 @@ def public_network_access_stated(args: ResourceValidationArgs, report_violation:
 
 @total
 def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, report_violation: ReportViolation):
-    """A UAI endpoint's identity pulls the image and reads the workspace storage itself (SPEC section 1)."""
+    """A UAI endpoint's identity pulls the image and reads the workspace storage itself (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity")."""
     granted_to: dict[str, list] = defaultdict(list)  # principal's resource urn -> its role assignments
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         for principal in assignment.property_dependencies.get("principalId", []):
@@ -131,7 +131,7 @@ endpoint_entra_auth = ResourceValidationPolicy(
 )
 deployment_min_instances = ResourceValidationPolicy(
     name="deployment-min-instances",
-    description="Online deployments run at least 3 instances for high availability, also at autoscale's minimum (SPEC section 2; mandatory in prod).",
+    description="Online deployments run at least 3 instances for high availability, also at autoscale's minimum (Azure ML docs, 'Deploy and score a machine learning model by using an online endpoint'; mandatory in prod).",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=minimum_instances,
     config_schema=PolicyConfigSchema(properties={"minInstances": {"type": "integer", "default": 3}}),

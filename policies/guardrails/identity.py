@@ -1,4 +1,4 @@
-"""Endpoint identities are immutable in Azure (SPEC section 1): declared, protected, and never changed in place.
+"""Endpoint identities are immutable in Azure (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"): declared, protected, and never changed in place.
 
 A policy sees only a resource's new inputs, never its prior state, so the identity each endpoint was
 created with is handed to the pack as configuration (the baseline, see tools/baseline.py).

@@ -1,4 +1,4 @@
-"""Container registries the stack creates: pulled with Entra identities only (SPEC section 3)."""
+"""Container registries the stack creates: pulled with Entra identities only (Azure ML docs, "Set up authentication between Azure Machine Learning and other services")."""
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
