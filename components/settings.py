@@ -779,7 +779,7 @@ class ComputeCluster(ConfigModel):
     idle_seconds_before_scale_down: int = Field(120, ge=0, le=86400, description="Idle time before nodes are released.")
     vm_priority: VmPriority = Field(VmPriority.DEDICATED, description="Dedicated or LowPriority.")
     remote_login_port_public_access: RemoteLoginPortPublicAccess = Field(
-        RemoteLoginPortPublicAccess.DISABLED, description="SSH port exposure; the batch REST example (Azure ML docs "Deploy models with REST for batch scoring") uses NotSpecified."
+        RemoteLoginPortPublicAccess.DISABLED, description="SSH port exposure; the batch REST example (Azure ML docs 'Deploy models with REST for batch scoring') uses NotSpecified."
     )
     identity: ComputeIdentity = Field(description="Cluster identity; it reads the data and pulls the image.")
 
