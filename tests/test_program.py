@@ -157,7 +157,7 @@ def test_assets_live_in_the_workspace_default_datastore(dev):
     version = code.inputs["version"]
     code_uri = code.inputs["properties"]["codeUri"]
     blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-onlinescoring-")]
-    assert {b.inputs["blobName"].rsplit("/", 1)[1] for b in blobs} == {"score.py", "score_managedidentity.py"}
+    assert {b.inputs["blobName"].rsplit("/", 1)[1] for b in blobs} == {"sample_model.py", "score.py", "score_managedidentity.py"}
     for blob in blobs:
         assert blob.inputs["accountName"] == ws.storage_account_name
         assert blob.inputs["blobName"].startswith(f"pulumi-assets/code/onlinescoring/{version}/")

@@ -83,7 +83,7 @@ def test_a_model_this_stack_only_references_cannot_run_locally(dev):
 def test_resolution_reads_the_program_registrations(dev):
     local = resolve(dev, "mi-uai-dev", "blue")
     assert local.scoring_script == "score_managedidentity.py"
-    assert set(local.code_files) == {"score.py", "score_managedidentity.py"}
+    assert set(local.code_files) == {"sample_model.py", "score.py", "score_managedidentity.py"}
     assert local.model_folder == "model" and set(local.model_files) == {"sklearn_regression_model.pkl"}
     assert local.data_blob[:3] == ("stmlepdevdata", "data", "hello.txt")
     assert local.data_blob[3] == REPO / "ml/data/hello.txt"

@@ -1,68 +1,17 @@
-"""Scoring script without Azure resource access: loads the model and predicts.
+"""Scoring script without Azure resource access: loads the model and predicts (sample_model.py: log, 400s)."""
 
-Runs under azureml-inference-server-http, which configures only its own `azmlinfsrv` loggers: lines sent
-to the root logger at INFO never reach the deployment log. The script logs through its own logger with a
-stdout handler, so its lines appear in the server output (`az ml online-deployment get-logs`).
-A malformed request is the caller's fault: run() answers 400 with what was wrong, never a 500.
-"""
+from sample_model import load_model, predict, script_logger
 
-import json
-import logging
-import os
-import sys
-
-import joblib
-import numpy
-from azureml_inference_server_http.api.aml_response import AMLResponse
-
-FEATURES = 10
+log = script_logger("score")
 model = None
 
 
-def script_logger(name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
-
-
-log = script_logger("score")
-
-
-def parse_request(raw_data: str) -> numpy.ndarray:
-    """{"data": [[10 numbers], ...]} as a float matrix; ValueError with the reason otherwise."""
-    try:
-        body = json.loads(raw_data)
-    except ValueError as error:
-        raise ValueError(f"the request body is not JSON: {error}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not body["data"]:
-        raise ValueError('expected a JSON object {"data": [[10 numbers], ...]} with at least one row')
-    for i, row in enumerate(body["data"]):
-        if not isinstance(row, list) or len(row) != FEATURES:
-            raise ValueError(f"data[{i}] must be a list of {FEATURES} numbers")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
-            raise ValueError(f"data[{i}] must hold numbers only")
-    return numpy.array(body["data"], dtype=float)
-
-
 def init():
-    """Loads the model from the folder Azure ML mounts at AZUREML_MODEL_DIR."""
     global model
-    model_path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "sklearn_regression_model.pkl")
-    model = joblib.load(model_path)
-    log.info("Model loaded from %s", model_path)
+    model = load_model(log)
     log.info("Init complete")
 
 
 def run(raw_data):
     """Takes {"data": [[10 numbers], ...]} and returns one prediction per row; 400 for a malformed request."""
-    try:
-        data = parse_request(raw_data)
-    except ValueError as error:
-        log.warning("Bad request: %s", error)
-        return AMLResponse({"message": f"bad request: {error}"}, 400, json_str=True)
-    return model.predict(data).tolist()
+    return predict(model, raw_data, log)

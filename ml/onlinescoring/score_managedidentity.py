@@ -6,41 +6,21 @@ ManagedIdentityCredential + BlobClient, as Azure's "Access Azure resources from 
 a managed identity" does. The blob URL comes from STORAGE_BLOB_ENDPOINT, the storage account's own blob
 endpoint as Azure reports it, so the script works in every Azure cloud.
 
-Runs under azureml-inference-server-http, which configures only its own `azmlinfsrv` loggers: lines sent
-to the root logger at INFO never reach the deployment log. The script logs through its own logger with a
-stdout handler, so "Blob contains ..." (the proof that the identity read the blob) and "Init complete"
-appear in the server output. A malformed request answers 400 with what was wrong, never a 500.
+It logs through sample_model.script_logger, so "Blob contains ..." (the proof that the identity read the blob)
+and "Init complete" appear in the deployment log; a malformed request answers 400 (sample_model.predict).
 """
 
-import json
-import logging
 import os
-import sys
 
-import joblib
-import numpy
 import requests
 from azure.identity import ManagedIdentityCredential
 from azure.storage.blob import BlobClient
-from azureml_inference_server_http.api.aml_response import AMLResponse
+
+from sample_model import load_model, predict, script_logger
 
 # Entra resource (audience) for Azure Storage tokens.
 STORAGE_RESOURCE = os.environ.get("STORAGE_TOKEN_RESOURCE", "https://storage.azure.com/")
-FEATURES = 10
 model = None
-
-
-def script_logger(name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
-
-
 log = script_logger("score_managedidentity")
 
 
@@ -77,27 +57,9 @@ def access_blob_storage_sdk() -> str:
     return text
 
 
-def parse_request(raw_data: str) -> numpy.ndarray:
-    """{"data": [[10 numbers], ...]} as a float matrix; ValueError with the reason otherwise."""
-    try:
-        body = json.loads(raw_data)
-    except ValueError as error:
-        raise ValueError(f"the request body is not JSON: {error}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not body["data"]:
-        raise ValueError('expected a JSON object {"data": [[10 numbers], ...]} with at least one row')
-    for i, row in enumerate(body["data"]):
-        if not isinstance(row, list) or len(row) != FEATURES:
-            raise ValueError(f"data[{i}] must be a list of {FEATURES} numbers")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
-            raise ValueError(f"data[{i}] must hold numbers only")
-    return numpy.array(body["data"], dtype=float)
-
-
 def init():
     global model
-    model_path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "sklearn_regression_model.pkl")
-    model = joblib.load(model_path)
-    log.info("Model loaded from %s", model_path)
+    model = load_model(log)
     access_blob_storage_rest()
     access_blob_storage_sdk()
     log.info("Init complete")
@@ -105,9 +67,4 @@ def init():
 
 def run(raw_data):
     """Takes {"data": [[10 numbers], ...]} and returns one prediction per row; 400 for a malformed request."""
-    try:
-        data = parse_request(raw_data)
-    except ValueError as error:
-        log.warning("Bad request: %s", error)
-        return AMLResponse({"message": f"bad request: {error}"}, 400, json_str=True)
-    return model.predict(data).tolist()
+    return predict(model, raw_data, log)
