@@ -72,7 +72,7 @@ def test_guard_summarises_an_ordinary_update(dev, tmp_path, capsys):
     assert code == 0
     assert out.index("same: 1, update: 1") < out.index("mi-uai-dev-blue")  # summary first
     assert "- `update` `azure-native:machinelearningservices:OnlineDeployment` `mi-uai-dev-blue`" in out
-    assert "  - `sku.capacity`: `1.0` → `3`" in out
+    assert "  - `sku.capacity`: `1` → `3`" in out
     assert "data-account" not in out  # only changed resources
 
 

@@ -472,13 +472,16 @@ def _too_deep() -> UnusableInput:
 
 
 def mask(value: Any, depth: int = 0) -> Any:
-    """The value with every secret, at any depth, replaced by "[secret]" and every unknown by a label."""
+    """The value with every secret, at any depth, replaced by "[secret]", every unknown by a label, and whole
+    numbers without the engine's `.0`."""
     if depth > MAX_DEPTH:
         raise _too_deep()
     if is_secret(value):
         return "[secret]"
     if value == UNKNOWN_VALUE:
         return "(known after apply)"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)  # the engine sends every number as a float: 10.0 reads as the 10 the stack file says
     if isinstance(value, dict):
         return {k: mask(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
