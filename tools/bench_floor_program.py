@@ -1,8 +1,9 @@
 """The benchmark's floor: the same azure-native resources as a stack, registered directly, nothing else.
 
-No settings, no components, no workspace lookup, no hashing, no dependencies: each resource the real
-program registered (read from the JSON file named by BENCH_FLOOR_SPEC) is constructed with its
-azure-native class and literal inputs. What the real program costs above this is its own work.
+No settings, no components, no workspace lookup, no hashing: each resource the real program registered
+(read from the JSON file named by BENCH_FLOOR_SPEC) is constructed with its azure-native class and literal
+inputs, waiting only for the resources whose ids those inputs name (the mocks, like ARM, refuse an identity
+that does not exist yet). What the real program costs above this is its own work.
 """
 
 import importlib
@@ -28,6 +29,16 @@ def literal(value):
     return value
 
 
+def ids_in(value) -> set[str]:
+    """Every string (and map key) in an input value: where it names an earlier resource's id, ARM needs that first."""
+    if isinstance(value, dict):
+        return set(value).union(*(ids_in(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(ids_in(v) for v in value))
+    return {value} if isinstance(value, str) else set()
+
+
+registered: dict[str, pulumi.CustomResource] = {}  # id -> resource, so a resource waits for those it names
 for resource in json.loads(open(os.environ["BENCH_FLOOR_SPEC"]).read()):
     _, module, kind = resource["type"].split(":")
     cls = getattr(importlib.import_module(f"{pulumi_azure_native.__name__}.{module}"), kind)
@@ -37,4 +48,5 @@ for resource in json.loads(open(os.environ["BENCH_FLOOR_SPEC"]).read()):
         if arg == "resource_name":  # clashes with the logical name in every resource constructor
             arg = "resource_name_"
         kwargs[arg] = literal(value)
-    cls(resource["name"], **kwargs)
+    needs = [registered[i] for i in sorted(ids_in(resource["inputs"])) if i in registered]
+    registered[resource["id"]] = cls(resource["name"], pulumi.ResourceOptions(depends_on=needs), **kwargs)

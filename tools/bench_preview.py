@@ -46,7 +46,7 @@ def generated_stack(endpoints: int) -> dict:
 def floor_spec() -> list[dict]:
     dev = evaluate("dev")
     return [
-        {"type": r.type, "name": r.name, "inputs": r.inputs}
+        {"type": r.type, "name": r.name, "inputs": r.inputs, "id": r.id}
         for r in dev.registrations
         if r.custom and r.type.startswith("azure-native:")
     ]
