@@ -458,7 +458,6 @@ class DataCollector(ConfigModel):
         return value
 
 
-LOG_ANALYTICS_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")  # 4-63
 ARM_LOG_ANALYTICS_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[a-zA-Z0-9-]{4,63}$"
 )
