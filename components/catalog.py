@@ -31,7 +31,8 @@ from components.images import BATCH_IMAGE, ONLINE_IMAGE
 REPO = Path(__file__).resolve().parent.parent
 MODEL_LOCK_FILE = REPO / "ml" / "models.lock.json"
 
-# Asset names as Azure ML accepts them: a letter or digit first, then letters, digits, '-', '_' or '.'.
+# Asset names: a letter or digit, then letters, digits, '-', '_' or '.', at most 255 (the names in Microsoft's
+# samples have this shape; the service checks its own rule too, so this refuses early what is surely wrong).
 ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,32}")  # 3-33 characters
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
