@@ -61,6 +61,8 @@ def repository_path(value: str, kind: Literal["file", "folder", "any"]) -> Path:
         raise ValueError(f"{value!r} is not a usable path ({error.__class__.__name__})") from None
     if not inside or ".git" in resolved.relative_to(REPO).parts:
         raise ValueError(f"{value!r} is outside the repository")
+    if resolved == REPO:
+        raise ValueError(f"{value!r} is the whole repository: name the folder or file itself")
     if not exists:
         raise ValueError(f"{value!r} does not exist in the repository (expected a {'file or folder' if kind == 'any' else kind})")
     return resolved

@@ -251,6 +251,8 @@ def test_an_mlflow_model_deploys_without_code_or_environment(lock_with):
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="../outside"), "models[1].path", "outside the repository"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="/etc"), "models[1].path", "relative to the repository root"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="ml/model-9/model"), "models[1].path", "does not exist"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="."), "models[1].path", "the whole repository"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(path=".git/config"), "models[1].path", "outside the repository"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="ml/" + "x" * 300), "models[1].path", "not a usable path"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(type="mlflow_model"), "models[1]", "MLmodel"),
         (lambda c: c[f"{NAMESPACE}:models"].append(dict(c[f"{NAMESPACE}:models"][1])), "models", "listed once"),
