@@ -25,7 +25,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from components.config_model import ConfigModel
+from components.config_model import ConfigModel, matches
 from components.images import BATCH_IMAGE, ONLINE_IMAGE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +34,7 @@ MODEL_LOCK_FILE = REPO / "ml" / "models.lock.json"
 # Asset names: a letter or digit, then letters, digits, '-', '_' or '.', at most 255 (the names in Microsoft's
 # samples have this shape; the service checks its own rule too, so this refuses early what is surely wrong).
 ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+ASSET_NAME_RULE = "a letter or digit, then letters, digits, '-', '_' or '.' (1-255)"
 REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,32}")  # 3-33 characters
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
 ASSET_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}")  # environments and registry assets
@@ -101,12 +102,7 @@ class CatalogModel(ConfigModel):
     type: ModelType = Field(ModelType.CUSTOM, description="custom_model, or mlflow_model for no-code deployments.")
     description: Optional[str] = Field(None, max_length=5000)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not ASSET_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a model name: a letter or digit, then letters, digits, '-', '_' or '.' (1-255)")
-        return value
+    _name = field_validator("name")(matches(ASSET_NAME, ASSET_NAME_RULE))
 
     @field_validator("path")
     @classmethod
@@ -138,12 +134,7 @@ class CatalogEnvironment(ConfigModel):
     conda_file: Optional[str] = Field(None, description="A conda YAML file in this repository, relative to its root.")
     description: Optional[str] = Field(None, max_length=5000)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not ASSET_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not an environment name: a letter or digit, then letters, digits, '-', '_' or '.'")
-        return value
+    _name = field_validator("name")(matches(ASSET_NAME, ASSET_NAME_RULE))
 
     @field_validator("image")
     @classmethod

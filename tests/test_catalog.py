@@ -256,6 +256,8 @@ def test_an_mlflow_model_deploys_without_code_or_environment(lock_with):
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="ml/" + "x" * 300), "models[1].path", "not a usable path"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(type="mlflow_model"), "models[1]", "MLmodel"),
         (lambda c: c[f"{NAMESPACE}:models"].append(dict(c[f"{NAMESPACE}:models"][1])), "models", "listed once"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(name="bad name"), "models[1].name", "a letter or digit, then letters"),
+        (lambda c: c.update({f"{NAMESPACE}:environments": [{"name": "-e", "image": "x/y:1"}]}), "environments[0].name", "a letter or digit"),
         (lambda c: deployments(c)[0].update(code="ml/nowhere"), "onlineEndpoints[0].deployments[0].code", "does not exist"),
         (lambda c: deployments(c)[0].update(code="ml/onlinescoring"), "onlineEndpoints[0].deployments[0].scoringScript", "is required with code"),
         (lambda c: deployments(c)[0].update(scoringScript="missing.py"), "onlineEndpoints[0].deployments[0].scoringScript", "must name a file in ml/onlinescoring"),
