@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
+from pulumi_policy import PolicyConfigSchema
 from pulumi_policy.proxy import UnknownValueError
 
 ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
@@ -162,3 +163,14 @@ def container_scope(scope: Any) -> bool | None:
     if scope is UNKNOWN:
         return None
     return isinstance(scope, str) and arm_type(scope) == BLOB_CONTAINER_TYPE
+
+
+def configured_guids(args: Any, key: str) -> set[str]:
+    """Role definition GUIDs a policy's config lists under `key` (a list of strings; anything else counts as none)."""
+    configured = (args.get_config() or {}).get(key)
+    return {g.lower() for g in configured if isinstance(g, str)} if isinstance(configured, list) else set()
+
+
+def role_ids_schema(key: str) -> PolicyConfigSchema:
+    """The config schema of a rule that takes a list of role definition GUIDs under `key`."""
+    return PolicyConfigSchema(properties={key: {"type": "array", "items": {"type": "string"}, "default": []}})

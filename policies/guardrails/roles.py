@@ -2,7 +2,6 @@
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -30,20 +29,19 @@ from guardrails.common import (
     UNKNOWN,
     USER_ASSIGNED_IDENTITY,
     arm_type,
+    configured_guids,
     container_scope,
     invoker_guid,
     plain,
     read,
     role_guid,
+    role_ids_schema,
     total,
 )
 
 PRODUCT_ROLES = (STORAGE_BLOB_DATA_READER, ACR_PULL)
 
 
-def _guids(configured) -> list[str]:
-    """Role definition GUIDs from the policy config (a list of strings; anything else counts as none)."""
-    return [g.lower() for g in configured if isinstance(g, str)] if isinstance(configured, list) else []
 NEVER_GRANTED = (OWNER, USER_ACCESS_ADMINISTRATOR)
 # Pipeline roles (bootstrap/): refused unless a stack's policy config lists them in additionalRoleDefinitionIds.
 PIPELINE_ONLY = (CONTRIBUTOR, RBAC_ADMINISTRATOR)
@@ -63,7 +61,7 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         report_violation(f"roleDefinitionId is not a role definition id: {str(definition)[:100]!r}.")
         return
     guid = role_guid(definition)
-    extra = _guids((args.get_config() or {}).get("additionalRoleDefinitionIds"))
+    extra = configured_guids(args, "additionalRoleDefinitionIds")
     if guid == invoker_guid(definition):
         scope = read(args.props, "scope")
         if isinstance(scope, str) and arm_type(scope) != ONLINE_ENDPOINT_TYPE:
@@ -113,7 +111,7 @@ def resource_scope_only(args: ResourceValidationArgs, report_violation: ReportVi
         return
     if len(segments) == 4 and segments[2] == "resourcegroups":
         definition = read(args.props, "roleDefinitionId")
-        allowed = _guids((args.get_config() or {}).get("resourceGroupScopeRoleDefinitionIds"))
+        allowed = configured_guids(args, "resourceGroupScopeRoleDefinitionIds")
         if isinstance(definition, str) and role_guid(definition) in allowed:
             return  # a pipeline role the stack's policy config allows on a resource group
         level = "resource group"
@@ -211,9 +209,7 @@ role_assignment_allowed_roles = ResourceValidationPolicy(
     description="Identities get only Storage Blob Data Reader, AcrPull, the endpoint invoker role on an endpoint, or a created workspace's role set (never Owner or User Access Administrator).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=allowed_roles_only,
-    config_schema=PolicyConfigSchema(
-        properties={"additionalRoleDefinitionIds": {"type": "array", "items": {"type": "string"}, "default": []}}
-    ),
+    config_schema=role_ids_schema("additionalRoleDefinitionIds"),
 )
 
 role_assignment_resource_scope = ResourceValidationPolicy(
@@ -221,9 +217,7 @@ role_assignment_resource_scope = ResourceValidationPolicy(
     description="Role assignments are scoped to a resource, never a subscription or management group, and a resource group only for listed pipeline roles.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=resource_scope_only,
-    config_schema=PolicyConfigSchema(
-        properties={"resourceGroupScopeRoleDefinitionIds": {"type": "array", "items": {"type": "string"}, "default": []}}
-    ),
+    config_schema=role_ids_schema("resourceGroupScopeRoleDefinitionIds"),
 )
 
 role_assignment_principal_type = ResourceValidationPolicy(

@@ -15,7 +15,6 @@ from pulumi_policy import (
 )
 
 from guardrails.common import (
-    total,
     CONTRIBUTOR,
     KEY_VAULT,
     KEY_VAULT_ADMINISTRATOR,
@@ -25,10 +24,13 @@ from guardrails.common import (
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     UNKNOWN,
     WORKSPACE,
+    configured_guids,
     container_scope,
     plain,
     read,
     role_guid,
+    role_ids_schema,
+    total,
 )
 
 # Where each of the workspace's dependencies is named in its inputs.
@@ -66,8 +68,7 @@ def _identity_type(props):
 def workspace_identity_roles(args: StackValidationArgs, report_violation: ReportViolation):
     """The primary user-assigned identity of each created workspace holds the role set; these roles go to no
     other principal and to no other scope (roles the stack's config lists, bootstrap's, are not judged here)."""
-    listed = (args.get_config() or {}).get("additionalRoleDefinitionIds")
-    extra = {g.lower() for g in listed if isinstance(g, str)} if isinstance(listed, list) else set()
+    extra = configured_guids(args, "additionalRoleDefinitionIds")
     workspaces = {}  # primary identity urn -> (workspace, {scope name: urns})
     for ws in (r for r in args.resources if r.resource_type == WORKSPACE):
         kind = _identity_type(ws.props)
@@ -180,9 +181,7 @@ workspace_identity_role_set = StackValidationPolicy(
     description="A created workspace's primary user-assigned identity holds Contributor on the workspace, storage, vault, registry and insights plus Key Vault Administrator, and only it holds them there.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=workspace_identity_roles,
-    config_schema=PolicyConfigSchema(
-        properties={"additionalRoleDefinitionIds": {"type": "array", "items": {"type": "string"}, "default": []}}
-    ),
+    config_schema=role_ids_schema("additionalRoleDefinitionIds"),
 )
 key_vault_rbac_authorization = ResourceValidationPolicy(
     name="key-vault-rbac-authorization",
