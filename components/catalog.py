@@ -15,6 +15,7 @@ each catalog model's content hash with the committed lock file `ml/models.lock.j
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -77,10 +78,19 @@ def asset_files(path: Path) -> list[Path]:
 
 
 def content_sha256(path: Path) -> str:
-    """SHA-256 over (relative name, content) of every file: equal for equal content, whatever the folder is called."""
+    """SHA-256 over (relative name, content) of every file: equal for equal content, whatever the folder is called.
+
+    Settings check it against the lock and the assets record it: a model is read once per run, however large,
+    unless a file's size or modification time changes in between."""
+    files = asset_files(path)
+    return _content_sha256(path, tuple((f, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=None)
+def _content_sha256(path: Path, files: tuple[tuple[Path, int, int], ...]) -> str:
     root = path if path.is_dir() else path.parent
     digest = hashlib.sha256()
-    for file in asset_files(path):
+    for file, _, _ in files:
         digest.update(file.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
 

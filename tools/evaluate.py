@@ -6,6 +6,7 @@ Used by the tests and the offline preview: it reads `Pulumi.<stack>.yaml` the wa
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import re
@@ -29,7 +30,13 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def project_name(project_dir: Path = REPO) -> str:
-    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+    return _project(project_dir / "Pulumi.yaml", (project_dir / "Pulumi.yaml").stat().st_mtime_ns)["name"]
+
+
+@functools.lru_cache(maxsize=None)
+def _project(path: Path, modified_ns: int) -> dict[str, Any]:
+    """Pulumi.yaml, parsed once per version of the file (every evaluation reads its name and defaults)."""
+    return yaml.safe_load(path.read_text()) or {}
 
 
 def shipped_stacks(project_dir: Path = REPO) -> list[str]:
@@ -201,7 +208,8 @@ def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
 
 def project_defaults(project_dir: Path = REPO) -> dict[str, Any]:
     """The `default` of every key Pulumi.yaml declares: the CLI hands it to the program when a stack sets none."""
-    declared = (yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}).get("config") or {}
+    path = project_dir / "Pulumi.yaml"
+    declared = _project(path, path.stat().st_mtime_ns).get("config") or {}
     return {key: d["default"] for key, d in declared.items() if isinstance(d, dict) and "default" in d}
 
 
