@@ -1,6 +1,6 @@
 """Azure ML managed online endpoints that read Azure resources through managed identities.
 
-Config is read and validated once (components.settings); the workspace is looked up before any resource
+Config is read and validated once (azureml_endpoints.config.stack); the workspace is looked up before any resource
 is registered, or created (workspace.create); everything else is built from those two values.
 """
 
@@ -12,10 +12,12 @@ from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
 from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
-from components.ml_workspace import create_workspace
+from components.workspace.create import create_workspace
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
-from components.settings import BATCH_DATA_DIR, DATA_DIR, AuthMode, Environment, load_settings
-from components.workspace import lookup_workspace
+from azureml_endpoints.config.online import AuthMode
+from azureml_endpoints.config.stack import Environment, load_settings
+from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
+from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
 

@@ -3,22 +3,19 @@
 Creates the state backend (one azblob:// container and one azurekeyvault:// key per environment), the custom
 invoker role, and the Entra identities the GitHub workflows sign in as: per environment one reader (previews
 and drift) and one deployer, each granted that environment's resource group, state container and key only.
-Shares components/ with the program (one role table, one role-assignment shape).
+Shares components/ and azureml_endpoints/ with the program (one role table, one role-assignment shape), both
+installed into ../.venv by `pip install -e .`.
 """
 
-import sys
-from pathlib import Path
+import pulumi
+import pulumi_azuread as azuread
+from pulumi_azure_native import authorization
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: components/
-
-import pulumi  # noqa: E402
-import pulumi_azuread as azuread  # noqa: E402
-from pulumi_azure_native import authorization  # noqa: E402
-
-from bootstrap_settings import Environment, load  # noqa: E402
-from components.role_assignments import INVOKER_ROLE, RoleGrant, invoker_role_guid, role_definition_id  # noqa: E402
-from pipeline_identity import PipelineIdentity, PipelineIdentityArgs  # noqa: E402
-from state_backend import StateBackend, StateBackendArgs  # noqa: E402
+from bootstrap_settings import Environment, load
+from azureml_endpoints.azure.roles import INVOKER_ROLE, invoker_role_guid, role_definition_id
+from components.role_assignments import RoleGrant
+from pipeline_identity import PipelineIdentity, PipelineIdentityArgs
+from state_backend import StateBackend, StateBackendArgs
 
 SCORE_ACTION = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
 # The roles a deployer may grant, as its Role Based Access Control Administrator condition allows them.

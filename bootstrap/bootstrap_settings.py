@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components.config_model import ConfigModel, matches, read_config, validate_config
-from components.settings import BLOB_CONTAINER_NAME, RESOURCE_GROUP_NAME, STORAGE_ACCOUNT_NAME
+from azureml_endpoints.config.base import ConfigModel, matches, read_config, validate_config
+from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
 
 NAMESPACE = "azureml-endpoints-bootstrap"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
@@ -16,7 +16,6 @@ GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 # renamed, transferred or opted in) send `repo:OWNER@OWNER_ID/REPO@REPO_ID:...`.
 GITHUB_REPOSITORY_IMMUTABLE = re.compile(r"^[A-Za-z0-9-]{1,39}@[0-9]{1,20}/[A-Za-z0-9._-]{1,100}@[0-9]{1,20}$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
-KEY_VAULT = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 KEY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,127}$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
@@ -40,21 +39,17 @@ class GitHub(ConfigModel):
 
 
 class State(ConfigModel):
-    resource_group: str
-    storage_account: str = Field(description="Globally unique; holds the azblob:// state, one container per environment.")
-    container: str = Field("pulumi-state", description="Prefix: environment <env> keeps its state in <container>-<env>.")
-    key_vault: str = Field(description="Globally unique; holds the azurekeyvault:// secrets keys, one per environment.")
+    resource_group: ResourceGroupName
+    storage_account: StorageAccountName = Field(description="Globally unique; holds the azblob:// state, one container per environment.")
+    container: BlobContainerName = Field("pulumi-state", description="Prefix: environment <env> keeps its state in <container>-<env>.")
+    key_vault: KeyVaultName = Field(description="Globally unique; holds the azurekeyvault:// secrets keys, one per environment.")
     key_name: str = Field("pulumi-secrets", description="Prefix: environment <env> encrypts with key <keyName>-<env>.")
 
-    _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
-    _account = field_validator("storage_account")(matches(STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits"))
-    _container = field_validator("container")(matches(BLOB_CONTAINER_NAME, "3-63 lowercase letters, digits, single '-'"))
-    _vault = field_validator("key_vault")(matches(KEY_VAULT, "3-24 letters, digits, single '-', starting with a letter"))
     _key = field_validator("key_name")(matches(KEY_NAME, "1-127 letters, digits, '-'"))
 
 
 class Environment(ConfigModel):
-    resource_group: str = Field(description="The environment's resource group (the workspace's).")
+    resource_group: ResourceGroupName = Field(description="The environment's resource group (the workspace's).")
     pull_request_previews: bool = Field(
         False,
         description="Whether same-repository pull requests may preview against this environment's real state. Their own "
@@ -73,8 +68,6 @@ class Environment(ConfigModel):
         description="Whether a deployment of this environment has a dataCollector: the deployer may then also grant "
         "Storage Blob Data Contributor to service principals (the endpoint identity, on one container).",
     )
-
-    _rg = field_validator("resource_group")(matches(RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"))
 
 
 class BootstrapSettings(ConfigModel):
@@ -96,9 +89,9 @@ class BootstrapSettings(ConfigModel):
         """Each environment's container and key name (prefix-env) must itself be a valid name."""
         for env in self.environments:
             container, key = state_container(self.state, env), state_key(self.state, env)
-            if ENVIRONMENT.match(env) and not BLOB_CONTAINER_NAME.match(container):
+            if ENVIRONMENT.match(env) and not BLOB_CONTAINER_NAME.pattern.fullmatch(container):
                 raise ValueError(f"environments.{env}: its state container '{container}' (state.container + '-{env}') is not "
-                                 "a valid container name: 3-63 lowercase letters, digits and single '-'")
+                                 f"a valid container name: {BLOB_CONTAINER_NAME.rule}")
             if ENVIRONMENT.match(env) and not KEY_NAME.match(key):
                 raise ValueError(f"environments.{env}: its secrets key '{key}' (state.keyName + '-{env}') is not valid: 1-127 letters, digits, '-'")
         return self

@@ -18,17 +18,9 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
-from components.catalog import (
-    REPO,
-    AssetRef,
-    CatalogEnvironment,
-    CatalogModel,
-    DeploymentAssets,
-    asset_files,
-    content_sha256,
-    short_version,
-)
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.config.catalog import AssetRef, CatalogEnvironmentConfig, CatalogModelConfig, DeploymentAssets, asset_files, content_sha256, short_version
+from azureml_endpoints.paths import REPO
+from components.workspace.info import WorkspaceInfo
 
 ASSET_PREFIX = "pulumi-assets"
 
@@ -63,9 +55,9 @@ class DeploymentAssetIds:
 @dataclass(frozen=True)
 class WorkspaceAssetsArgs:
     workspace: WorkspaceInfo
-    models: tuple[CatalogModel, ...]  # registered even when no deployment uses them yet
+    models: tuple[CatalogModelConfig, ...]  # registered even when no deployment uses them yet
     code_folders: tuple[Path, ...]
-    environments: tuple[CatalogEnvironment, ...]
+    environments: tuple[CatalogEnvironmentConfig, ...]
 
 
 class WorkspaceAssets(pulumi.ComponentResource):

@@ -1,4 +1,4 @@
-"""Azure Monitor autoscale for one managed online deployment ("Autoscale online endpoints in Azure Machine Learning").
+"""Azure Monitor autoscale for one managed online deployment ("AutoscaleConfig online endpoints in Azure Machine Learning").
 
 The setting targets the deployment's ARM id; rules on deployment metrics (CPU, memory) measure the deployment,
 rules on endpoint metrics (request latency) measure its endpoint, as azureml-examples' autoscale sample
@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import monitor
 
-from components.settings import DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE, Autoscale, AutoscaleRule
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.config.operability import AutoscaleConfig, AutoscaleRuleConfig, DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE
+from components.workspace.info import WorkspaceInfo
 
 
 @dataclass(frozen=True)
 class DeploymentAutoscaleArgs:
-    settings: Autoscale
+    settings: AutoscaleConfig
     workspace: WorkspaceInfo
     endpoint_name: str
     deployment_name: str
@@ -31,7 +31,7 @@ def autoscale_setting_name(endpoint_name: str, deployment_name: str) -> str:
     return f"autoscale-{endpoint_name}-{deployment_name}"
 
 
-def _rule(rule: AutoscaleRule, endpoint_id, deployment_id) -> monitor.ScaleRuleArgs:
+def _rule(rule: AutoscaleRuleConfig, endpoint_id, deployment_id) -> monitor.ScaleRuleArgs:
     return monitor.ScaleRuleArgs(
         metric_trigger=monitor.MetricTriggerArgs(
             metric_name=rule.metric,

@@ -10,13 +10,12 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from components.compute_cluster import ComputeCluster, ComputeClusterArgs
-from components.endpoint_template import endpoint_template, redeploy_endpoint
+from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
 from components.identity import ml_identity
 from components.assets import DeploymentAssetIds
 from components.online_endpoint import DEPLOYMENT_TIMEOUTS
-from components.settings import BatchDeployment
-from components.settings import BatchEndpoint as EndpointSettings
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.config.batch import BatchDeploymentConfig, BatchEndpointConfig
+from components.workspace.info import WorkspaceInfo
 
 # Batch endpoints accept only Entra tokens and a system-assigned identity.
 BATCH_AUTH_MODE = "AADToken"
@@ -24,7 +23,7 @@ BATCH_AUTH_MODE = "AADToken"
 
 @dataclass(frozen=True)
 class BatchEndpointArgs:
-    settings: EndpointSettings
+    settings: BatchEndpointConfig
     workspace: WorkspaceInfo
     data_account_id: pulumi.Input[str]
     assets: dict[str, DeploymentAssetIds]  # deployment name -> what it runs
@@ -76,9 +75,9 @@ class BatchEndpoint(pulumi.ComponentResource):
             properties["description"] = s.description
         default = redeploy_endpoint(
             f"{name}-default",
-            ws,
+            ws.resource_group,
             f"default-{s.name}",
-            endpoint_template("batchEndpoints", ws, s.name, args.tags, properties, None),
+            endpoint_template("batchEndpoints", ws.name, ws.location, s.name, args.tags, properties, None),
             parent=self,
             depends_on=[endpoint, *deployments],
         )
@@ -98,7 +97,7 @@ class BatchEndpoint(pulumi.ComponentResource):
             }
         )
 
-    def _deployment(self, name, args: BatchEndpointArgs, endpoint, cluster: ComputeCluster, d: BatchDeployment, ready_after):
+    def _deployment(self, name, args: BatchEndpointArgs, endpoint, cluster: ComputeCluster, d: BatchDeploymentConfig, ready_after):
         assets = args.assets[d.name]
         return ml.BatchDeployment(
             f"{name}-{d.name}",

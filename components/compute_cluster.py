@@ -11,13 +11,13 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.settings import ComputeCluster as ClusterSettings
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.config.batch import ComputeClusterConfig
+from components.workspace.info import WorkspaceInfo
 
 
 @dataclass(frozen=True)
 class ComputeClusterArgs:
-    settings: ClusterSettings
+    settings: ComputeClusterConfig
     workspace: WorkspaceInfo
     data_account_id: pulumi.Input[str]
     tags: dict[str, str]

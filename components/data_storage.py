@@ -8,7 +8,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
 from components.storage_account import secure_storage_account
-from components.workspace import WorkspaceInfo
+from components.workspace.info import WorkspaceInfo
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.role_assignments import INVOKER_ROLE, RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.settings import Callers
+from azureml_endpoints.azure.roles import INVOKER_ROLE
+from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
+from azureml_endpoints.config.online import CallersConfig
 
 
 @dataclass(frozen=True)
 class EndpointCallersArgs:
-    callers: Callers
+    callers: CallersConfig
     endpoint_id: pulumi.Input[str]
     endpoint_name: str
     subscription_id: str

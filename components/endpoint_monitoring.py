@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights
 
-from components.settings import DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE, AlertThresholds, Monitoring
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.config.operability import AlertsConfig, DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE, MonitoringConfig
+from components.workspace.info import WorkspaceInfo
 
 ENDPOINT_LOG_CATEGORIES = ("AmlOnlineEndpointTrafficLog", "AmlOnlineEndpointConsoleLog", "AmlOnlineEndpointEventLog")
 SINGLE_RESOURCE_CRITERIA = "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
@@ -22,7 +22,7 @@ SINGLE_RESOURCE_CRITERIA = "Microsoft.Azure.Monitor.SingleResourceMultipleMetric
 
 @dataclass(frozen=True)
 class StackMonitoringArgs:
-    settings: Monitoring
+    settings: MonitoringConfig
     workspace: WorkspaceInfo
     action_group_name: str
     tags: dict[str, str]
@@ -91,7 +91,7 @@ class EndpointMonitoringArgs:
     workspace: WorkspaceInfo
     tags: dict[str, str]
     log_analytics_workspace_id: Optional[pulumi.Input[str]] = None
-    alerts: Optional[AlertThresholds] = None
+    alerts: Optional[AlertsConfig] = None
     action_group_id: Optional[pulumi.Input[str]] = None
 
 
@@ -105,7 +105,7 @@ class _Alert:
     dimensions: tuple[tuple[str, str], ...] = ()
 
 
-def endpoint_alerts(a: AlertThresholds) -> list[_Alert]:
+def endpoint_alerts(a: AlertsConfig) -> list[_Alert]:
     return [
         _Alert("latency", f"Average request latency above {a.request_latency_ms:g} ms", "RequestLatency", ENDPOINT_NAMESPACE, a.request_latency_ms),
         _Alert(
@@ -115,7 +115,7 @@ def endpoint_alerts(a: AlertThresholds) -> list[_Alert]:
     ]
 
 
-def deployment_alerts(a: AlertThresholds) -> list[_Alert]:
+def deployment_alerts(a: AlertsConfig) -> list[_Alert]:
     return [
         _Alert("cpu", f"Average CPU above {a.cpu_percent:g}%", "CpuUtilizationPercentage", DEPLOYMENT_NAMESPACE, a.cpu_percent),
         _Alert("memory", f"Average memory above {a.memory_percent:g}%", "CpuMemoryUtilizationPercentage", DEPLOYMENT_NAMESPACE, a.memory_percent),
@@ -200,6 +200,6 @@ class EndpointOperability:
     """What the stack's monitoring gives each online endpoint (nothing by default)."""
 
     log_analytics_workspace_id: Optional[pulumi.Input[str]] = None
-    alerts: Optional[AlertThresholds] = None
+    alerts: Optional[AlertsConfig] = None
     action_group_id: Optional[pulumi.Input[str]] = None
     app_insights_enabled: bool = False

@@ -6,7 +6,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import managedidentity
 
-from components.workspace import WorkspaceInfo
+from components.workspace.info import WorkspaceInfo
 
 
 def user_assigned_identity(

@@ -17,12 +17,12 @@ from components.assets import DeploymentAssetIds
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
-from components.endpoint_template import endpoint_template, redeploy_endpoint
+from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
 from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.settings import IdentityType, OnlineDeployment
-from components.settings import OnlineEndpoint as EndpointSettings
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.config.common import IdentityType
+from azureml_endpoints.config.online import OnlineDeploymentConfig, OnlineEndpointConfig
+from components.workspace.info import WorkspaceInfo
 
 # Deployments take 8 to 14 minutes (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"); leave room for image builds and retries.
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="40m", update="40m", delete="20m")
@@ -41,7 +41,7 @@ class DataAccess:
 
 @dataclass(frozen=True)
 class OnlineEndpointArgs:
-    settings: EndpointSettings
+    settings: OnlineEndpointConfig
     workspace: WorkspaceInfo
     data: DataAccess
     assets: dict[str, DeploymentAssetIds]  # deployment name -> what it runs
@@ -129,10 +129,10 @@ class OnlineEndpoint(pulumi.ComponentResource):
         ]
         traffic = redeploy_endpoint(
             f"{name}-traffic",
-            ws,
+            ws.resource_group,
             f"traffic-{s.name}",
             pulumi.Output.from_input(uai.id if uai else None).apply(
-                lambda uai_id: endpoint_template("onlineEndpoints", ws, s.name, args.tags, traffic_properties(s), uai_id)
+                lambda uai_id: endpoint_template("onlineEndpoints", ws.name, ws.location, s.name, args.tags, traffic_properties(s), uai_id)
             ),
             parent=self,
             depends_on=[endpoint, *deployments],
@@ -200,7 +200,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
-    def _deployment(self, name, args: OnlineEndpointArgs, endpoint, d: OnlineDeployment, client_id, ready_after):
+    def _deployment(self, name, args: OnlineEndpointArgs, endpoint, d: OnlineDeploymentConfig, client_id, ready_after):
         env = {
             **d.environment_variables,
             "STORAGE_ACCOUNT_NAME": args.data.account_name,
@@ -246,7 +246,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         )
 
 
-def _data_collector_grants(s: EndpointSettings, ws: WorkspaceInfo) -> tuple[RoleGrant, ...]:
+def _data_collector_grants(s: OnlineEndpointConfig, ws: WorkspaceInfo) -> tuple[RoleGrant, ...]:
     """The data collector writes as the endpoint identity into the workspace blob container ("Collect production
     data from models deployed for real-time inferencing"): Storage Blob Data Contributor on that one container,
     only when a deployment collects."""
@@ -256,7 +256,7 @@ def _data_collector_grants(s: EndpointSettings, ws: WorkspaceInfo) -> tuple[Role
     return (RoleGrant("Storage Blob Data Contributor", container, "data-collector-writer"),)
 
 
-def _data_collector(d: OnlineDeployment, client_id):
+def _data_collector(d: OnlineDeploymentConfig, client_id):
     c = d.data_collector
     if c is None:
         return None
@@ -270,7 +270,7 @@ def _data_collector(d: OnlineDeployment, client_id):
     )
 
 
-def _request_settings(d: OnlineDeployment):
+def _request_settings(d: OnlineDeploymentConfig):
     r = d.request_settings
     if r is None:
         return None
@@ -293,7 +293,7 @@ def _probe(p):
     )
 
 
-def traffic_properties(s: EndpointSettings) -> dict:
+def traffic_properties(s: OnlineEndpointConfig) -> dict:
     """The endpoint's properties as declared, plus its traffic split."""
     properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
     if s.mirror_traffic:

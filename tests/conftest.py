@@ -1,18 +1,11 @@
-"""Installs the ARM-like mocks: every program evaluation in the tests goes through tools.evaluate."""
-
-import sys
-from pathlib import Path
+"""Installs the ARM-like mocks: every program evaluation in the tests goes through azureml_endpoints.offline.evaluate."""
 
 import pytest
+from hypothesis import settings
 
-REPO = Path(__file__).resolve().parent.parent
-for path in (REPO, REPO / "policies"):  # the pack imports its rules as the engine runs it: from policies/
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from tools.evaluate import Evaluation, evaluate, stack_config  # noqa: E402
-
-from hypothesis import settings  # noqa: E402
+from azureml_endpoints.offline.evaluate import Evaluation, evaluate
+from azureml_endpoints.paths import REPO
+from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 # Property-based tests are reproducible and bounded: the same examples every run (derandomize), no example
 # database, a small default budget (each test may lower or raise it).

@@ -3,11 +3,11 @@
 import importlib.util
 
 
-from components.catalog import SAMPLE_BATCH_ENVIRONMENT
-from components.role_assignments import ROLE_DEFINITIONS
-from components.settings import SettingsError
-from tools.arm_mocks import FAKE_STORAGE_SUFFIX, SUBSCRIPTION_ID
-from tools.evaluate import evaluate
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.catalog import SAMPLE_BATCH_ENVIRONMENT
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS
+from azureml_endpoints.offline.arm_mocks import FAKE_STORAGE_SUFFIX, SUBSCRIPTION_ID
+from azureml_endpoints.offline.evaluate import evaluate
 
 from tests.conftest import REPO
 
@@ -103,7 +103,7 @@ def test_batch_endpoint(dev):
 
 
 def _prod_like(dev):
-    from tools.evaluate import stack_config
+    from azureml_endpoints.pulumi_io.stack_files import stack_config
 
     config = stack_config("dev")
     config["azureml-endpoints:environment"] = "prod"

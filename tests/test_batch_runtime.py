@@ -17,7 +17,7 @@ import pytest
 from packaging.version import Version
 
 from tests.conftest import REPO
-from tools.local_runtime import conda_pip_requirements, python_env
+from azureml_endpoints.local.runtime import conda_pip_requirements, python_env
 
 BATCH_CONDA = REPO / "ml" / "environment" / "batch-conda.yaml"
 SAMPLE_FILES = sorted((REPO / "ml" / "batch-data").glob("*.csv"))

@@ -2,15 +2,15 @@
 
 import json
 
-from tools.bench_preview import floor_spec, generated_stack
-from tools.evaluate import REPO, evaluate
+from benchmarks.bench_preview import floor_spec, generated_stack
+from azureml_endpoints.offline.evaluate import REPO, evaluate
 
 
 def test_floor_registers_the_same_resources_and_inputs(tmp_path, monkeypatch, dev):
     spec = tmp_path / "floor.json"
     spec.write_text(json.dumps(floor_spec()))
     monkeypatch.setenv("BENCH_FLOOR_SPEC", str(spec))
-    floor = evaluate("dev", program=REPO / "tools/bench_floor_program.py")
+    floor = evaluate("dev", program=REPO / "benchmarks/floor_program.py")
     real = {r.name: (r.type, r.inputs) for r in dev.registrations if r.custom and r.type.startswith("azure-native:")}
     assert {r.name: (r.type, r.inputs) for r in floor.registrations} == real
     assert not [r for r in floor.registrations if not r.custom]  # no components in the floor

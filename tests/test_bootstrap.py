@@ -5,11 +5,12 @@ import re
 import pytest
 import yaml
 
-from components.role_assignments import ROLE_DEFINITIONS, invoker_role_guid
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, invoker_role_guid
 from tests.abac import ConditionSyntaxError, Request, evaluate as evaluate_condition, parse
-from tools.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
-from tools.evaluate import REPO, evaluate, shipped_stacks, stack_config
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
+from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 BOOTSTRAP = REPO / "bootstrap"
 RA = "azure-native:authorization:RoleAssignment"

@@ -2,12 +2,13 @@
 
 import pytest
 
-from components.role_assignments import invoker_role_guid
-from components.settings import SettingsError
+from azureml_endpoints.azure.roles import invoker_role_guid
+from azureml_endpoints.config.base import SettingsError
 from guardrails import common
-from tools.arm_mocks import SUBSCRIPTION_ID
-from tools.evaluate import evaluate, stack_config
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import stack_config
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 RA = "azure-native:authorization:RoleAssignment"
 ENDPOINTS = "azureml-endpoints:onlineEndpoints"
@@ -59,7 +60,7 @@ def test_bad_group_object_id_refused():
     config = stack_config("entra-callers-example")
     config[ENDPOINTS][0]["callers"] = {"groupObjectIds": ["not-a-guid"]}
     evaluation = evaluate("entra-callers-example", config=config, raise_errors=False)
-    assert "azureml-endpoints:onlineEndpoints[0].callers.groupObjectIds: 'not-a-guid' is not valid: an Entra object id (GUID)" in str(evaluation.error)
+    assert "azureml-endpoints:onlineEndpoints[0].callers.groupObjectIds[0]: 'not-a-guid' is not valid: an Entra object id (GUID)" in str(evaluation.error)
 
 
 def test_pack_and_program_derive_the_same_invoker_role():

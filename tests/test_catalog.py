@@ -13,12 +13,13 @@ import numpy
 import pytest
 import yaml
 
-from components import catalog
-from components.catalog import content_sha256
-from components.config_model import decode_config
-from components.settings import SettingsError, StackSettings, parse_settings
-from tools.arm_mocks import SUBSCRIPTION_ID
-from tools.evaluate import evaluate, stack_config
+from azureml_endpoints.config import catalog
+from azureml_endpoints.config.base import SettingsError, decode_config
+from azureml_endpoints.config.catalog import content_sha256
+from azureml_endpoints.config.stack import StackConfig, parse_settings
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 from tests.conftest import NAMESPACE, REPO
 
@@ -43,8 +44,8 @@ def deployments(config: dict) -> list[dict]:
 
 
 def raw(config: dict) -> dict:
-    """The values the program reads from a stack file's config (tools.evaluate reads it as the CLI does)."""
-    return decode_config({k.split(":", 1)[1]: v for k, v in config.items()}, StackSettings)
+    """The values the program reads from a stack file's config (azureml_endpoints.offline.evaluate reads it as the CLI does)."""
+    return decode_config({k.split(":", 1)[1]: v for k, v in config.items()}, StackConfig)
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_shipped_versions_are_what_the_training_script_produces():
 
 
 def test_every_shipped_model_matches_the_committed_lock():
-    result = subprocess.run([sys.executable, "-m", "tools.model_lock"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "azureml_endpoints.cli.model_lock"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "2 model versions match models.lock.json" in result.stdout
 
@@ -93,7 +94,7 @@ def test_every_shipped_model_matches_the_committed_lock():
 def test_model_lock_tool_adds_new_versions_and_refuses_changed_content(tmp_path):
     lock = tmp_path / "lock.json"
     lock.write_text(json.dumps({"models": {"sklearn-regression": {"1": catalog.read_model_lock()["sklearn-regression"]["1"]}}}))
-    check = [sys.executable, "-m", "tools.model_lock", "--lock-file", str(lock)]
+    check = [sys.executable, "-m", "azureml_endpoints.cli.model_lock", "--lock-file", str(lock)]
     missing = subprocess.run(check, cwd=REPO, capture_output=True, text=True)
     assert missing.returncode == 2 and "sklearn-regression:2 is not in ml/models.lock.json" in missing.stderr
     added = subprocess.run([*check, "--add"], cwd=REPO, capture_output=True, text=True)
@@ -383,7 +384,7 @@ def test_removing_blue_while_it_still_takes_traffic_is_refused():
 
 def test_plan_diff_shows_each_rollout_step_and_the_guard_reads_it(tmp_path):
     """The offline diff between consecutive steps: what README "Rolling out a new model version" shows."""
-    from tools import guard, plan_diff
+    from azureml_endpoints.cli import guard, plan_diff
 
     files = []
     for index, (_, config) in enumerate(rollout_steps()):
@@ -406,7 +407,7 @@ def test_plan_diff_shows_each_rollout_step_and_the_guard_reads_it(tmp_path):
 
 
 def test_plan_diff_calls_an_identity_change_a_replacement_and_the_guard_blocks_it(tmp_path, capsys):
-    from tools import guard, plan_diff
+    from azureml_endpoints.cli import guard, plan_diff
 
     before, after = staging(), staging()
     after[f"{NAMESPACE}:onlineEndpoints"][0]["identity"]["userAssignedIdentityName"] = "id-other"
@@ -423,7 +424,7 @@ def test_plan_diff_calls_an_identity_change_a_replacement_and_the_guard_blocks_i
 
 
 def test_plan_diff_refuses_a_broken_config_with_exit_1(tmp_path, capsys):
-    from tools import plan_diff
+    from azureml_endpoints.cli import plan_diff
 
     broken = staging()
     deployments(broken)[0]["model"] = "sklearn-regression:9"

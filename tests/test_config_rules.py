@@ -12,11 +12,12 @@ import jsonschema
 import pytest
 import yaml
 
-from components.config_model import duration_seconds, model_at, quote
-from components.settings import CONFIG_NAMESPACE, SettingsError, StackSettings, parse_settings
+from azureml_endpoints.config.base import SettingsError, duration_seconds, model_at, quote
+from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
 from tests.conftest import REPO
-from tools.evaluate import evaluate, read_stack_file, stack_config
-from tools.preview import main as preview_main
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import read_stack_file, stack_config
+from azureml_endpoints.cli.preview import main as preview_main
 
 NS = CONFIG_NAMESPACE
 
@@ -66,8 +67,8 @@ def test_pulumi_yaml_declares_every_top_level_key_with_type_and_description():
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     jsonschema.validate(project, json.loads((REPO / "tests/data/pulumi/project.json").read_text()))
     declared = {k.split(":", 1)[1]: v for k, v in project["config"].items() if k.startswith(f"{NS}:")}
-    fields = {f.alias: f for f in StackSettings.model_fields.values()}
-    assert sorted(declared) == sorted(fields), "Pulumi.yaml's config and StackSettings must declare the same keys"
+    fields = {f.alias: f for f in StackConfig.model_fields.values()}
+    assert sorted(declared) == sorted(fields), "Pulumi.yaml's config and StackConfig must declare the same keys"
     for key, field in fields.items():
         declaration = declared[key]
         assert len(declaration.get("description", "")) > 20, key
@@ -97,7 +98,7 @@ def test_unknown_nested_key_gets_a_suggestion_from_its_own_model():
     raw = dev_raw()
     online(raw)["deployments"][0]["instanceCnt"] = 1
     assert f"{NS}:onlineEndpoints[0].deployments[0].instanceCnt: is not a known setting; did you mean 'instanceCount'?" in refused(raw)
-    assert model_at(StackSettings, ("onlineEndpoints", 0, "deployments", 0)).__name__ == "OnlineDeployment"
+    assert model_at(StackConfig, ("onlineEndpoints", 0, "deployments", 0)).__name__ == "OnlineDeploymentConfig"
 
 
 # --- blank values ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""tools.guard and tools.drift over fixtures in the JSON shapes the Pulumi CLI documents.
+"""azureml_endpoints.cli.guard and azureml_endpoints.cli.drift over fixtures in the JSON shapes the Pulumi CLI documents.
 
 Preview digest (`pulumi preview --json`, display.PreviewDigest): steps of {op, urn, oldState, newState,
 diffReasons, replaceReasons, detailedDiff{path: {kind, inputDiff}}}, changeSummary. Engine events
@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from tools import drift, guard
-from tools.pulumi_json import SECRET_SIG, UnusableInput, load, parse_path
+from azureml_endpoints.cli import drift, guard
+from azureml_endpoints.pulumi_io.pulumi_json import SECRET_SIG, UnusableInput, load, parse_path
 
 SECRET = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
 

@@ -1,12 +1,13 @@
-"""tools.e2e: the e2e workflow's ephemeral stack is a valid stack, and its checks accept right answers only."""
+"""azureml_endpoints.cli.e2e: the e2e workflow's ephemeral stack is a valid stack, and its checks accept right answers only."""
 
 import json
 
 import yaml
 
-from tools import e2e
-from tools.evaluate import evaluate, stack_config
-from tools.preview import main as preview
+from azureml_endpoints.cli import e2e
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import stack_config
+from azureml_endpoints.cli.preview import main as preview
 
 ML = "azure-native:machinelearningservices:"
 

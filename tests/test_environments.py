@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from components.images import BATCH_IMAGE, ONLINE_IMAGE
+from azureml_endpoints.azure.images import BATCH_IMAGE, ONLINE_IMAGE
 from tests.conftest import REPO
-from tools.local_runtime import conda_pip_requirements, conda_python
+from azureml_endpoints.local.runtime import conda_pip_requirements, conda_python
 
 CONDA_FILES = [REPO / "ml/environment/conda.yaml", REPO / "ml/environment/batch-conda.yaml"]
 # Azure/AzureML-Containers README, "Supported Images" (CPU images).

@@ -1,4 +1,4 @@
-"""tools/github_environments.py against a fake `gh` that answers GitHub's environments REST API from a JSON file."""
+"""azureml_endpoints/cli/github_environments.py against a fake `gh` that answers GitHub's environments REST API from a JSON file."""
 
 import json
 import os
@@ -80,7 +80,7 @@ def github(tmp_path, monkeypatch):
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_GH_STATE": str(state)}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tools.github_environments", *args], cwd=REPO, env=env,
+        return subprocess.run([sys.executable, "-m", "azureml_endpoints.cli.github_environments", *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=60)
 
     run.state = lambda: json.loads(state.read_text())
@@ -139,5 +139,5 @@ def test_an_unknown_reviewer_is_an_api_error_not_a_traceback(github):
 
 
 def test_help_names_the_exit_codes():
-    result = subprocess.run([sys.executable, "-m", "tools.github_environments", "--help"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "azureml_endpoints.cli.github_environments", "--help"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0 and "Exit codes: 0" in result.stdout

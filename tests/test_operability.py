@@ -5,13 +5,15 @@ import copy
 import pytest
 import yaml
 
-from components.settings import SettingsError, parse_settings
-from tests.api_version_table import TABLE, default_api_versions, preview_defaults
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.stack import parse_settings
+from scripts.api_version_table import TABLE, default_api_versions, preview_defaults
 from tests.conftest import REPO
-from tools.arm_mocks import SUBSCRIPTION_ID
-from tools.estimates import online_quota
-from tools.evaluate import evaluate, shipped_stacks, stack_config
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
+from azureml_endpoints.offline.estimates import online_quota
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 NS = "azureml-endpoints"
 DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
@@ -68,7 +70,7 @@ BAD = [
     (lambda c: c.update(monitoring={"logAnalytics": {"workspaceId": "/subscriptions/x/log"}}), "monitoring.logAnalytics.workspaceId", "full ARM id"),
     (lambda c: c.update(monitoring={"logAnalytics": {"workspaceName": "log-a", "retentionInDays": 7}}), "monitoring.logAnalytics.retentionInDays", "greater than or equal to 30"),
     (lambda c: blue(c).update(dataCollector={"samplingRate": 0}), "onlineEndpoints[0].deployments[0].dataCollector.samplingRate", "greater than 0"),
-    (lambda c: blue(c).update(dataCollector={"collections": ["model inputs"]}), "onlineEndpoints[0].deployments[0].dataCollector.collections", "letters, digits or '_'"),
+    (lambda c: blue(c).update(dataCollector={"collections": ["model inputs"]}), "onlineEndpoints[0].deployments[0].dataCollector.collections[0]", "letters, digits or '_'"),
 ]
 
 
@@ -132,7 +134,7 @@ def test_under_autoscale_the_program_does_not_fight_the_scaler(prod):
     lines, per_family = online_quota(prod.registrations)
     assert {line.deployment: line.instances for line in lines} == {"mi-uai-prod-blue": 6, "mi-uai-prod-green": 3}
     assert per_family == {"standardDSv2Family": (8 + 4) * 4}  # ceil(1.2*6)=8, ceil(1.2*3)=4, 4 cores each
-    ignore = yaml.safe_load((REPO / "tools" / "drift_ignore.yaml").read_text())
+    ignore = yaml.safe_load((REPO / "azureml_endpoints" / "cli" / "drift_ignore.yaml").read_text())
     assert "sku.capacity" in ignore[DEPLOYMENT]
 
 
@@ -246,7 +248,7 @@ def test_the_preview_table_is_the_pinned_provider_and_every_preview_type_used_is
 
     from guardrails.api_versions import PREVIEW_EXCEPTIONS
 
-    assert json.loads(TABLE.read_text()) == preview_defaults(), "regenerate: .venv/bin/python -m tests.api_version_table"
+    assert json.loads(TABLE.read_text()) == preview_defaults(), "regenerate: .venv/bin/python -m scripts.api_version_table"
     defaults = default_api_versions()
     assert defaults["azure-native:monitor:MetricAlert"] == "2018-03-01"  # stable: no exception needed
     assert defaults["azure-native:operationalinsights:Workspace"] == "2023-09-01"
@@ -306,7 +308,7 @@ def test_the_write_role_is_never_wider_than_a_container_or_a_storage_account(sco
 
 
 def test_webhook_urls_are_secret_in_the_state():
-    from tools.evaluate import is_secret
+    from azureml_endpoints.pulumi_io.stack_files import is_secret
 
     config = stack_config("prod")
     config[f"{NS}:monitoring"]["actionGroup"]["webhooks"] = [{"name": "pager", "serviceUri": "https://hooks.example.com/x?token=abc"}]
@@ -322,12 +324,12 @@ def test_webhook_urls_are_secret_in_the_state():
 def test_config_enums_are_the_exact_arm_strings_the_sdk_knows():
     from pulumi_azure_native import machinelearningservices as ml, monitor
 
-    from components import settings
+    from azureml_endpoints.config import operability
 
     pairs = [
-        (settings.ScaleDirection, monitor.ScaleDirection), (settings.ComparisonOperator, monitor.ComparisonOperationType),
-        (settings.MetricStatistic, monitor.MetricStatisticType), (settings.TimeAggregation, monitor.TimeAggregationType),
-        (settings.RollingRate, ml.RollingRateType),
+        (operability.ScaleDirection, monitor.ScaleDirection), (operability.ComparisonOperator, monitor.ComparisonOperationType),
+        (operability.MetricStatistic, monitor.MetricStatisticType), (operability.TimeAggregation, monitor.TimeAggregationType),
+        (operability.RollingRate, ml.RollingRateType),
     ]
     for ours, arm in pairs:
         assert {e.value for e in ours} <= {e.value for e in arm}, ours.__name__

@@ -4,7 +4,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components.role_assignments import ROLE_DEFINITIONS
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS
 from guardrails import ALL_POLICIES, api_versions, common, endpoints, identity, registry, roles, storage
 
 SUB = "/subscriptions/00000000-0000-4000-8000-000000000001"

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from tools.evaluate import evaluate
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 MODEL_VERSION = "azure-native:machinelearningservices:ModelVersion"
 ENVIRONMENT_VERSION = "azure-native:machinelearningservices:EnvironmentVersion"

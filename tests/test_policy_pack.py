@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from tools.arm_mocks import Registration
-from tools.baseline import endpoint_identities, main as baseline_main, merged_config
-from tools.evaluate import evaluate, shipped_stacks
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.arm_mocks import Registration
+from azureml_endpoints.cli.baseline import endpoint_identities, main as baseline_main, merged_config
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine sends a value not known during preview
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"

@@ -17,8 +17,8 @@ from pulumi_policy.proxy import (
 )
 
 from guardrails import ALL_POLICIES, common
-from tools.arm_mocks import Registration
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.arm_mocks import Registration
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 SUB = "/subscriptions/00000000-0000-4000-8000-000000000001"
 RG = f"{SUB}/resourceGroups/rg-ml"

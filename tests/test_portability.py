@@ -20,7 +20,7 @@ def code_files():
         relative = path.relative_to(REPO)
         if relative.parts[0] in ("tests", ".venv") or "site-packages" in relative.parts:
             continue
-        if relative.as_posix() == "tools/arm_mocks.py":  # the fake cloud's own names (example-cloud.test)
+        if relative.as_posix() == "azureml_endpoints/offline/arm_mocks.py":  # the fake cloud's own names (example-cloud.test)
             continue
         yield path
 

@@ -6,9 +6,10 @@ import re
 import pytest
 import yaml
 
-from tools.estimates import dependency_graph, reserved_cores, time_estimate
-from tools.evaluate import REPO, evaluate, shipped_stacks
-from tools.preview import main
+from azureml_endpoints.offline.estimates import dependency_graph, reserved_cores, time_estimate
+from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
+from azureml_endpoints.cli.preview import main
 
 
 def stack_file(tmp_path, stack: str, change) -> str:

@@ -5,13 +5,15 @@ import uuid
 import pytest
 
 from components.assets import code_version
-from components.catalog import REPO, SAMPLE_ONLINE_ENVIRONMENT
-from components.images import ONLINE_IMAGE
-from components.endpoint_template import ML_API_VERSION
-from components.role_assignments import ROLE_DEFINITIONS, role_assignment_name
-from components.settings import SettingsError
-from tools.arm_mocks import SUBSCRIPTION_ID, FakeWorkspace
-from tools.evaluate import evaluate, is_secret, shipped_stacks
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.catalog import SAMPLE_ONLINE_ENVIRONMENT
+from azureml_endpoints.paths import REPO
+from azureml_endpoints.azure.images import ONLINE_IMAGE
+from azureml_endpoints.azure.endpoint_template import ML_API_VERSION
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, role_assignment_name
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID, FakeWorkspace
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import is_secret, shipped_stacks
 
 RA = "azure-native:authorization:RoleAssignment"
 ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"

@@ -12,10 +12,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.settings import CONFIG_NAMESPACE, SettingsError, parse_settings
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
 from tests.conftest import REPO
-from tools import drift, guard
-from tools.pulumi_json import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN_VALUE
+from azureml_endpoints.cli import drift, guard
+from azureml_endpoints.pulumi_io.pulumi_json import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN_VALUE
 
 DEV = {k.split(":", 1)[1]: v for k, v in yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"].items()}
 
@@ -51,7 +52,7 @@ def _aliases(model, seen=None) -> set[str]:
     return found
 
 
-KEYS = sorted(_aliases(__import__("components.settings", fromlist=["StackSettings"]).StackSettings))
+KEYS = sorted(_aliases(StackConfig))
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
     ["", "\n", "blue\n", "ID-MI-UAI-DEV", "PT3M1S", "PT0S", "yes", "2024-05-01", "x" * 300, "a`b", "null", "NaN"]
 )
@@ -176,7 +177,7 @@ def stack_files(draw):
 @settings(max_examples=200)
 @given(stack_files())
 def test_stack_files_parse_or_are_refused_with_one_line(text):
-    from tools.evaluate import StackFileError, read_stack_file
+    from azureml_endpoints.pulumi_io.stack_files import StackFileError, read_stack_file
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "Pulumi.dev.yaml"

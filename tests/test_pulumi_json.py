@@ -1,4 +1,4 @@
-"""tools.guard and tools.drift over real documents from pulumi/pulumi (tests/data/README.md) and hostile input."""
+"""azureml_endpoints.cli.guard and azureml_endpoints.cli.drift over real documents from pulumi/pulumi (tests/data/README.md) and hostile input."""
 
 import codecs
 import json
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from tools import baseline, drift, guard
-from tools.pulumi_json import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN_VALUE, Document, code_span, render_pair
+from azureml_endpoints.cli import baseline, drift, guard
+from azureml_endpoints.pulumi_io.pulumi_json import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN_VALUE, Document, code_span, render_pair
 from tests.conftest import REPO
 
 DATA = REPO / "tests" / "data" / "pulumi"
@@ -296,8 +296,8 @@ def test_utf16_without_bom(tmp_path):
 
 
 def test_the_memory_benchmark_measures_real_work(tmp_path, capsys):
-    """tools.bench_json's documents are read in full: every generated resource is reported."""
-    from tools.bench_json import write_digest, write_events
+    """benchmarks.bench_json's documents are read in full: every generated resource is reported."""
+    from benchmarks.bench_json import write_digest, write_events
 
     digest, events = tmp_path / "d.json", tmp_path / "e.jsonl"
     steps = write_digest(digest, 1)

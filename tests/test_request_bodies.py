@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tools.evaluate import evaluate, stack_config
-from tools.local_runtime import requirements_env
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import stack_config
+from azureml_endpoints.local.runtime import requirements_env
 
 NS = "azureml-endpoints:"
 ML = "azure-native:machinelearningservices:"

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from components.config_model import decode_config
-from components.settings import StackSettings, parse_settings
+from azureml_endpoints.config.base import decode_config
+from azureml_endpoints.config.stack import StackConfig, parse_settings
 from tests.conftest import REPO
-from tools import drift, rollout
-from tools.arm_mocks import SUBSCRIPTION_ID
-from tools.evaluate import evaluate, stack_config
-from tools.rollout import RolloutError, Target, Thresholds, Verdict, health_from_metrics, judge, plan, split_at
+from azureml_endpoints.cli import drift, rollout
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import stack_config
+from azureml_endpoints.cli.rollout import RolloutError, Target, Thresholds, Verdict, health_from_metrics, judge, plan, split_at
 
 DATA = REPO / "tests" / "data" / "rollout"
 PROD_LIMITS = Thresholds(request_latency_ms=500, server_errors_per_minute=5)  # Pulumi.prod.yaml monitoring.alerts
@@ -87,7 +88,7 @@ class FakeAzure:
 
 def prod_target() -> Target:
     values = {k.split(":", 1)[1]: v for k, v in stack_config("prod").items()}
-    settings = parse_settings(decode_config(values, StackSettings))
+    settings = parse_settings(decode_config(values, StackConfig))
     return Target("prod", settings, settings.online_endpoints[0], SUBSCRIPTION_ID, "westeurope")
 
 

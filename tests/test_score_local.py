@@ -1,4 +1,4 @@
-"""`python -m tools.score_local` runs every shipped online deployment under the real inference server."""
+"""`azureml-endpoints score-local` runs every shipped online deployment under the real inference server."""
 
 import copy
 import json
@@ -10,8 +10,9 @@ import numpy
 import pytest
 
 from tests.conftest import REPO
-from tools.evaluate import evaluate, shipped_stacks
-from tools.score_local import NotLocal, resolve
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
+from azureml_endpoints.cli.score_local import NotLocal, resolve
 
 ML_TYPE = "azure-native:machinelearningservices:"
 SAMPLE = json.loads((REPO / "ml" / "sample-request.json").read_text())
@@ -19,7 +20,7 @@ SAMPLE = json.loads((REPO / "ml" / "sample-request.json").read_text())
 
 def score_local(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tools.score_local", *args], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "azureml_endpoints.cli.score_local", *args], cwd=REPO, capture_output=True, text=True,
         stdin=subprocess.DEVNULL, timeout=900,
     )
 

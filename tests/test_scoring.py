@@ -16,7 +16,7 @@ import numpy
 import pytest
 
 from tests.conftest import REPO
-from tools.local_runtime import Azurite, InferenceServer, RuntimeSetupError, TokenEndpoint, python_env
+from azureml_endpoints.local.runtime import Azurite, InferenceServer, RuntimeSetupError, TokenEndpoint, python_env
 
 ML = REPO / "ml"
 SAMPLE = (ML / "sample-request.json").read_text()

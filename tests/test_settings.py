@@ -5,7 +5,8 @@ import copy
 import pytest
 import yaml
 
-from components.settings import SettingsError, parse_settings
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.stack import parse_settings
 from tests.conftest import REPO
 
 
@@ -169,7 +170,7 @@ def test_batch_only_stack_is_valid():
         (lambda r: batch(r)["compute"].update(remoteLoginPortPublicAccess="Open"), "batchEndpoints[0].compute.remoteLoginPortPublicAccess", "'Enabled', 'Disabled' or 'NotSpecified'"),
         (lambda r: batch(r)["compute"]["identity"].update(type="SystemAssigned"), "batchEndpoints[0].compute.identity", "never both"),
         (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=[]), "batchEndpoints[0].compute.identity", "at least one name"),
-        (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["a", "a"]), "batchEndpoints[0].compute.identity.userAssignedIdentityNames", "3-128"),
+        (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["a", "a"]), "batchEndpoints[0].compute.identity.userAssignedIdentityNames[0]", "3-128"),
         (lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["id-x", "id-x"]), "batchEndpoints[0].compute.identity.userAssignedIdentityNames", "unique"),
         (lambda r: batch(r).update(defaultDeployment="green"), "batchEndpoints[0].defaultDeployment", "do not exist: 'green'"),
         (lambda r: batch(r)["deployments"][0].update(instanceCount=0), "batchEndpoints[0].deployments[0].instanceCount", "greater than or equal to 1"),

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from azureml_endpoints.cli.main import COMMANDS
 import yaml
 
 from tests.conftest import REPO
-from tests.node_tools import node_tool
-from tools.evaluate import shipped_stacks
+from azureml_endpoints.local.node_tools import node_tool
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 # Every workflow, whoever adds it: the checks below apply to all of them.
 WORKFLOWS = sorted([*(REPO / ".github" / "workflows").glob("*.yml"), *(REPO / ".github" / "workflows").glob("*.yaml")])
@@ -69,9 +71,8 @@ def test_a_broken_workflow_is_caught_by_the_schema_check(tmp_path):
 def test_every_command_a_workflow_runs_exists_in_the_repo(workflow):
     document = load(workflow)
     for script in run_scripts(document):
-        for module in re.findall(r"python3? -m (tools\.\w+|pytest|venv)", script):
-            if module.startswith("tools."):
-                assert (REPO / "tools" / f"{module.split('.', 1)[1]}.py").is_file(), module
+        for command in re.findall(r"azureml-endpoints ([\w-]+)", script):
+            assert command in COMMANDS, f"{workflow}: azureml-endpoints {command} is no command"
         for path in re.findall(r"(?:-r |bash |--policy-pack )([\w./-]+)", script):
             assert (REPO / path).exists(), f"{workflow}: {path}"
     for used in uses(document):
@@ -99,7 +100,7 @@ def test_actions_are_pinned_to_full_commit_shas_with_their_tag(workflow):
 
 
 def test_every_workflow_installs_the_pulumi_cli_the_sdk_is_pinned_to():
-    sdk = re.search(r"^pulumi==([\d.]+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
+    sdk = re.search(r'"pulumi==([\d.]+)"', (REPO / "pyproject.toml").read_text()).group(1)
     steps = [step for w in WORKFLOWS for job in jobs_of(w).values() for step in job.get("steps", [])
              if step.get("uses", "").startswith("pulumi/actions@")]
     assert steps
@@ -208,8 +209,8 @@ def test_pull_requests_need_no_secret_and_forks_never_reach_azure():
     cloud = document["jobs"]["cloud-preview"]
     assert cloud["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert cloud["permissions"]["id-token"] == "write"
-    assert any("tools.guard preview.json" in s for s in run_scripts(document))
-    assert any("tools.baseline state.json" in s and "--policy-pack policies" in s for s in run_scripts(document))
+    assert any("azureml-endpoints guard preview.json" in s for s in run_scripts(document))
+    assert any("azureml-endpoints baseline state.json" in s and "--policy-pack policies" in s for s in run_scripts(document))
     assert any("bash .ci/run" == s.strip() for s in run_scripts(document))
     # The comment is written by a workflow_run job that checks out no code.
     comment = load("pr-comment.yml")
@@ -237,7 +238,7 @@ def test_drift_runs_on_a_schedule_state_safe_and_manages_issues():
     assert "schedule" in document["on"] and "workflow_dispatch" in document["on"]
     scripts = run_scripts(document)
     assert any("pulumi refresh" in s and "--preview-only --json" in s for s in scripts)
-    assert any("python -m tools.drift refresh.json" in s for s in scripts)
+    assert any("azureml-endpoints drift refresh.json" in s for s in scripts)
     refresh = next(step for job in document["jobs"].values() for step in job.get("steps", []) if "pulumi refresh" in step.get("run", ""))
     assert refresh["env"]["PULUMI_ENABLE_STREAMING_JSON_PREVIEW"] == "true"  # the event stream: a digest has no refresh results
     jobs = document["jobs"]
@@ -250,8 +251,8 @@ def test_reviewers_approve_an_up_whose_guarded_plan_they_can_see():
     preview, up = jobs["preview"], jobs["up"]
     assert "environment" not in preview and up["environment"] == "${{ inputs.stack }}" and up["needs"] == "preview"
     scripts = run_scripts({"jobs": {"preview": preview}})
-    assert any("pulumi preview" in s and "--policy-pack policies" in s and "tools.baseline" in s for s in scripts)
-    assert any("python -m tools.guard preview.json" in s and "GITHUB_STEP_SUMMARY" in s and "exit $code" in s for s in scripts)
+    assert any("pulumi preview" in s and "--policy-pack policies" in s and "azureml-endpoints baseline" in s for s in scripts)
+    assert any("azureml-endpoints guard preview.json" in s and "GITHUB_STEP_SUMMARY" in s and "exit $code" in s for s in scripts)
     # The preview signs in as the stack's reader (default-branch subject), the up as its deployer.
     assert preview["env"]["ARM_CLIENT_ID"] == "${{ fromJSON(vars.AZURE_READER_CLIENT_IDS)[inputs.stack] }}"
     assert up["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_DEPLOYER_CLIENT_ID }}"
@@ -281,6 +282,6 @@ def test_rollout_is_dispatched_by_hand_least_privileged_and_serialised_with_up()
         assert re.search(re.escape(used) + r" # v\d+\.\d+\.\d+", text), used
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
     assert checkout["with"]["persist-credentials"] is False
-    (script,) = [s for s in run_scripts(document) if "tools.rollout" in s]
+    (script,) = [s for s in run_scripts(document) if "azureml-endpoints rollout" in s]
     assert "${{" not in script  # inputs arrive through env:, never spliced into the shell
     assert '--stack "$STACK" --endpoint "$ENDPOINT" --to "$TARGET"' in script

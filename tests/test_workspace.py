@@ -9,14 +9,16 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.role_assignments import ROLE_DEFINITIONS, role_assignment_name
-from components.settings import SettingsError, parse_settings
-from components.workspace import WorkspaceInfo
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, role_assignment_name
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.stack import parse_settings
+from components.workspace.info import WorkspaceInfo
 from tests.conftest import NAMESPACE
-from tools.arm_mocks import SUBSCRIPTION_ID, TENANT_ID, ArmError
-from tools.baseline import main as baseline_main, merged_config, program_config, workspace_identities
-from tools.evaluate import evaluate, stack_config
-from tools.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID, TENANT_ID, ArmError
+from azureml_endpoints.cli.baseline import main as baseline_main, merged_config, program_config, workspace_identities
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.pulumi_io.stack_files import stack_config
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 
 RA = "azure-native:authorization:RoleAssignment"
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
@@ -163,20 +165,21 @@ def test_several_identities_one_primary():
 
 
 def test_the_mocks_refuse_what_arm_refuses():
-    from tools.arm_mocks import _RESOURCES, ArmMocks, _ml_workspace
+    from azureml_endpoints.offline.arm_mocks import ArmMocks, ml_workspace
+    from azureml_endpoints.offline.resource_types import record
 
-    assert _RESOURCES[WORKSPACE] is _ml_workspace
+    assert record(WORKSPACE).answer is ml_workspace
     m = ArmMocks()
     args = {"workspaceName": "w", "resourceGroupName": "rg", "location": "westeurope",
             "identity": {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": ["/nope"]}}
     with pytest.raises(ArmError, match="does not exist"):
-        _ml_workspace(m, args)
+        ml_workspace(m, args)
     with pytest.raises(ArmError, match="storageAccount"):
-        _ml_workspace(m, {**args, "identity": {"type": "SystemAssigned"}, "storageAccount": "/no/such/account"})
+        ml_workspace(m, {**args, "identity": {"type": "SystemAssigned"}, "storageAccount": "/no/such/account"})
     uai = m.new_resource(_mock_args("azure-native:managedidentity:UserAssignedIdentity", {"resourceName": "id1", "resourceGroupName": "rg", "location": "westeurope"}))[0]
     with pytest.raises(ArmError, match="is not one of the workspace's identities"):
-        _ml_workspace(m, {**args, "identity": {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": [uai]}, "primaryUserAssignedIdentity": "/other"})
-    _, outputs = _ml_workspace(m, {**args, "identity": {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": [uai]}, "primaryUserAssignedIdentity": uai})
+        ml_workspace(m, {**args, "identity": {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": [uai]}, "primaryUserAssignedIdentity": "/other"})
+    _, outputs = ml_workspace(m, {**args, "identity": {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": [uai]}, "primaryUserAssignedIdentity": uai})
     assert outputs["identity"]["userAssignedIdentities"][uai]["principalId"] == m.by_id[uai.lower()]["principalId"]
     assert ("rg", "w") in m.workspaces  # endpoints can now be created in it
 

@@ -1,0 +1,160 @@
+"""Guards a real `pulumi preview --json` before it becomes an `up`, and summarises it for the PR comment.
+
+    pulumi preview -s prod --json --policy-pack policies --policy-pack-config cfg.json > preview.json
+    azureml-endpoints guard preview.json
+
+Fails (exit 2) when an endpoint's identity would change, an endpoint would be replaced or deleted, or a
+protected resource would be deleted; otherwise exit 0. Either way it prints a Markdown summary: the change
+counts first, then only the changed resources with each changed property path, old -> new, replacements
+called out. Exit 1, with one line on stderr, when the input is unusable or the preview itself failed
+(error diagnostics). Reads either JSON shape in bounded memory (azureml_endpoints/pulumi_io/pulumi_json.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from azureml_endpoints.pulumi_io.pulumi_json import (
+    MISSING,
+    Document,
+    Step,
+    UnusableInput,
+    code_span,
+    format_path,
+    markdown_value,
+    one_line,
+    parse_path,
+    render_pair,
+    value_at,
+)
+
+ENDPOINT_TYPES = {
+    "azure-native:machinelearningservices:OnlineEndpoint",
+    "azure-native:machinelearningservices:BatchEndpoint",
+}
+REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced", "read-replacement"}
+DELETE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced"}
+UNCHANGED_OPS = {"same", "read", "refresh"}
+
+
+def _lookup(state: Optional[dict], path: list) -> object:
+    """A property from a state's inputs, else its outputs (output-only properties live there)."""
+    state = state or {}
+    for part in ("inputs", "outputs"):
+        found = value_at(state.get(part) or {}, path)
+        if found is not MISSING:
+            return found
+    return MISSING
+
+
+def _kind(entry: object) -> str:
+    if isinstance(entry, dict):
+        kind = entry.get("kind") or entry.get("diffKind")
+        return kind if isinstance(kind, str) else "update"
+    return "update"
+
+
+def changes(step: Step) -> list[tuple[str, Optional[str], Optional[str], str]]:
+    """(path, old, new, kind) per changed property: detailedDiff paths, else diffReasons; old and new are
+    None when neither state shows the value (the engine only says that it changes)."""
+    paths = list(step.detailed_diff) or list(step.diff_reasons) or list(step.replace_reasons)
+    result = []
+    for path in paths:
+        parsed = parse_path(path)
+        old, new = _lookup(step.old, parsed), _lookup(step.new, parsed)
+        kind = _kind(step.detailed_diff.get(path))
+        if old is MISSING and new is MISSING:
+            result.append((format_path(parsed), None, None, kind))
+        else:
+            result.append((format_path(parsed), *render_pair(old, new), kind))
+    return result
+
+
+def identity_changes(step: Step) -> bool:
+    keys = [*step.detailed_diff, *step.diff_reasons, *step.replace_reasons]
+    return step.type in ENDPOINT_TYPES and any(parse_path(k)[:1] == ["identity"] for k in keys)
+
+
+def step_blockers(step: Step) -> list[tuple[str, str]]:
+    """(key, message) per reason to block this step; the key says each once per resource and reason."""
+    name = code_span(step.name)
+    found = []
+    if step.type in ENDPOINT_TYPES and identity_changes(step) and step.op not in UNCHANGED_OPS:
+        found.append((f"identity {step.urn}", f"{name}: the endpoint's identity would change; Azure cannot change it. Deploy a new endpoint under a new name instead."))
+    if step.type in ENDPOINT_TYPES and step.op in REPLACE_OPS:
+        found.append((f"replace {step.urn}", f"{name}: the endpoint would be replaced ({step.op}); its scoring URI, keys and deployments go with it."))
+    elif step.type in ENDPOINT_TYPES and step.op == "delete":
+        found.append((f"delete {step.urn}", f"{name}: the endpoint would be deleted, with its deployments."))
+    if step.op in DELETE_OPS and (step.old or {}).get("protect") is True:
+        found.append((f"protected {step.urn}", f"{name}: a protected resource would be deleted ({step.op})."))
+    return found
+
+
+@dataclass
+class Review:
+    """What the summary shows, kept small: rendered lines, never the resources' states."""
+
+    blockers: dict[str, str] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    changed_steps: int = 0
+
+
+def review(steps: Iterable[Step]) -> Review:
+    result = Review()
+    for step in steps:
+        for key, message in step_blockers(step):
+            result.blockers.setdefault(key, message)  # a replacement shows in several steps; say it once
+        if step.op in UNCHANGED_OPS:
+            continue
+        result.changed_steps += 1
+        marker = " **(replacement)**" if step.op in REPLACE_OPS else ""
+        result.changed.append(f"- {code_span(step.op)} {code_span(step.type)} {code_span(step.name)}{marker}")
+        if step.replace_reasons:
+            result.changed.append(f"  - replaced because of: {', '.join(code_span(k) for k in step.replace_reasons)}")
+        for path, old, new, kind in changes(step):
+            if old is None:
+                result.changed.append(f"  - {code_span(path)}: {kind} (the preview does not show the value)")
+            else:
+                result.changed.append(f"  - {code_span(path)}: {markdown_value(old)} → {markdown_value(new)}")
+    return result
+
+
+def summary(found: Review, change_counts: dict[str, int]) -> str:
+    lines = ["### Preview summary", ""]
+    if change_counts:
+        lines.append(", ".join(f"{op}: {n}" for op, n in sorted(change_counts.items())))
+    else:
+        lines.append(f"{found.changed_steps} changed resource step(s)")
+    lines.append("")
+    if found.blockers:
+        lines += ["**Blocked:**", ""] + [f"- {b}" for b in found.blockers.values()] + [""]
+    lines += found.changed
+    if not found.changed:
+        lines.append("No changes.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="azureml-endpoints guard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("preview", type=Path, help="output of `pulumi preview --json` (either shape)")
+    args = parser.parse_args(argv)
+    document = Document(args.preview)
+    try:
+        found = review(document.steps())
+    except (OSError, UnusableInput) as error:
+        print(f"error: {one_line(args.preview)}: {one_line(error)}", file=sys.stderr)
+        return 1
+    if document.errors:
+        more = f" (and {len(document.errors) - 1} more errors)" if len(document.errors) > 1 else ""
+        print(f"error: {one_line(args.preview)}: the preview failed: {document.errors[0]}{more}", file=sys.stderr)
+        return 1
+    print(summary(found, document.change_summary))
+    return 2 if found.blockers else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Checks or extends ml/models.lock.json: the content hash of every model version this repository registers.
+
+    azureml-endpoints model-lock           # check: every model of every stack matches the lock
+    azureml-endpoints model-lock --add     # add new model versions; never rewrites a locked one
+
+Azure ML model versions are immutable, so a version, once locked, keeps its content: changed files need a new
+version number in the stack's `models` entry. The program refuses a stack whose models do not match the lock,
+before anything reaches Azure. Exit codes: 0 everything matches (or was added), 1 unusable input (a stack
+file or a `models` entry), 2 a model is missing from the lock (check) or its content changed under a locked version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from azureml_endpoints.config.catalog import CatalogModelConfig, SAMPLE_MODEL, content_sha256, lock_problem, read_model_lock
+from azureml_endpoints.paths import MODEL_LOCK_FILE
+from azureml_endpoints.offline.evaluate import REPO
+from azureml_endpoints.pulumi_io.stack_files import project_name, shipped_stacks, stack_config
+
+
+def catalog_models(project_dir: Path = REPO) -> list[tuple[str, CatalogModelConfig]]:
+    """(where it is declared, entry) for the sample model and every `models` entry of every stack file."""
+    found = [("the shipped sample", SAMPLE_MODEL)]
+    namespace = project_name(project_dir)
+    for stack in shipped_stacks(project_dir):
+        raw = stack_config(stack, project_dir).get(f"{namespace}:models") or []
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        if not isinstance(raw, list):
+            raise ValueError(f"Pulumi.{stack}.yaml: {namespace}:models must be a list")
+        for index, entry in enumerate(raw):
+            try:
+                found.append((f"Pulumi.{stack}.yaml {namespace}:models[{index}]", CatalogModelConfig.model_validate(entry)))
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"Pulumi.{stack}.yaml {namespace}:models[{index}].{where}: {first['msg']}") from None
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="azureml-endpoints model-lock", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--add", action="store_true", help="add model versions that are not locked yet, then check")
+    parser.add_argument("--lock-file", type=Path, default=None, help="default ml/models.lock.json")
+    args = parser.parse_args(argv)
+    args.lock_file = args.lock_file or MODEL_LOCK_FILE
+    try:
+        models = catalog_models()
+        lock = read_model_lock(args.lock_file)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    added = []
+    if args.add:
+        for _, entry in models:
+            versions = lock.setdefault(entry.name, {})
+            if str(entry.version) not in versions:
+                versions[str(entry.version)] = "sha256:" + content_sha256(entry.files_path)
+                added.append(entry.reference)
+        if added:
+            document = {
+                "comment": "Model name -> version -> SHA-256 of its files. Written by `azureml-endpoints model-lock --add`; "
+                "a locked version never changes content (Azure ML model versions are immutable).",
+                "models": {name: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for name, v in sorted(lock.items())},
+            }
+            args.lock_file.write_text(json.dumps(document, indent=2) + "\n")
+    problems = sorted({f"{where}: {problem}" for where, entry in models if (problem := lock_problem(entry, lock))})
+    for reference in added:
+        print(f"locked {reference}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(f"{len({e.reference for _, e in models})} model versions match {args.lock_file.name}")
+    return 2 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

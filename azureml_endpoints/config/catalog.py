@@ -1,0 +1,367 @@
+"""What each deployment runs: models, code and environments, referenced the way `az ml` deployment YAML does.
+
+A deployment names its model as
+  - `azureml:<name>:<version>`: a model already registered in the workspace (nothing is uploaded);
+  - `azureml://registries/<registry>/models/<name>/versions/<version>`: a model in an Azure ML registry;
+  - `<name>` or `<name>:<version>`: an entry of the stack's `models` catalog, uploaded and registered here;
+and its environment likewise (`azureml:`, a registry environment, or an entry of `environments`).
+A deployment that names nothing runs the shipped sample: model `sklearn-regression:1`, the sample scoring
+code and the sample environment.
+
+Azure ML requires a workspace model version to be a positive integer, and asset versions are immutable:
+changed content under a registered version is refused here, before anything reaches Azure, by comparing
+each catalog model's content hash with the committed lock file `ml/models.lock.json`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field, StrictInt, field_validator, model_validator
+
+from azureml_endpoints.config.base import ConfigModel
+from azureml_endpoints.config.names import ASSET_NAME, ML_REGISTRY_NAME, AssetName
+from azureml_endpoints.azure.images import BATCH_IMAGE, ONLINE_IMAGE
+from azureml_endpoints.paths import MODEL_LOCK_FILE, REPO
+
+
+POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
+ASSET_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}")  # environments and registry assets
+# An image reference pinned by tag or digest: `<registry>/<repository>:<tag>` or `...@sha256:<64 hex>`.
+IMAGE_REFERENCE = re.compile(
+    r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
+
+
+class ModelType(str, Enum):
+    CUSTOM = "custom_model"
+    MLFLOW = "mlflow_model"
+
+
+def repository_path(value: str, kind: Literal["file", "folder", "any"]) -> Path:
+    """A path inside this repository, relative to its root, that exists as `kind`; else ValueError."""
+    if not value or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"{value!r} must be a path relative to the repository root, such as ml/model-1/model")
+    try:
+        resolved = (REPO / value).resolve()
+        inside = resolved == REPO or REPO in resolved.parents
+        exists = resolved.is_file() if kind == "file" else resolved.is_dir() if kind == "folder" else resolved.exists()
+    except (OSError, ValueError) as error:  # over-long or otherwise unusable names
+        raise ValueError(f"{value!r} is not a usable path ({error.__class__.__name__})") from None
+    if not inside or ".git" in resolved.relative_to(REPO).parts:
+        raise ValueError(f"{value!r} is outside the repository")
+    if resolved == REPO:
+        raise ValueError(f"{value!r} is the whole repository: name the folder or file itself")
+    if not exists:
+        raise ValueError(f"{value!r} does not exist in the repository (expected a {'file or folder' if kind == 'any' else kind})")
+    return resolved
+
+
+def asset_files(path: Path) -> list[Path]:
+    """The files of a file or folder asset in a stable order, without caches."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def content_sha256(path: Path) -> str:
+    """SHA-256 over (relative name, content) of every file: equal for equal content, whatever the folder is called.
+
+    Settings check it against the lock and the assets record it: a model is read once per run, however large,
+    unless a file's size or modification time changes in between."""
+    files = asset_files(path)
+    return _content_sha256(path, tuple((f, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=None)
+def _content_sha256(path: Path, files: tuple[tuple[Path, int, int], ...]) -> str:
+    root = path if path.is_dir() else path.parent
+    digest = hashlib.sha256()
+    for file, _, _ in files:
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def short_version(*parts: tuple[str, bytes]) -> str:
+    """First 16 hex digits of a SHA-256 over (name, content) pairs: code and environment versions."""
+    digest = hashlib.sha256()
+    for name, content in parts:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()[:16]
+
+
+class CatalogModelConfig(ConfigModel):
+    """A model this repository ships: uploaded to the workspace's default datastore and registered."""
+
+    name: AssetName = Field(description="Model name in the workspace.")
+    version: StrictInt = Field(ge=1, description="Positive integer, as `az ml model create --version`.")
+    path: str = Field(description="A folder or file in this repository, relative to its root.")
+    type: ModelType = Field(ModelType.CUSTOM, description="custom_model, or mlflow_model for no-code deployments.")
+    description: Optional[str] = Field(None, max_length=5000)
+
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        repository_path(value, "any")
+        return value
+
+    @model_validator(mode="after")
+    def _mlflow_layout(self) -> "CatalogModelConfig":
+        # Azure reads an MLflow model's signature and flavors from the MLmodel file at the folder's root.
+        if self.type is ModelType.MLFLOW and not (self.files_path / "MLmodel").is_file():
+            raise ValueError(f"path: an mlflow_model is a folder with an MLmodel file at its root ({self.path} has none)")
+        return self
+
+    @property
+    def files_path(self) -> Path:
+        return (REPO / self.path).resolve()
+
+    @property
+    def reference(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+class CatalogEnvironmentConfig(ConfigModel):
+    """An environment this repository defines: a pinned base image plus an optional conda file."""
+
+    name: AssetName = Field(description="Environment name in the workspace.")
+    image: str = Field(description="Base image pinned by tag or digest, e.g. mcr.microsoft.com/azureml/<image>:<dated tag>.")
+    conda_file: Optional[str] = Field(None, description="A conda YAML file in this repository, relative to its root.")
+    description: Optional[str] = Field(None, max_length=5000)
+
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        found = IMAGE_REFERENCE.fullmatch(value)
+        if not found:
+            raise ValueError(f"{value!r} is not an image reference such as mcr.microsoft.com/azureml/<image>:<tag>")
+        if not found["digest"] and found["tag"] in (None, "latest"):
+            raise ValueError(
+                f"{value!r} is not pinned: name a dated tag or a @sha256 digest, so the same stack always builds the same image"
+            )
+        return value
+
+    @field_validator("conda_file")
+    @classmethod
+    def _conda(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            repository_path(value, "file")
+        return value
+
+    @property
+    def version(self) -> str:
+        """Content hash of image and conda file: environment versions may be strings, so no lock is needed."""
+        conda = (REPO / self.conda_file).read_bytes() if self.conda_file else b""
+        return short_version(("conda", conda), ("image", self.image.encode()))
+
+    @property
+    def reference(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+# The shipped sample: what a deployment runs when it names nothing.
+SAMPLE_MODEL = CatalogModelConfig(
+    name="sklearn-regression",
+    version=1,
+    path="ml/model-1/model",
+    description="Ridge regression (alpha 0.5) over 10 features, trained by ml/train_model.py",
+)
+SAMPLE_ONLINE_CODE = ("ml/onlinescoring", "score_managedidentity.py")
+SAMPLE_BATCH_CODE = ("ml/batchscoring", "batch_driver.py")
+SAMPLE_ONLINE_ENVIRONMENT = CatalogEnvironmentConfig(
+    name="sklearn-scoring", image=ONLINE_IMAGE, conda_file="ml/environment/conda.yaml",
+    description="Online scoring: the base image plus ml/environment/conda.yaml",
+)
+SAMPLE_BATCH_ENVIRONMENT = CatalogEnvironmentConfig(
+    name="sklearn-batch", image=BATCH_IMAGE, conda_file="ml/environment/batch-conda.yaml",
+    description="Batch scoring: the base image plus ml/environment/batch-conda.yaml (Azure ML's batch runtime packages)",
+)
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """A parsed model or environment reference. `entry` is set for catalog (repository) assets."""
+
+    kind: Literal["catalog", "workspace", "registry"]
+    name: str
+    version: str
+    registry: Optional[str] = None
+    entry: CatalogModelConfig | CatalogEnvironmentConfig | None = None
+
+    @property
+    def label(self) -> str:
+        where = {"catalog": "repository", "workspace": "workspace", "registry": f"registry {self.registry}"}[self.kind]
+        return f"{self.name}:{self.version} ({where})"
+
+
+def parse_model_reference(value: str, catalog: list[CatalogModelConfig]) -> AssetRef:
+    """One of the three model forms, or ValueError saying which forms exist."""
+    if value.startswith("azureml://"):
+        return _registry_reference(value, "models")
+    if value.startswith("azureml:"):
+        name, _, version = value[len("azureml:"):].partition(":")
+        if "@" in name:
+            raise ValueError(f"{value!r}: name an exact version (azureml:<name>:<version>); labels such as @latest change under a stack")
+        _check(ASSET_NAME.pattern, name, value, "model name")
+        if not POSITIVE_INTEGER.fullmatch(version):
+            raise ValueError(f"{value!r}: a workspace model version is a positive integer (azureml:<name>:<version>)")
+        return AssetRef("workspace", name, version)
+    name, sep, version = value.partition(":")
+    candidates = [m for m in catalog if m.name.lower() == name.lower()]
+    if sep:
+        candidates = [m for m in candidates if str(m.version) == version]
+    if len(candidates) == 1:
+        entry = candidates[0]
+        return AssetRef("catalog", entry.name, str(entry.version), entry=entry)
+    known = ", ".join(m.reference for m in catalog) or "none"
+    if len(candidates) > 1:
+        raise ValueError(f"{value!r} matches versions {', '.join(m.reference for m in candidates)} in models: name one as <name>:<version>")
+    raise ValueError(
+        f"{value!r} is not in models (entries: {known}); for a model already registered use azureml:<name>:<version>, "
+        "for a registry model azureml://registries/<registry>/models/<name>/versions/<version>"
+    )
+
+
+def parse_environment_reference(value: str, catalog: list[CatalogEnvironmentConfig]) -> AssetRef:
+    """One of the three environment forms, or ValueError saying which forms exist."""
+    if value.startswith("azureml://"):
+        return _registry_reference(value, "environments")
+    if value.startswith("azureml:"):
+        name, sep, version = value[len("azureml:"):].partition(":")
+        if "@" in name or not sep:
+            raise ValueError(f"{value!r}: name an exact version (azureml:<name>:<version>); labels such as @latest change under a stack")
+        _check(ASSET_NAME.pattern, name, value, "environment name")
+        _check(ASSET_VERSION, version, value, "version")
+        return AssetRef("workspace", name, version)
+    candidates = [e for e in catalog if e.name.lower() == value.lower()]
+    if len(candidates) == 1:
+        entry = candidates[0]
+        return AssetRef("catalog", entry.name, entry.version, entry=entry)
+    known = ", ".join(e.name for e in catalog) or "none"
+    raise ValueError(
+        f"{value!r} is not in environments (entries: {known}); for an environment already registered use "
+        "azureml:<name>:<version>, for a registry environment azureml://registries/<registry>/environments/<name>/versions/<version>"
+    )
+
+
+def _registry_reference(value: str, collection: str) -> AssetRef:
+    """`azureml://registries/<registry>/<collection>/<name>/versions/<version>`, as `az ml` and azure-ai-ml send it."""
+    found = re.fullmatch(rf"azureml://registries/([^/]+)/{collection}/([^/]+)/versions/([^/]+)", value)
+    if not found:
+        raise ValueError(f"{value!r} is not azureml://registries/<registry>/{collection}/<name>/versions/<version>")
+    registry, name, version = found.groups()
+    _check(ML_REGISTRY_NAME.pattern, registry, value, "registry name")
+    _check(ASSET_NAME.pattern, name, value, f"{collection[:-1]} name")
+    _check(ASSET_VERSION, version, value, "version")
+    return AssetRef("registry", name, version, registry)
+
+
+def _check(pattern: re.Pattern, part: str, value: str, what: str) -> None:
+    if not pattern.fullmatch(part):
+        raise ValueError(f"{value!r}: {part!r} is not a valid {what}")
+
+
+@dataclass(frozen=True)
+class DeploymentAssets:
+    """What one deployment runs. MLflow models carry no code and no environment: Azure builds both."""
+
+    model: AssetRef
+    code: Optional[Path]  # a repository folder, registered as a code asset
+    scoring_script: Optional[str]
+    environment: Optional[AssetRef]
+
+
+def resolve_deployment_assets(
+    model: Optional[str],
+    code: Optional[str],
+    scoring_script: Optional[str],
+    environment: Optional[str],
+    models: list[CatalogModelConfig],
+    environments: list[CatalogEnvironmentConfig],
+    batch: bool,
+) -> DeploymentAssets:
+    """The assets of one deployment from its four keys; ValueError names the key at fault (`key: message`)."""
+    sample_code, sample_script = SAMPLE_BATCH_CODE if batch else SAMPLE_ONLINE_CODE
+    sample_environment = SAMPLE_BATCH_ENVIRONMENT if batch else SAMPLE_ONLINE_ENVIRONMENT
+    if model is None:
+        ref = AssetRef("catalog", SAMPLE_MODEL.name, str(SAMPLE_MODEL.version), entry=SAMPLE_MODEL)
+    else:
+        try:
+            ref = parse_model_reference(model, models)
+        except ValueError as error:
+            raise ValueError(f"model: {error}") from None
+    mlflow = isinstance(ref.entry, CatalogModelConfig) and ref.entry.type is ModelType.MLFLOW
+    if mlflow:
+        named = [k for k, v in (("code", code), ("scoringScript", scoring_script), ("environment", environment)) if v is not None]
+        if named:
+            raise ValueError(
+                f"{named[0]}: {ref.name}:{ref.version} is an mlflow_model: Azure builds its scoring code and environment "
+                "(no-code deployment), so the deployment names neither code, scoringScript nor environment"
+            )
+        return DeploymentAssets(ref, None, None, None)
+    if ref.kind != "catalog" and code is None and scoring_script is None and environment is None:
+        # As in `az ml` deployment YAML: a registered model with neither code nor environment is a no-code (MLflow) deployment.
+        return DeploymentAssets(ref, None, None, None)
+    if code is None:
+        code_path = REPO / sample_code
+        if scoring_script is None:
+            scoring_script = sample_script
+    else:
+        try:
+            code_path = repository_path(code, "folder")
+        except ValueError as error:
+            raise ValueError(f"code: {error}") from None
+        if scoring_script is None:
+            raise ValueError(f"scoringScript: is required with code (the file in {code} that defines init() and run())")
+    try:
+        script_exists = (code_path / scoring_script).is_file() and "/" not in scoring_script and "\\" not in scoring_script
+    except (OSError, ValueError):
+        script_exists = False
+    if not script_exists:
+        shipped = ", ".join(sorted(p.name for p in code_path.glob("*.py"))) or "none"
+        folder = code_path.relative_to(REPO).as_posix()
+        raise ValueError(f"scoringScript: {scoring_script!r} must name a file in {folder} (Python files there: {shipped})")
+    if environment is None:
+        env_ref = AssetRef("catalog", sample_environment.name, sample_environment.version, entry=sample_environment)
+    else:
+        try:
+            env_ref = parse_environment_reference(environment, environments)
+        except ValueError as error:
+            raise ValueError(f"environment: {error}") from None
+    return DeploymentAssets(ref, code_path, scoring_script, env_ref)
+
+
+def read_model_lock(path: Optional[Path] = None) -> dict[str, dict[str, str]]:
+    """`{model name: {version: "sha256:<hex>"}}` from the committed lock file (empty when there is none)."""
+    path = path or MODEL_LOCK_FILE
+    if not path.is_file():
+        return {}
+    document = json.loads(path.read_text())
+    return {name: dict(versions) for name, versions in (document.get("models") or {}).items()}
+
+
+def lock_problem(entry: CatalogModelConfig, lock: dict[str, dict[str, str]]) -> Optional[str]:
+    """Why a catalog model does not match the lock file, or None when it does."""
+    locked = lock.get(entry.name, {}).get(str(entry.version))
+    actual = "sha256:" + content_sha256(entry.files_path)
+    if locked is None:
+        return (
+            f"{entry.reference} is not in ml/models.lock.json: run `azureml-endpoints model-lock --add` and commit the lock file "
+            "(a registered version can never change content)"
+        )
+    if locked != actual:
+        return (
+            f"the content under {entry.path} changed since {entry.reference} was locked ({locked[:19]}… → {actual[:19]}…); "
+            "Azure ML model versions are immutable: bump the version and run `azureml-endpoints model-lock --add`"
+        )
+    return None

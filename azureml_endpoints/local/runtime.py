@@ -1,0 +1,332 @@
+"""The pieces Azure ML runs scoring code with, stood up on this machine, loopback only.
+
+- `python_env(conda_file)`: a virtual environment with exactly the pip packages of an environment's conda
+  file (the list Azure installs into the image), so the code runs against Microsoft's own runtime packages
+  (`azureml-inference-server-http`, the batch runtime's `azureml-core`), not the program's venv.
+- `TokenEndpoint`: the managed identity endpoint Azure ML gives a deployment (MSI_ENDPOINT + MSI_SECRET,
+  `clientid` for a user-assigned identity). It issues tokens with the claims Azure Storage checks
+  (audience = the requested resource, Entra issuer, lifetime) and records every request.
+- `Azurite`: Microsoft's storage emulator (npm), HTTPS with a self-signed certificate and `--oauth basic`, so
+  a blob read needs a bearer token whose audience and lifetime Azurite validates.
+- `InferenceServer`: `azureml-inference-server-http` serving an entry script, bound to 127.0.0.1.
+
+Used by the tests and by `azureml-endpoints score-local`. Every server here listens on 127.0.0.1 only and is
+stopped by its context manager.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import yaml
+from azureml_endpoints.paths import REPO
+
+RUNTIME_DIR = REPO / ".venv-runtime"  # gitignored: one venv per distinct pip list
+LOOPBACK = "127.0.0.1"
+TENANT_ID = "00000000-0000-4000-8000-0000000000aa"  # the emulated tenant
+# Azurite's documented development account key: public, accepted only by the emulator.
+EMULATOR_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+class RuntimeSetupError(RuntimeError):
+    """A local server did not start (or an environment could not be built); the message says why."""
+
+
+class EnvironmentBuildError(RuntimeSetupError):
+    """pip could not build an environment (no registry, or pins that do not resolve)."""
+
+
+# --- python environments ------------------------------------------------------------------------------------------
+
+
+def conda_pip_requirements(conda_file: Path) -> list[str]:
+    """The pip list of a conda environment file, the packages Azure ML installs on top of the image."""
+    document = yaml.safe_load(conda_file.read_text())
+    for dependency in document.get("dependencies", []):
+        if isinstance(dependency, dict) and "pip" in dependency:
+            return [str(p) for p in dependency["pip"]]
+    raise RuntimeSetupError(f"{conda_file}: no pip dependencies")
+
+
+def conda_python(conda_file: Path) -> str | None:
+    for dependency in yaml.safe_load(conda_file.read_text()).get("dependencies", []):
+        if isinstance(dependency, str) and dependency.startswith("python="):
+            return dependency.split("=", 1)[1]
+    return None
+
+
+def python_env(conda_file: Path, base: Path = RUNTIME_DIR) -> Path:
+    """Python of a venv holding the conda file's pip packages; built once per distinct list (pip needs PyPI)."""
+    wanted = conda_python(conda_file)
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted and wanted != running:
+        raise RuntimeSetupError(f"{conda_file.name} asks for Python {wanted}; run this with Python {wanted} (this is {running})")
+    return requirements_env(conda_file.stem, conda_pip_requirements(conda_file), base)
+
+
+def requirements_env(name: str, requirements: list[str], base: Path = RUNTIME_DIR) -> Path:
+    """Python of a venv named after `name` and a hash of the requirements, built once."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    key = hashlib.sha256("\n".join([running, *requirements]).encode()).hexdigest()[:12]
+    target = base / f"{name}-{key}"
+    python, done = target / "bin" / "python", target / ".complete"
+    if done.is_file():
+        return python
+    shutil.rmtree(target, ignore_errors=True)  # a half-built environment from an interrupted run
+    base.mkdir(parents=True, exist_ok=True)
+    steps = [
+        [sys.executable, "-m", "venv", str(target)],
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
+    ]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+        if result.returncode != 0:
+            raise EnvironmentBuildError(f"building the {name} environment failed: {' '.join(step[:4])} ...\n{result.stderr[-3000:]}")
+    done.write_text("\n".join(requirements) + "\n")
+    return python
+
+
+# --- loopback helpers ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (made now, valid one day) and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "loopback-cert.pem", folder / "loopback-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def _wait_for(check, process: subprocess.Popen, seconds: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeSetupError(f"{what} exited with {process.returncode}:\n{log.read_text()[-20000:]}")
+        if check():
+            return
+        time.sleep(0.2)
+    raise RuntimeSetupError(f"{what} did not come up within {seconds:.0f} s:\n{log.read_text()[-20000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+# --- the managed identity endpoint --------------------------------------------------------------------------------
+
+
+def _b64url(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+class TokenEndpoint:
+    """MSI_ENDPOINT as Azure ML serves it to a deployment: GET ?resource=..&clientid=.., header `secret`.
+
+    Tokens are JWTs with the claims Azurite checks (aud, iss, nbf, exp, iat), unsigned: Azurite's
+    `--oauth basic` validates claims, not signatures. `requests` records every token request's query.
+    """
+
+    def __init__(self, principal_id: str = "00000000-0000-4000-8000-0000000000b1"):
+        self.secret = "local-msi-secret"
+        self.principal_id = principal_id
+        self.requests: list[dict[str, list[str]]] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                if self.headers.get("secret") != endpoint.secret:
+                    return self._answer(401, {"error": "invalid_request", "error_description": "wrong or missing secret header"})
+                if not query.get("resource"):
+                    return self._answer(400, {"error": "invalid_request", "error_description": "resource is required"})
+                endpoint.requests.append(query)
+                now = int(time.time())
+                resource = query["resource"][0]
+                claims = {
+                    "aud": resource.rstrip("/"), "iss": f"https://sts.windows.net/{TENANT_ID}/", "iat": now, "nbf": now,
+                    "exp": now + 3600, "oid": endpoint.principal_id, "tid": TENANT_ID,
+                    "appid": query.get("clientid", [endpoint.principal_id])[0],
+                }
+                token = f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}."
+                self._answer(200, {"access_token": token, "expires_on": now + 3600, "resource": resource, "token_type": "Bearer"})
+
+            def _answer(self, status: int, body: dict):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}/msi/token"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "TokenEndpoint":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --- Azurite ------------------------------------------------------------------------------------------------------
+
+
+class Azurite:
+    """Azurite's blob service over HTTPS with OAuth, one account named as the stack's data account."""
+
+    def __init__(self, account: str, folder: Path):
+        self.account = account
+        self.folder = folder
+        self.cert, self.key = self_signed_certificate(folder)
+        self.port = free_port()
+        self.blob_endpoint = f"https://{LOOPBACK}:{self.port}/{account}/"  # path-style, as for IP hosts
+        self.log = folder / "azurite.log"
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Azurite":
+        from azureml_endpoints.local.node_tools import node_tool
+
+        command = [
+            str(node_tool("azurite-blob")), "--blobHost", LOOPBACK, "--blobPort", str(self.port),
+            "--cert", str(self.cert), "--key", str(self.key), "--oauth", "basic",
+            "--inMemoryPersistence", "--disableTelemetry",
+            # azure-storage-blob sends its newest service version, which may postdate the emulator's release.
+            "--skipApiVersionCheck",
+        ]
+        env = {**os.environ, "AZURITE_ACCOUNTS": f"{self.account}:{EMULATOR_KEY}"}
+        self._process = subprocess.Popen(command, stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(self.folder))
+        _wait_for(lambda: "successfully listens" in self.log.read_text(), self._process, 60, "Azurite", self.log)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process:
+            _stop(self._process)
+
+    def upload(self, container: str, blob_name: str, data: bytes) -> None:
+        """Uploads with the emulator's account key, as azure-native's storage.Blob uploads with the account key."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient(
+            self.blob_endpoint.rstrip("/"), credential={"account_name": self.account, "account_key": EMULATOR_KEY},
+            connection_verify=str(self.cert),
+        )
+        try:
+            service.create_container(container)
+        except ResourceExistsError:
+            pass
+        service.get_blob_client(container, blob_name).upload_blob(data, overwrite=True)
+
+
+# --- the inference server -----------------------------------------------------------------------------------------
+
+# azmlinfsrv binds gunicorn to 0.0.0.0 (its DEFAULT_HOST); this runs the same entry point bound to loopback.
+_LAUNCHER = (
+    "import sys\n"
+    "from azureml_inference_server_http import amlserver\n"
+    f"amlserver.DEFAULT_HOST = {LOOPBACK!r}\n"
+    "sys.argv[0] = 'azmlinfsrv'\n"
+    "amlserver.run()\n"
+)
+
+
+class InferenceServer:
+    """`azureml-inference-server-http` serving `entry_script` from `python`'s environment, on loopback."""
+
+    def __init__(self, python: Path, entry_script: Path, model_dir: Path, env: dict[str, str], folder: Path):
+        self.python, self.entry_script, self.model_dir, self.env = python, entry_script, model_dir, env
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.log = folder / f"inference-server-{self.port}.log"
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "InferenceServer":
+        command = [
+            str(self.python), "-c", _LAUNCHER, "--entry_script", str(self.entry_script),
+            "--model_dir", str(self.model_dir), "--port", str(self.port),
+        ]
+        env = {**os.environ, **self.env, "AML_APP_ROOT": str(self.entry_script.parent), "PYTHONUNBUFFERED": "1"}
+        self._process = subprocess.Popen(
+            command, stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=str(self.entry_script.parent),
+        )
+        _wait_for(self._healthy, self._process, 120, "azureml-inference-server-http", self.log)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process:
+            _stop(self._process)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def score(self, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+        request = urllib.request.Request(f"{self.url}/score", data=body, headers={"Content-Type": content_type}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def output(self) -> str:
+        return self.log.read_text()
+

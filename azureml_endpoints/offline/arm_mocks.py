@@ -1,0 +1,593 @@
+"""Pulumi mocks that answer the way Azure Resource Manager does, and a recorder of what the program registers.
+
+Each resource type's answer is a function here; which type gets which answer is its record in
+azureml_endpoints/offline/resource_types.py, with its create time and preview line.
+
+The mocks build ARM-format ids from the resource's real naming inputs, give identities principal and
+client ids, return the `userAssignedIdentities` map Azure returns for an endpoint, and refuse what ARM
+refuses (an unknown workspace, a user-assigned identity id that does not exist). Numbers come back as
+the engine sends them (floats). Everything is derived from names, so two runs answer identically.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000001"
+TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
+# Suffixes of the fake cloud the mocks answer for; the program must take every host name from Azure.
+FAKE_STORAGE_SUFFIX = "core.example-cloud.test"
+FAKE_INFERENCE_SUFFIX = "inference.ml.example-cloud.test"
+FAKE_VAULT_SUFFIX = "vault.example-cloud.test"
+FAKE_REGISTRY_SUFFIX = "azurecr.example-cloud.test"
+FAKE_INSIGHTS_INGESTION = "https://westeurope-0.in.applicationinsights.example-cloud.test/"
+CALLER_CLIENT_ID = "00000000-0000-4000-8000-0000000000c1"  # who runs `pulumi up` (getClientConfig)
+CALLER_OBJECT_ID = "00000000-0000-4000-8000-0000000000c2"
+_ID_NAMESPACE = uuid.UUID("0b9f3c1e-5a0b-4d7e-8f61-1c2d3e4f5a6b")
+
+
+def fake_guid(*parts: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))
+
+
+@dataclass
+class FakeWorkspace:
+    name: str
+    resource_group: str
+    location: str = "westeurope"
+    has_registry: bool = True
+
+    @property
+    def id(self) -> str:
+        return rg_id(self.resource_group) + f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+
+    @property
+    def storage_account_name(self) -> str:
+        return ("st" + self.name.replace("-", "").replace("_", "").lower())[:24]
+
+    @property
+    def storage_account_id(self) -> str:
+        return rg_id(self.resource_group) + f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+
+    @property
+    def registry_id(self) -> str:
+        name = ("cr" + self.name.replace("-", "").replace("_", "").lower())[:50]
+        return rg_id(self.resource_group) + f"/providers/Microsoft.ContainerRegistry/registries/{name}"
+
+    @property
+    def workspace_guid(self) -> str:
+        return fake_guid("workspace", self.id)
+
+
+def rg_id(resource_group: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{resource_group}"
+
+
+class ArmError(Exception):
+    """What ARM would answer with an error status."""
+
+
+@dataclass
+class Registration:
+    """One RegisterResource call as the engine receives it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict
+    outputs: dict
+    id: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    replace_on_changes: list[str]
+    ignore_changes: list[str]
+    delete_before_replace: bool
+    retain_on_delete: bool
+    custom_timeouts: dict[str, str]
+
+
+class ArmMocks(pulumi.runtime.Mocks):
+    def __init__(self, workspaces: Optional[list[FakeWorkspace]] = None):
+        self.workspaces = {(w.resource_group.lower(), w.name.lower()): w for w in (workspaces or [])}
+        self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> outputs, for lookups across resources
+        self.calls: list[tuple[str, dict]] = []
+
+    # --- resources -------------------------------------------------------------------------------
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        inputs = copy.deepcopy(args.inputs)
+        from azureml_endpoints.offline.resource_types import record  # the records name this module's answers
+
+        answer = record(args.typ).answer if args.custom is not False else None
+        if answer is None:  # components, dynamic and other non-Azure resources keep their inputs
+            return f"{args.name}-id", inputs
+        resource_id, outputs = answer(self, inputs)
+        state = {**inputs, **outputs, "id": resource_id}
+        self.by_id[resource_id.lower()] = state
+        return resource_id, state
+
+    # --- invokes ---------------------------------------------------------------------------------
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        self.calls.append((args.token, dict(args.args)))
+        handler = _CALLS.get(args.token)
+        if handler is None:
+            raise ArmError(f"the ARM mocks do not know the function {args.token}")
+        return handler(self, args.args)
+
+    def workspace(self, resource_group: str, name: str) -> FakeWorkspace:
+        found = self.workspaces.get((resource_group.lower(), name.lower()))
+        if found is None:
+            raise ArmError(
+                f"ResourceNotFound: The Resource 'Microsoft.MachineLearningServices/workspaces/{name}' under "
+                f"resource group '{resource_group}' was not found."
+            )
+        return found
+
+
+def _arm(resource_group: str, provider_path: str) -> str:
+    return rg_id(resource_group) + "/providers/" + provider_path
+
+
+def _workspace_path(i: dict) -> str:
+    return f"Microsoft.MachineLearningServices/workspaces/{i['workspaceName']}"
+
+
+def user_assigned_identity(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"Microsoft.ManagedIdentity/userAssignedIdentities/{i['resourceName']}")
+    return rid, {
+        "name": i["resourceName"],
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "principalId": fake_guid("principal", rid),
+        "clientId": fake_guid("client", rid),
+        "tenantId": TENANT_ID,
+    }
+
+
+def storage_account(m: ArmMocks, i: dict):
+    name = i["accountName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Storage/storageAccounts/{name}")
+    return rid, {
+        "name": name,
+        "type": "Microsoft.Storage/storageAccounts",
+        "provisioningState": "Succeeded",
+        "primaryEndpoints": {
+            "blob": f"https://{name}.blob.{FAKE_STORAGE_SUFFIX}/",
+            "dfs": f"https://{name}.dfs.{FAKE_STORAGE_SUFFIX}/",
+        },
+    }
+
+
+def blob_container(m: ArmMocks, i: dict):
+    rid = _arm(
+        i["resourceGroupName"],
+        f"Microsoft.Storage/storageAccounts/{i['accountName']}/blobServices/default/containers/{i['containerName']}",
+    )
+    return rid, {"name": i["containerName"], "type": "Microsoft.Storage/storageAccounts/blobServices/containers"}
+
+
+def blob(m: ArmMocks, i: dict):
+    url = f"https://{i['accountName']}.blob.{FAKE_STORAGE_SUFFIX}/{i['containerName']}/{i['blobName']}"
+    return url, {"name": i["blobName"], "url": url}
+
+
+def role_assignment(m: ArmMocks, i: dict):
+    rid = f"{i['scope']}/providers/Microsoft.Authorization/roleAssignments/{i['roleAssignmentName']}"
+    return rid, {"name": i["roleAssignmentName"], "type": "Microsoft.Authorization/roleAssignments"}
+
+
+def _endpoint_identity(m: ArmMocks, identity: dict, rid: str) -> dict:
+    kind = identity.get("type")
+    if kind == "SystemAssigned":
+        return {"type": kind, "principalId": fake_guid("principal", rid), "tenantId": TENANT_ID}
+    if kind == "UserAssigned":
+        result = {}
+        for uai_id in identity.get("userAssignedIdentities", []):
+            uai = m.by_id.get(uai_id.lower())
+            if uai is None:
+                raise ArmError(f"BadRequest: user-assigned identity '{uai_id}' does not exist")
+            result[uai_id] = {"principalId": uai["principalId"], "clientId": uai["clientId"]}
+        return {"type": kind, "userAssignedIdentities": result}
+    raise ArmError(f"BadRequest: identity type '{kind}' is not supported on endpoints")
+
+
+def online_endpoint(m: ArmMocks, i: dict):
+    name = i["endpointName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/onlineEndpoints/{name}")
+    ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
+    properties = dict(i["properties"])
+    properties.update(
+        {
+            "provisioningState": "Succeeded",
+            "scoringUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/score",
+            "swaggerUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/swagger.json",
+            "traffic": {},
+        }
+    )
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        "identity": _endpoint_identity(m, i.get("identity") or {}, rid),
+        "properties": properties,
+    }
+
+
+def batch_endpoint(m: ArmMocks, i: dict):
+    name = i["endpointName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/batchEndpoints/{name}")
+    ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
+    identity = i.get("identity") or {}
+    if identity.get("type") != "SystemAssigned":
+        raise ArmError("BadRequest: batch endpoints support only a system-assigned identity")
+    properties = {
+        **i["properties"],
+        "provisioningState": "Succeeded",
+        "scoringUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/jobs",
+        "defaults": {},
+    }
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
+        "identity": _endpoint_identity(m, identity, rid),
+        "properties": properties,
+    }
+
+
+def compute(m: ArmMocks, i: dict):
+    name = i["computeName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/computes/{name}")
+    m.workspace(i["resourceGroupName"], i["workspaceName"])
+    identity = i.get("identity") or {}
+    if identity.get("type") not in ("SystemAssigned", "UserAssigned"):
+        raise ArmError(f"BadRequest: a compute cluster has one system-assigned or user-assigned identity, not {identity.get('type')!r}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/computes",
+        "identity": _endpoint_identity(m, identity, rid),
+        "properties": properties,
+    }
+
+
+def datastore(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/datastores/{i['name']}")
+    m.workspace(i["resourceGroupName"], i["workspaceName"])
+    return rid, {"name": i["name"], "type": "Microsoft.MachineLearningServices/workspaces/datastores"}
+
+
+def online_deployment(m: ArmMocks, i: dict):
+    name = i["deploymentName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/onlineEndpoints/{i['endpointName']}/deployments/{name}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {"name": name, "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", "properties": properties}
+
+
+def batch_deployment(m: ArmMocks, i: dict):
+    name = i["deploymentName"]
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/batchEndpoints/{i['endpointName']}/deployments/{name}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {"name": name, "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments", "properties": properties}
+
+
+def asset_version(collection: str):
+    def handler(m: ArmMocks, i: dict):
+        version = str(i["version"])
+        if collection == "models" and not (version.isdigit() and not version.startswith("0")):
+            # Azure ML: a workspace model version must be a positive integer (Azure/azureml-examples#2725).
+            raise ArmError(f"UserError: model version '{version}' is not a positive integer")
+        rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/{collection}/{i['name']}/versions/{i['version']}")
+        return rid, {"name": i["version"], "type": f"Microsoft.MachineLearningServices/workspaces/{collection}/versions"}
+
+    return handler
+
+
+def template_deployment(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Resources/deployments/{i['deploymentName']}")
+    properties = {**i["properties"], "provisioningState": "Succeeded"}
+    return rid, {"name": i["deploymentName"], "type": "Microsoft.Resources/deployments", "properties": properties}
+
+
+def resource_group(m: ArmMocks, i: dict):
+    return rg_id(i["resourceGroupName"]), {"name": i["resourceGroupName"], "type": "Microsoft.Resources/resourceGroups"}
+
+
+def key_vault(m: ArmMocks, i: dict):
+    name = i["vaultName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.KeyVault/vaults/{name}")
+    properties = {**i["properties"], "vaultUri": f"https://{name}.{FAKE_VAULT_SUFFIX}/", "provisioningState": "Succeeded"}
+    return rid, {"name": name, "type": "Microsoft.KeyVault/vaults", "properties": properties}
+
+
+def key_vault_key(m: ArmMocks, i: dict):
+    rid = _arm(i["resourceGroupName"], f"Microsoft.KeyVault/vaults/{i['vaultName']}/keys/{i['keyName']}")
+    return rid, {"name": i["keyName"], "keyUri": f"https://{i['vaultName']}.{FAKE_VAULT_SUFFIX}/keys/{i['keyName']}"}
+
+
+def role_definition(m: ArmMocks, i: dict):
+    rid = f"{i['scope']}/providers/Microsoft.Authorization/roleDefinitions/{i['roleDefinitionId']}"
+    return rid, {"name": i["roleDefinitionId"], "type": "Microsoft.Authorization/roleDefinitions", "roleType": "CustomRole"}
+
+
+def entra_application(m: ArmMocks, i: dict):
+    object_id = fake_guid("application", i["displayName"])
+    return f"/applications/{object_id}", {"objectId": object_id, "clientId": fake_guid("application-client", i["displayName"])}
+
+
+def entra_service_principal(m: ArmMocks, i: dict):
+    object_id = fake_guid("service-principal", i["clientId"])
+    return f"/servicePrincipals/{object_id}", {"objectId": object_id}
+
+
+def federated_credential(m: ArmMocks, i: dict):
+    credential = fake_guid("federated", i["applicationId"], i["subject"])
+    return f"{i['applicationId']}/federatedIdentityCredential/{credential}", {"credentialId": credential}
+
+
+def entra_group(m: ArmMocks, i: dict):
+    object_id = fake_guid("group", i["displayName"])
+    return object_id, {"objectId": object_id, "securityEnabled": i.get("securityEnabled", False)}
+
+
+def container_registry(m: ArmMocks, i: dict):
+    name = i["registryName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.ContainerRegistry/registries/{name}")
+    sku = (i.get("sku") or {}).get("name")
+    if i.get("anonymousPullEnabled") and sku == "Basic":
+        raise ArmError("BadRequest: anonymous pull is available on Standard and Premium registries only")
+    return rid, {
+        "name": name,
+        "type": "Microsoft.ContainerRegistry/registries",
+        "loginServer": f"{name.lower()}.{FAKE_REGISTRY_SUFFIX}",
+        "provisioningState": "Succeeded",
+        "adminUserEnabled": i.get("adminUserEnabled", False),
+        "anonymousPullEnabled": i.get("anonymousPullEnabled", False),
+    }
+
+
+def log_analytics_workspace(m: ArmMocks, i: dict):
+    name = i["workspaceName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.OperationalInsights/workspaces/{name}")
+    return rid, {
+        "name": name,
+        "type": "Microsoft.OperationalInsights/workspaces",
+        "customerId": fake_guid("log-analytics", rid),
+        "provisioningState": "Succeeded",
+    }
+
+
+def application_insights(m: ArmMocks, i: dict):
+    name = i["resourceName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Insights/components/{name}")
+    workspace = i.get("workspaceResourceId")
+    if workspace is not None and workspace.lower() not in m.by_id:
+        raise ArmError(f"BadRequest: Log Analytics workspace '{workspace}' does not exist")
+    key = fake_guid("instrumentation-key", rid)
+    return rid, {
+        "name": name,
+        "type": "microsoft.insights/components",
+        "appId": fake_guid("app", rid),
+        "instrumentationKey": key,
+        "connectionString": f"InstrumentationKey={key};IngestionEndpoint={FAKE_INSIGHTS_INGESTION}",
+        "provisioningState": "Succeeded",
+    }
+
+
+def ml_workspace(m: ArmMocks, i: dict):
+    """A created workspace: ARM refuses dependencies or identities that do not exist and a primary identity
+    that is not attached; the fake Azure then holds it, so endpoints and computes can be created in it."""
+    name, group = i["workspaceName"], i["resourceGroupName"]
+    rid = _arm(group, f"Microsoft.MachineLearningServices/workspaces/{name}")
+    for key in ("storageAccount", "keyVault", "containerRegistry", "applicationInsights"):
+        if i.get(key) is not None and i[key].lower() not in m.by_id:
+            raise ArmError(f"BadRequest: {key} '{i[key]}' does not exist")
+    identity = i.get("identity") or {"type": "SystemAssigned"}
+    kind = identity.get("type")
+    if kind not in ("SystemAssigned", "SystemAssigned,UserAssigned", "UserAssigned"):
+        raise ArmError(f"BadRequest: identity type '{kind}' is not supported on workspaces")
+    result = {"type": kind}
+    if "SystemAssigned" in kind:
+        result.update({"principalId": fake_guid("principal", rid), "tenantId": TENANT_ID})
+    attached = {}
+    for uai_id in identity.get("userAssignedIdentities") or []:
+        uai = m.by_id.get(uai_id.lower())
+        if uai is None:
+            raise ArmError(f"BadRequest: user-assigned identity '{uai_id}' does not exist")
+        attached[uai_id] = {"principalId": uai["principalId"], "clientId": uai["clientId"]}
+    if "UserAssigned" in kind:
+        if not attached:
+            raise ArmError("BadRequest: a UserAssigned workspace identity needs userAssignedIdentities")
+        result["userAssignedIdentities"] = attached
+    primary = i.get("primaryUserAssignedIdentity")
+    if primary is not None and primary not in attached:
+        raise ArmError(f"BadRequest: primaryUserAssignedIdentity '{primary}' is not one of the workspace's identities")
+    m.workspaces[(group.lower(), name.lower())] = FakeWorkspace(name=name, resource_group=group, location=i.get("location", "westeurope"))
+    return rid, {
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "workspaceId": fake_guid("workspace", rid),
+        "identity": result,
+        "provisioningState": "Succeeded",
+        "discoveryUrl": f"https://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/discovery",
+        "mlFlowTrackingUri": f"azureml://{i.get('location', 'westeurope')}.api.ml.example-cloud.test/mlflow/v1.0{rid}",
+    }
+
+
+def blob_service_properties(m: ArmMocks, i: dict):
+    if i.get("blobServicesName", "default") != "default":
+        raise ArmError("InvalidResourceName: the blob service of a storage account is named 'default'")
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Storage/storageAccounts/{i['accountName']}/blobServices/default")
+    return rid, {"name": "default", "type": "Microsoft.Storage/storageAccounts/blobServices"}
+
+
+def resource_group_lock(m: ArmMocks, i: dict):
+    if i["level"] not in ("CanNotDelete", "ReadOnly"):
+        raise ArmError(f"LockLevelInvalid: a lock's level is CanNotDelete or ReadOnly, not {i['level']!r}")
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Authorization/locks/{i['lockName']}")
+    return rid, {"name": i["lockName"], "type": "Microsoft.Authorization/locks"}
+
+
+def _existing(m: ArmMocks, resource_id: str, what: str) -> dict:
+    """ARM refuses a setting whose target does not exist; the mocks know every resource the program created."""
+    found = m.by_id.get(resource_id.lower())
+    if found is None:
+        raise ArmError(f"ResourceNotFound: {what} '{resource_id}' does not exist")
+    return found
+
+
+def autoscale_setting(m: ArmMocks, i: dict):
+    target = _existing(m, i["targetResourceUri"], "autoscale target")
+    if target.get("type") != "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments":
+        raise ArmError(f"BadRequest: autoscale target '{i['targetResourceUri']}' is not an online deployment")
+    for profile in i["profiles"]:
+        capacity = {k: int(v) for k, v in profile["capacity"].items()}
+        if not capacity["minimum"] <= capacity["default"] <= capacity["maximum"]:
+            raise ArmError(f"BadRequest: autoscale capacity {profile['capacity']} must satisfy minimum <= default <= maximum")
+        for rule in profile.get("rules", []):
+            _existing(m, rule["metricTrigger"]["metricResourceUri"], "metric resource")
+    name = i["autoscaleSettingName"]
+    rid = _arm(i["resourceGroupName"], f"microsoft.insights/autoscalesettings/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/autoscaleSettings"}
+
+
+def diagnostic_setting(m: ArmMocks, i: dict):
+    _existing(m, i["resourceUri"], "diagnostic settings target")
+    if i.get("workspaceId") and not i["workspaceId"].lower().startswith("/subscriptions/"):
+        raise ArmError(f"BadRequest: workspaceId '{i['workspaceId']}' is not an ARM id")
+    rid = f"{i['resourceUri']}/providers/microsoft.insights/diagnosticSettings/{i['name']}"
+    return rid, {"name": i["name"], "type": "Microsoft.Insights/diagnosticSettings"}
+
+
+def action_group(m: ArmMocks, i: dict):
+    name = i["actionGroupName"]
+    if len(i["groupShortName"]) > 12:
+        raise ArmError("BadRequest: groupShortName is at most 12 characters")
+    rid = _arm(i["resourceGroupName"], f"microsoft.insights/actionGroups/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/ActionGroups"}
+
+
+def metric_alert(m: ArmMocks, i: dict):
+    for scope in i["scopes"]:
+        _existing(m, scope, "alert scope")
+    for action in i.get("actions") or []:
+        _existing(m, action["actionGroupId"], "action group")
+    name = i["ruleName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Insights/metricAlerts/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/metricAlerts"}
+
+
+def _get_workspace(m: ArmMocks, a: dict):
+    ws = m.workspace(a["resourceGroupName"], a["workspaceName"])
+    result = {
+        "id": ws.id,
+        "name": ws.name,
+        "location": ws.location,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "storageAccount": ws.storage_account_id,
+        "workspaceId": ws.workspace_guid,
+        "identity": {"type": "SystemAssigned", "principalId": fake_guid("principal", ws.id), "tenantId": TENANT_ID},
+    }
+    if ws.has_registry:
+        result["containerRegistry"] = ws.registry_id
+    return result
+
+
+def _get_datastore(m: ArmMocks, a: dict):
+    ws = m.workspace(a["resourceGroupName"], a["workspaceName"])
+    if a["name"] != "workspaceblobstore":
+        raise ArmError(f"ResourceNotFound: datastore '{a['name']}'")
+    return {
+        "id": ws.id + "/datastores/workspaceblobstore",
+        "name": "workspaceblobstore",
+        "properties": {
+            "datastoreType": "AzureBlob",
+            "accountName": ws.storage_account_name,
+            "containerName": f"azureml-blobstore-{ws.workspace_guid}",
+            "endpoint": FAKE_STORAGE_SUFFIX,
+            "protocol": "https",
+            "isDefault": True,
+        },
+    }
+
+
+def _list_online_endpoint_keys(m: ArmMocks, a: dict):
+    seed = f"{a['resourceGroupName']}/{a['workspaceName']}/{a['endpointName']}"
+    return {"primaryKey": "pk-" + fake_guid("key1", seed), "secondaryKey": "sk-" + fake_guid("key2", seed)}
+
+
+def _client_config(m: ArmMocks, a: dict):
+    return {"clientId": CALLER_CLIENT_ID, "objectId": CALLER_OBJECT_ID, "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}
+
+
+_CALLS = {
+    "azure-native:authorization:getClientConfig": _client_config,
+    "azuread:index/getClientConfig:getClientConfig": _client_config,
+    "azure-native:machinelearningservices:getWorkspace": _get_workspace,
+    "azure-native:machinelearningservices:getDatastore": _get_datastore,
+    "azure-native:machinelearningservices:listOnlineEndpointKeys": _list_online_endpoint_keys,
+}
+
+
+def plain(value: Any) -> Any:
+    """Inputs as comparable data: assets become {"fileAsset": path} (they compare by identity otherwise)."""
+    if isinstance(value, pulumi.FileAsset):
+        return {"fileAsset": value.path}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping every registration with its options and the stack's outputs."""
+
+    def __init__(self, mocks: ArmMocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.stack_outputs: dict[str, Any] = {}
+        self.stack_urn: Optional[str] = None
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        registered = self.resources[response.urn]
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                inputs=plain(rpc.deserialize_properties(request.object)),
+                outputs=plain(dict(registered.state)) if request.custom else {},
+                id=response.id,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                protect=request.protect,
+                replace_on_changes=list(request.replaceOnChanges),
+                ignore_changes=list(request.ignoreChanges),
+                delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete,
+                custom_timeouts={
+                    "create": request.customTimeouts.create,
+                    "update": request.customTimeouts.update,
+                    "delete": request.customTimeouts.delete,
+                },
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn == self.stack_urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)

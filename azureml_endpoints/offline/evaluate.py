@@ -1,0 +1,101 @@
+"""Evaluates the Pulumi program for a stack under the ARM-like mocks, without Azure or the Pulumi CLI.
+
+Used by the tests and the offline preview: it reads `Pulumi.<stack>.yaml` the way the CLI does
+(azureml_endpoints/pulumi_io/stack_files.py), runs `__main__.py`, and returns every registration (inputs, outputs, dependencies, options) and the stack outputs.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import runpy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime import stack as runtime_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from azureml_endpoints.offline.arm_mocks import ArmMocks, FakeWorkspace, RecordingMonitor, Registration
+from azureml_endpoints.paths import REPO
+from azureml_endpoints.pulumi_io.stack_files import project_defaults, project_name, stack_config
+
+@dataclass
+class Evaluation:
+    stack: str
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    mocks: ArmMocks
+    error: Optional[BaseException] = None  # set only when evaluate(raise_errors=False) caught one
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.registrations if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+
+def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
+    """The fake Azure holds the workspace a stack names, as an existing workspace would be (a workspace the
+    stack creates exists only once the program has created it)."""
+    ws = config.get(f"{project_name(REPO)}:workspace")
+    if isinstance(ws, str):  # the program's own check names the key when this is no object
+        try:
+            ws = json.loads(ws)
+        except ValueError:
+            return []
+    if not isinstance(ws, dict) or "name" not in ws or "resourceGroup" not in ws or ws.get("create") is True:
+        return []
+    return [FakeWorkspace(name=ws["name"], resource_group=ws["resourceGroup"])]
+
+
+def evaluate(
+    stack: str,
+    config: Optional[Mapping[str, Any]] = None,
+    workspaces: Optional[list[FakeWorkspace]] = None,
+    preview: bool = False,
+    raise_errors: bool = True,
+    program: Optional[Path] = None,
+    project_dir: Path = REPO,
+) -> Evaluation:
+    """Runs a project's program (or another `program`) for a stack.
+
+    `config` replaces the stack file's config, `workspaces` the fake Azure's; `project_dir` selects the
+    Pulumi project (this repository's, or bootstrap/).
+
+    With raise_errors=False a failing program still returns what it registered, with `error` set.
+    """
+    config = {**project_defaults(project_dir), **(stack_config(stack, project_dir) if config is None else config)}
+    program = program or project_dir / "__main__.py"
+    mocks = ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project_name(project_dir), stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    runtime_settings.ROOT.set(None)  # set_mocks finishes a root stack at once; the program needs a live one
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    error = None
+    thresholds = gc.get_threshold()
+    # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
+    # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
+    # cost more per resource (measured in benchmarks/bench_preview.py, README "Performance").
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+    except Exception as caught:  # noqa: BLE001 handed back to the caller below
+        if raise_errors:
+            raise
+        error = caught
+    finally:
+        gc.set_threshold(*thresholds)
+        runtime_settings.ROOT.set(None)
+    return Evaluation(stack, monitor.registrations, monitor.stack_outputs, mocks, error)

@@ -1,0 +1,168 @@
+"""Stack and project files read as the Pulumi CLI reads them, so every tool sees what `pulumi up` would see.
+
+`read_stack_file` follows the CLI's YAML reader (gopkg.in/yaml.v2) value by value; `project_defaults` applies
+the `default` of every key `Pulumi.yaml` declares, as the CLI hands it to the program when a stack sets none.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from azureml_endpoints.paths import REPO
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def project_name(project_dir: Path = REPO) -> str:
+    return _project(project_dir / "Pulumi.yaml", (project_dir / "Pulumi.yaml").stat().st_mtime_ns)["name"]
+
+
+@functools.lru_cache(maxsize=None)
+def _project(path: Path, modified_ns: int) -> dict[str, Any]:
+    """Pulumi.yaml, parsed once per version of the file (every evaluation reads its name and defaults)."""
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def shipped_stacks(project_dir: Path = REPO) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+class StackFileError(ValueError):
+    """A stack file the Pulumi CLI would refuse; the message is one line naming the file and line."""
+
+
+_INT = re.compile(r"[-+]?(?:0b[01_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+
+
+class _CliLoader(yaml.SafeLoader):
+    """YAML read as the Pulumi CLI reads a stack file (gopkg.in/yaml.v2, see `stack_config`).
+
+    Timestamps stay the strings written; y/n/yes/no/on/off are booleans (YAML 1.1); numbers have no
+    sexagesimal form; a key repeated in one mapping is refused.
+    """
+
+    bool_values = {**yaml.SafeLoader.bool_values, "y": True, "n": False}
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith((":timestamp", ":int", ":float", ":bool"))]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                raise StackFileError(f"line {key_node.start_mark.line + 1}: a mapping key must be a scalar")
+            if key in seen:
+                raise StackFileError(
+                    f"line {key_node.start_mark.line + 1}: mapping key {key!r} already defined at line {seen[key]}"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise StackFileError(f"line {node.start_mark.line + 1}: {node.value!r} has no JSON form (the CLI passes JSON)")
+        # Go's JSON encoder writes an integral float64 below 1e21 without a fraction ("1.0" -> 1), and the
+        # CLI decodes it back as an int64 (value.go, replaceNumberWithIntOrFloat).
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+
+
+_CliLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"), list("yYnNtTfFoO"))
+_CliLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("(?:" + _INT.pattern + ")$"), list("-+0123456789"))
+_CliLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile("(?:" + _FLOAT.pattern + ")$"), list("-+0123456789."))
+_CliLoader.add_constructor("tag:yaml.org,2002:float", _CliLoader.construct_yaml_float)
+# Explicit tags as yaml.v2 decodes them into a config value: a timestamp stays its text, a set is a map of
+# nulls, binary becomes the decoded bytes as a string (Go's JSON encoder replaces invalid UTF-8, as
+# "replace" does here).
+_CliLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: node.value)
+_CliLoader.add_constructor("tag:yaml.org,2002:set", lambda loader, node: dict.fromkeys(loader.construct_mapping(node, deep=True)))
+_CliLoader.add_constructor(
+    "tag:yaml.org,2002:binary", lambda loader, node: yaml.SafeLoader.construct_yaml_binary(loader, node).decode("utf-8", "replace")
+)
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The `config:` of a stack file as the Pulumi CLI hands it to the program.
+
+    The CLI (pulumi/pulumi sdk/go/common/workspace/loaders.go, LoadProjectStack: the UTF-8 BOM stripped,
+    then sdk/go/common/encoding/marshal.go, gopkg.in/yaml.v2) reads each value into config.Value
+    (sdk/go/common/resource/config/value.go, unmarshalValue): a scalar is taken as the string written
+    (`2024-05-01`, `120`, `yes`; a blank `key:` is ""), anything else is decoded and re-encoded as JSON,
+    where yaml.v2 keeps timestamp-like scalars as strings and reads y/n/yes/no/on/off as booleans.
+    Scalars are returned as those strings, objects and lists as data; a duplicated key is refused (the CLI
+    refuses it too), as is a document that is not a mapping with a `config` mapping.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise StackFileError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    loader = None
+    try:
+        loader = _CliLoader(text)
+        root = loader.get_single_node()
+        if root is None:
+            return {}
+        if not isinstance(root, yaml.MappingNode):
+            raise StackFileError("the stack file is not a YAML mapping")
+        document = loader.construct_document(root)  # refuses duplicated keys at any depth
+        if not isinstance(document, dict):
+            raise StackFileError("the stack file is not a YAML mapping")
+        if document.get("config") is None:
+            return {}
+        config_node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "config"), None)
+        if not isinstance(document["config"], dict) or not isinstance(config_node, yaml.MappingNode):
+            raise StackFileError("`config` must be a mapping of keys to values")
+        config: dict[str, Any] = {}
+        for key_node, value_node in config_node.value:  # merge keys already flattened into the pairs
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(value_node, yaml.ScalarNode) and not isinstance(document["config"].get(key), (dict, list)):
+                value = "" if value_node.tag.endswith(":null") else value_node.value
+            else:
+                value = document["config"][key]
+            config[str(key)] = value
+        return config
+    except StackFileError as error:
+        raise StackFileError(f"{path.name}: {error}") from None
+    except (ValueError, TypeError, IndexError, KeyError) as error:  # an explicitly tagged scalar that is no such value
+        raise StackFileError(f"{path.name}: a value cannot be read as its tag says ({type(error).__name__}: {error})") from None
+    except yaml.reader.ReaderError as error:
+        character = chr(error.character) if isinstance(error.character, int) else error.character
+        raise StackFileError(f"{path.name}: character {character!r} at position {error.position} is not allowed in YAML") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        message = str(getattr(error, "problem", None) or error).replace("\n", " ")
+        raise StackFileError(f"{path.name}: {where}{message}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def stack_config(stack: str, project_dir: Path = REPO) -> dict[str, Any]:
+    """The `config:` of Pulumi.<stack>.yaml, keys with their namespace, values as the CLI passes them."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no stack file {path.name} (stacks: {', '.join(shipped_stacks(project_dir))})")
+    return read_stack_file(path)
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270"
+
+
+def project_defaults(project_dir: Path = REPO) -> dict[str, Any]:
+    """The `default` of every key Pulumi.yaml declares: the CLI hands it to the program when a stack sets none."""
+    path = project_dir / "Pulumi.yaml"
+    declared = _project(path, path.stat().st_mtime_ns).get("config") or {}
+    return {key: d["default"] for key, d in declared.items() if isinstance(d, dict) and "default" in d}
