@@ -8,15 +8,15 @@ import pulumi
 from pulumi_azure_native import authorization
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.online import AuthMode
+from azureml_endpoints.config.stack import Environment, load_settings
+from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
 from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
-from components.workspace.create import create_workspace
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
-from azureml_endpoints.config.online import AuthMode
-from azureml_endpoints.config.stack import Environment, load_settings
-from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
+from components.workspace.create import create_workspace
 from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
@@ -115,7 +115,9 @@ for endpoint_settings in settings.online_endpoints:
         "identityType": endpoint_settings.identity.type.value,
         "principalId": endpoint.principal_id,
         "authMode": endpoint_settings.auth_mode.value,
-        "models": {d.name: deployment_assets[("online", endpoint_settings.name, d.name)].model.label for d in endpoint_settings.deployments},
+        "models": {
+            d.name: deployment_assets[("online", endpoint_settings.name, d.name)].model.label for d in endpoint_settings.deployments
+        },
     }
     if endpoint.client_id is not None:
         outputs["clientId"] = endpoint.client_id

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from azureml_endpoints.paths import REPO
 
 TYPE = "azure-native:storage:StorageAccount"
@@ -25,10 +26,21 @@ TYPE = "azure-native:storage:StorageAccount"
 
 def _state(i: int, owner: str) -> dict:
     urn = f"urn:pulumi:prod::azureml-endpoints::{TYPE}::acct{i}"
-    props = {"accountName": f"acct{i}", "tags": {"owner": owner, "costCenter": "ml"}, "blob": "x" * 1500,
-             "networkRuleSet": {"defaultAction": "Deny", "ipRules": [{"value": f"10.0.{i % 250}.0/24"}] * 10}}
-    return {"urn": urn, "custom": True, "id": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct{i}",
-            "type": TYPE, "inputs": props, "outputs": dict(props, primaryEndpoints={"blob": f"https://acct{i}.blob"}), "protect": False}
+    props = {
+        "accountName": f"acct{i}",
+        "tags": {"owner": owner, "costCenter": "ml"},
+        "blob": "x" * 1500,
+        "networkRuleSet": {"defaultAction": "Deny", "ipRules": [{"value": f"10.0.{i % 250}.0/24"}] * 10},
+    }
+    return {
+        "urn": urn,
+        "custom": True,
+        "id": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct{i}",
+        "type": TYPE,
+        "inputs": props,
+        "outputs": dict(props, primaryEndpoints={"blob": f"https://acct{i}.blob"}),
+        "protect": False,
+    }
 
 
 def write_digest(path: Path, megabytes: int) -> int:
@@ -38,9 +50,16 @@ def write_digest(path: Path, megabytes: int) -> int:
         out.write('{\n    "config": {},\n    "steps": [\n')
         while out.tell() < megabytes * 2**20:
             old, new = _state(count, "someone-else"), _state(count, "ml-platform")
-            for step in ({"op": "refresh", "urn": old["urn"], "oldState": old, "newState": old},
-                         {"op": "update", "urn": old["urn"], "oldState": old, "newState": new,
-                          "detailedDiff": {"tags.owner": {"kind": "update", "inputDiff": True}}}):
+            for step in (
+                {"op": "refresh", "urn": old["urn"], "oldState": old, "newState": old},
+                {
+                    "op": "update",
+                    "urn": old["urn"],
+                    "oldState": old,
+                    "newState": new,
+                    "detailedDiff": {"tags.owner": {"kind": "update", "inputDiff": True}},
+                },
+            ):
                 out.write(("" if count == 0 and step["op"] == "refresh" else ",\n") + json.dumps(step, indent=4))
             count += 1
         out.write(f'\n    ],\n    "changeSummary": {{"update": {count}}}\n}}\n')
@@ -83,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'document':<8} {'MiB':>6} {'steps':>7}  {'command':<28} {'exit':>4} {'peak RSS MiB':>13} {'seconds':>8}")
     for shape, path in documents.items():
         size = path.stat().st_size / 2**20
-        runs = [("azureml_endpoints.cli.guard", [sys.executable, "-m", "azureml_endpoints.cli.guard", str(path)]),
-                ("azureml_endpoints.cli.drift", [sys.executable, "-m", "azureml_endpoints.cli.drift", str(path)])]
+        runs = [
+            ("azureml_endpoints.cli.guard", [sys.executable, "-m", "azureml_endpoints.cli.guard", str(path)]),
+            ("azureml_endpoints.cli.drift", [sys.executable, "-m", "azureml_endpoints.cli.drift", str(path)]),
+        ]
         if shape == "digest":
             runs.append(("json.load (whole document)", [sys.executable, "-c", f"import json; json.load(open({str(path)!r}))"]))
         for name, command in runs:

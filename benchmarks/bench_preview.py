@@ -25,7 +25,6 @@ from pathlib import Path
 import yaml
 
 from azureml_endpoints.offline.evaluate import REPO, evaluate
-
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 ENDPOINT_COUNTS = (1, 10, 50)
@@ -88,11 +87,22 @@ def main(argv: list[str] | None = None) -> int:
     for n in ENDPOINT_COUNTS:
         stack_file = workdir / f"Pulumi.dev-{n}.yaml"
         stack_file.write_text(yaml.safe_dump(generated_stack(n)))
-        command = [py, "-m", "azureml_endpoints.cli.preview", "--stack", "dev", "--stack-file", str(stack_file), "--json", "--graph", str(workdir / f"{n}.mmd")]
+        command = [
+            py,
+            "-m",
+            "azureml_endpoints.cli.preview",
+            "--stack",
+            "dev",
+            "--stack-file",
+            str(stack_file),
+            "--json",
+            "--graph",
+            str(workdir / f"{n}.mmd"),
+        ]
         variants[f"preview {n}"] = (command, None)
 
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    for name, (command, env) in variants.items():  # warm-up: imports and file caches
+    for command, env in variants.values():  # warm-up: imports and file caches
         timed(command, env)
     for _ in range(args.rounds):
         for name, (command, env) in variants.items():
@@ -101,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     median = {name: statistics.median(values) for name, values in samples.items()}
     ratio = statistics.median(p / f for p, f in zip(samples["program"], samples["floor"]))
     per_endpoint = statistics.median(
-        (b - a) / (ENDPOINT_COUNTS[-1] - ENDPOINT_COUNTS[0]) for a, b in zip(samples["preview 1"], samples[f"preview {ENDPOINT_COUNTS[-1]}"])
+        (b - a) / (ENDPOINT_COUNTS[-1] - ENDPOINT_COUNTS[0])
+        for a, b in zip(samples["preview 1"], samples[f"preview {ENDPOINT_COUNTS[-1]}"])
     )
     print(f"rounds: {args.rounds}, whole-process wall time, median seconds")
     for name, value in median.items():

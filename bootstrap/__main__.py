@@ -9,19 +9,19 @@ installed into ../.venv by `pip install -e .`.
 
 import pulumi
 import pulumi_azuread as azuread
-from pulumi_azure_native import authorization
-
 from bootstrap_settings import Environment, load
+from pipeline_identity import PipelineIdentity, PipelineIdentityArgs
+from pulumi_azure_native import authorization
+from state_backend import StateBackend, StateBackendArgs
+
 from azureml_endpoints.azure.roles import INVOKER_ROLE, invoker_role_guid, role_definition_id
 from components.role_assignments import RoleGrant
-from pipeline_identity import PipelineIdentity, PipelineIdentityArgs
-from state_backend import StateBackend, StateBackendArgs
 
 SCORE_ACTION = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
 # The roles a deployer may grant, as its Role Based Access Control Administrator condition allows them.
 WORKLOAD_ROLES = ("Storage Blob Data Reader", "AcrPull")
-# What a stack that creates its workspace grants the workspace's user-assigned identity (README, "Workspace as
-# code"); allowed only for environments with createsWorkspace.
+# What a stack that creates its workspace grants the workspace's user-assigned identity (docs/workspace-as-code.md);
+# allowed only for environments with createsWorkspace.
 WORKSPACE_IDENTITY_ROLES = ("Contributor", "Key Vault Administrator", "Storage Blob Data Contributor")
 
 settings = load(pulumi.Config())
@@ -68,7 +68,7 @@ def delegation_condition(e: Environment) -> str:
     """
     roles = WORKLOAD_ROLES + (WORKSPACE_IDENTITY_ROLES if e.creates_workspace else ())
     if e.collects_data and "Storage Blob Data Contributor" not in roles:
-        roles += ("Storage Blob Data Contributor",)  # a data collector's write role (README, "Operability")
+        roles += ("Storage Blob Data Contributor",)  # a data collector's write role (docs/operability.md)
     workload = ", ".join(role_definition_id(subscription, r).rsplit("/", 1)[1] for r in roles)
     invoker_guid = invoker_role_guid(subscription)
 
@@ -122,7 +122,9 @@ deployers = {
             subscription_id=subscription,
             grants=(
                 RoleGrant("Contributor", group_scope(e.resource_group), "contributor"),
-                RoleGrant("Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition(e)),
+                RoleGrant(
+                    "Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition(e)
+                ),
                 RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
             ),

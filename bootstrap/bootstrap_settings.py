@@ -34,7 +34,9 @@ class GitHub(ConfigModel):
     def _in_its_subject_format(cls, value: str, info: ValidationInfo) -> str:
         """`@` only in the immutable form, and the immutable form always carries both numeric ids."""
         if info.data.get("subject_format") == "immutable":
-            return matches(GITHUB_REPOSITORY_IMMUTABLE, "owner@ownerId/name@repositoryId (numeric ids), as subjectFormat is immutable")(value)
+            return matches(GITHUB_REPOSITORY_IMMUTABLE, "owner@ownerId/name@repositoryId (numeric ids), as subjectFormat is immutable")(
+                value
+            )
         return matches(GITHUB_REPOSITORY, "owner/name (for owner@id/name@id set subjectFormat: immutable)")(value)
 
 
@@ -85,15 +87,19 @@ class BootstrapSettings(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _per_environment_names(self) -> "BootstrapSettings":
+    def _per_environment_names(self) -> BootstrapSettings:
         """Each environment's container and key name (prefix-env) must itself be a valid name."""
         for env in self.environments:
             container, key = state_container(self.state, env), state_key(self.state, env)
             if ENVIRONMENT.match(env) and not BLOB_CONTAINER_NAME.pattern.fullmatch(container):
-                raise ValueError(f"environments.{env}: its state container '{container}' (state.container + '-{env}') is not "
-                                 f"a valid container name: {BLOB_CONTAINER_NAME.rule}")
+                raise ValueError(
+                    f"environments.{env}: its state container '{container}' (state.container + '-{env}') is not "
+                    f"a valid container name: {BLOB_CONTAINER_NAME.rule}"
+                )
             if ENVIRONMENT.match(env) and not KEY_NAME.match(key):
-                raise ValueError(f"environments.{env}: its secrets key '{key}' (state.keyName + '-{env}') is not valid: 1-127 letters, digits, '-'")
+                raise ValueError(
+                    f"environments.{env}: its secrets key '{key}' (state.keyName + '-{env}') is not valid: 1-127 letters, digits, '-'"
+                )
         return self
 
     @field_validator("tags")

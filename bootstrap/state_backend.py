@@ -10,9 +10,9 @@ key cannot lose the secrets.
 from dataclasses import dataclass
 
 import pulumi
+from bootstrap_settings import State, state_container, state_key
 from pulumi_azure_native import authorization, keyvault, resources, storage
 
-from bootstrap_settings import State, state_container, state_key
 from components.storage_account import secure_storage_account
 
 # Days a deleted or overwritten state blob, and a deleted container, can be restored.
@@ -110,8 +110,12 @@ class StateBackend(pulumi.ComponentResource):
                     properties=keyvault.KeyPropertiesArgs(
                         kty=keyvault.JsonWebKeyType.RSA,
                         key_size=2048,
-                        key_ops=[keyvault.JsonWebKeyOperation.WRAP_KEY, keyvault.JsonWebKeyOperation.UNWRAP_KEY,
-                                 keyvault.JsonWebKeyOperation.ENCRYPT, keyvault.JsonWebKeyOperation.DECRYPT],
+                        key_ops=[
+                            keyvault.JsonWebKeyOperation.WRAP_KEY,
+                            keyvault.JsonWebKeyOperation.UNWRAP_KEY,
+                            keyvault.JsonWebKeyOperation.ENCRYPT,
+                            keyvault.JsonWebKeyOperation.DECRYPT,
+                        ],
                     ),
                     tags=args.tags,
                 ),

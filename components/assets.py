@@ -12,13 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
-from azureml_endpoints.config.catalog import AssetRef, CatalogEnvironmentConfig, CatalogModelConfig, DeploymentAssets, asset_files, content_sha256, short_version
+from azureml_endpoints.config.catalog import (
+    AssetRef,
+    CatalogEnvironmentConfig,
+    CatalogModelConfig,
+    DeploymentAssets,
+    asset_files,
+    content_sha256,
+    short_version,
+)
 from azureml_endpoints.paths import REPO
 from components.workspace.info import WorkspaceInfo
 
@@ -40,12 +47,12 @@ class DeploymentAssetIds:
     """What a deployment resource sends: asset ids, and no code or environment for a no-code (MLflow) model."""
 
     model_id: pulumi.Input[str]
-    code_id: Optional[pulumi.Input[str]]
-    scoring_script: Optional[str]
-    environment_id: Optional[pulumi.Input[str]]
+    code_id: pulumi.Input[str] | None
+    scoring_script: str | None
+    environment_id: pulumi.Input[str] | None
     model_label: str  # name:version (where), for previews and outputs
 
-    def code_configuration(self) -> Optional[ml.CodeConfigurationArgs]:
+    def code_configuration(self) -> ml.CodeConfigurationArgs | None:
         """The deployment's code, or None for a no-code (MLflow) deployment: Azure builds code and environment."""
         if self.code_id is None:
             return None
@@ -196,7 +203,4 @@ def _unique(items, key) -> list:
 def _code_labels(folders: tuple[Path, ...]) -> dict[Path, str]:
     """A short, stable label per code folder for resource names: its name, or its repository path if names repeat."""
     names = [code_asset_name(f) for f in folders]
-    return {
-        f: n if names.count(n) == 1 else f.relative_to(REPO).as_posix().replace("/", "-")
-        for f, n in zip(folders, names)
-    }
+    return {f: n if names.count(n) == 1 else f.relative_to(REPO).as_posix().replace("/", "-") for f, n in zip(folders, names)}

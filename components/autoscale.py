@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import monitor
 
-from azureml_endpoints.config.operability import AutoscaleConfig, AutoscaleRuleConfig, DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE
+from azureml_endpoints.config.operability import DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE, AutoscaleConfig, AutoscaleRuleConfig
 from components.workspace.info import WorkspaceInfo
 
 

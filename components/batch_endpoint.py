@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.compute_cluster import ComputeCluster, ComputeClusterArgs
-from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
-from components.identity import ml_identity
-from components.assets import DeploymentAssetIds
-from components.online_endpoint import DEPLOYMENT_TIMEOUTS
 from azureml_endpoints.config.batch import BatchDeploymentConfig, BatchEndpointConfig
+from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
+from components.assets import DeploymentAssetIds
+from components.compute_cluster import ComputeCluster, ComputeClusterArgs
+from components.identity import ml_identity
+from components.online_endpoint import DEPLOYMENT_TIMEOUTS
 from components.workspace.info import WorkspaceInfo
 
 # Batch endpoints accept only Entra tokens and a system-assigned identity.
@@ -115,9 +115,7 @@ class BatchEndpoint(pulumi.ComponentResource):
                     resources=ml.DeploymentResourceConfigurationArgs(instance_count=d.instance_count),
                     max_concurrency_per_instance=d.max_concurrency_per_instance,
                     mini_batch_size=d.mini_batch_size,
-                    retry_settings=ml.BatchRetrySettingsArgs(
-                        max_retries=d.retry_settings.max_retries, timeout=d.retry_settings.timeout
-                    ),
+                    retry_settings=ml.BatchRetrySettingsArgs(max_retries=d.retry_settings.max_retries, timeout=d.retry_settings.timeout),
                     error_threshold=d.error_threshold,
                     logging_level=d.logging_level.value,
                     output_action=d.output_action.value,

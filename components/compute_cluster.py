@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.batch import ComputeClusterConfig
 from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from azureml_endpoints.config.batch import ComputeClusterConfig
 from components.workspace.info import WorkspaceInfo
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pulumi
 
 from azureml_endpoints.azure.roles import INVOKER_ROLE
-from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from azureml_endpoints.config.online import CallersConfig
+from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class EndpointCallers(pulumi.ComponentResource):
 
 def _security_group(logical_name: str, display_name: str, endpoint_name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
     """Creates a security group; its object id. pulumi_azuread is imported here, only when a stack creates
-    groups: importing it takes about 0.24 s, a fifth of an offline preview (README, "Performance")."""
+    groups: importing it takes about 0.24 s, a fifth of an offline preview (docs/performance.md)."""
     import pulumi_azuread as azuread
 
     group = azuread.Group(

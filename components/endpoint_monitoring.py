@@ -7,13 +7,13 @@ onlineEndpoints") and raises metric alerts on its request latency and server err
 CPU and memory ("Supported metrics for .../onlineEndpoints" and ".../onlineEndpoints/deployments").
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights
 
-from azureml_endpoints.config.operability import AlertsConfig, DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE, MonitoringConfig
+from azureml_endpoints.config.operability import DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE, AlertsConfig, MonitoringConfig
 from components.workspace.info import WorkspaceInfo
 
 ENDPOINT_LOG_CATEGORIES = ("AmlOnlineEndpointTrafficLog", "AmlOnlineEndpointConsoleLog", "AmlOnlineEndpointEventLog")
@@ -34,7 +34,7 @@ class StackMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: StackMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("azureml-endpoints:monitor:StackMonitoring", name, {}, opts)
         s, ws = args.settings, args.workspace
-        self.log_analytics_workspace_id: Optional[pulumi.Output[str]] = None
+        self.log_analytics_workspace_id: pulumi.Output[str] | None = None
         if s.log_analytics is not None and s.log_analytics.workspace_id:
             self.log_analytics_workspace_id = pulumi.Output.from_input(s.log_analytics.workspace_id)
         elif s.log_analytics is not None:
@@ -52,7 +52,7 @@ class StackMonitoring(pulumi.ComponentResource):
             )
             self.log_analytics_workspace_id = workspace.id
 
-        self.action_group_id: Optional[pulumi.Output[str]] = None
+        self.action_group_id: pulumi.Output[str] | None = None
         if s.action_group is not None:
             group = monitor.ActionGroup(
                 f"{name}-action-group",
@@ -78,9 +78,7 @@ class StackMonitoring(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self),
             )
             self.action_group_id = group.id
-        self.register_outputs(
-            {"logAnalyticsWorkspaceId": self.log_analytics_workspace_id, "actionGroupId": self.action_group_id}
-        )
+        self.register_outputs({"logAnalyticsWorkspaceId": self.log_analytics_workspace_id, "actionGroupId": self.action_group_id})
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,9 @@ class EndpointMonitoringArgs:
     deployments: Sequence[tuple[str, pulumi.Input[str]]]  # (deployment name, ARM id)
     workspace: WorkspaceInfo
     tags: dict[str, str]
-    log_analytics_workspace_id: Optional[pulumi.Input[str]] = None
-    alerts: Optional[AlertsConfig] = None
-    action_group_id: Optional[pulumi.Input[str]] = None
+    log_analytics_workspace_id: pulumi.Input[str] | None = None
+    alerts: AlertsConfig | None = None
+    action_group_id: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,10 +105,20 @@ class _Alert:
 
 def endpoint_alerts(a: AlertsConfig) -> list[_Alert]:
     return [
-        _Alert("latency", f"Average request latency above {a.request_latency_ms:g} ms", "RequestLatency", ENDPOINT_NAMESPACE, a.request_latency_ms),
         _Alert(
-            "server-errors", f"More than {a.server_errors_per_minute:g} requests per minute answered with 5xx",
-            "RequestsPerMinute", ENDPOINT_NAMESPACE, a.server_errors_per_minute, (("statusCodeClass", "5xx"),),
+            "latency",
+            f"Average request latency above {a.request_latency_ms:g} ms",
+            "RequestLatency",
+            ENDPOINT_NAMESPACE,
+            a.request_latency_ms,
+        ),
+        _Alert(
+            "server-errors",
+            f"More than {a.server_errors_per_minute:g} requests per minute answered with 5xx",
+            "RequestsPerMinute",
+            ENDPOINT_NAMESPACE,
+            a.server_errors_per_minute,
+            (("statusCodeClass", "5xx"),),
         ),
     ]
 
@@ -118,14 +126,19 @@ def endpoint_alerts(a: AlertsConfig) -> list[_Alert]:
 def deployment_alerts(a: AlertsConfig) -> list[_Alert]:
     return [
         _Alert("cpu", f"Average CPU above {a.cpu_percent:g}%", "CpuUtilizationPercentage", DEPLOYMENT_NAMESPACE, a.cpu_percent),
-        _Alert("memory", f"Average memory above {a.memory_percent:g}%", "CpuMemoryUtilizationPercentage", DEPLOYMENT_NAMESPACE, a.memory_percent),
+        _Alert(
+            "memory",
+            f"Average memory above {a.memory_percent:g}%",
+            "CpuMemoryUtilizationPercentage",
+            DEPLOYMENT_NAMESPACE,
+            a.memory_percent,
+        ),
     ]
 
 
 class EndpointMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: EndpointMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("azureml-endpoints:monitor:EndpointMonitoring", name, {}, opts)
-        ws = args.workspace
         child = pulumi.ResourceOptions(parent=self)
         self.diagnostic_setting_id = None
         if args.log_analytics_workspace_id is not None:
@@ -181,9 +194,8 @@ class EndpointMonitoring(pulumi.ComponentResource):
                             operator="GreaterThan",
                             threshold=alert.threshold,
                             time_aggregation="Average",
-                            dimensions=[
-                                monitor.MetricDimensionArgs(name=d, operator="Include", values=[v]) for d, v in alert.dimensions
-                            ] or None,
+                            dimensions=[monitor.MetricDimensionArgs(name=d, operator="Include", values=[v]) for d, v in alert.dimensions]
+                            or None,
                         )
                     ],
                 ),
@@ -199,7 +211,7 @@ class EndpointMonitoring(pulumi.ComponentResource):
 class EndpointOperability:
     """What the stack's monitoring gives each online endpoint (nothing by default)."""
 
-    log_analytics_workspace_id: Optional[pulumi.Input[str]] = None
-    alerts: Optional[AlertsConfig] = None
-    action_group_id: Optional[pulumi.Input[str]] = None
+    log_analytics_workspace_id: pulumi.Input[str] | None = None
+    alerts: AlertsConfig | None = None
+    action_group_id: pulumi.Input[str] | None = None
     app_insights_enabled: bool = False

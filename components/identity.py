@@ -1,6 +1,6 @@
 """User-assigned managed identities, created in the workspace's resource group and location."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml

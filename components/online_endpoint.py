@@ -5,7 +5,7 @@ Order Azure requires, made explicit:
                    identity -> endpoint ------------------------------- deployments -> traffic
   system-assigned: endpoint -> role assignments (its principal) -> wait -/
 Traffic is set by an ARM template deployment that re-sends the endpoint with its traffic split, after
-the deployments exist (see README, "Traffic").
+the deployments exist (docs/online-endpoints.md#traffic).
 """
 
 from dataclasses import dataclass
@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.common import IdentityType
+from azureml_endpoints.config.online import OnlineDeploymentConfig, OnlineEndpointConfig
+from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
 from components.assets import DeploymentAssetIds
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
-from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
 from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from azureml_endpoints.config.common import IdentityType
-from azureml_endpoints.config.online import OnlineDeploymentConfig, OnlineEndpointConfig
 from components.workspace.info import WorkspaceInfo
 
 # Deployments take 8 to 14 minutes (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"); leave room for image builds and retries.
@@ -49,7 +49,7 @@ class OnlineEndpointArgs:
     protect: bool
     propagation_seconds: int
     ready_after: tuple[pulumi.Resource, ...] = ()  # e.g. the uploaded data blobs init() reads
-    operability: EndpointOperability = EndpointOperability()  # logs, alerts, Application Insights (README, "Operability")
+    operability: EndpointOperability = EndpointOperability()  # logs, alerts, Application Insights (docs/operability.md)
 
 
 class OnlineEndpoint(pulumi.ComponentResource):
@@ -68,12 +68,17 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             # The reference set for a user-assigned identity (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"): it needs them all itself.
-            roles = self._grant(name, args, uai.principal_id, (
-                RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
-                RoleGrant("AcrPull", ws.container_registry_id, "registry-acr-pull"),
-                RoleGrant("Storage Blob Data Reader", ws.storage_account_id, "workspace-blob-reader"),
-                *_data_collector_grants(s, ws),
-            ))
+            roles = self._grant(
+                name,
+                args,
+                uai.principal_id,
+                (
+                    RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
+                    RoleGrant("AcrPull", ws.container_registry_id, "registry-acr-pull"),
+                    RoleGrant("Storage Blob Data Reader", ws.storage_account_id, "workspace-blob-reader"),
+                    *_data_collector_grants(s, ws),
+                ),
+            )
 
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
@@ -108,25 +113,25 @@ class OnlineEndpoint(pulumi.ComponentResource):
             principal_id = endpoint.identity.apply(lambda i: i.principal_id)
             client_id = None
             # Azure grants a system-assigned endpoint the workspace registry and storage roles itself.
-            roles = self._grant(name, args, principal_id, (
-                RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
-                *_data_collector_grants(s, ws),
-            ))
+            roles = self._grant(
+                name,
+                args,
+                principal_id,
+                (
+                    RoleGrant("Storage Blob Data Reader", args.data.account_id, "data-blob-reader"),
+                    *_data_collector_grants(s, ws),
+                ),
+            )
 
         self.callers = None
         if s.callers is not None:
             self.callers = EndpointCallers(
                 f"{name}-callers",
-                EndpointCallersArgs(
-                    callers=s.callers, endpoint_id=endpoint.id, endpoint_name=s.name, subscription_id=ws.subscription_id
-                ),
+                EndpointCallersArgs(callers=s.callers, endpoint_id=endpoint.id, endpoint_name=s.name, subscription_id=ws.subscription_id),
                 pulumi.ResourceOptions(parent=self),
             )
 
-        deployments = [
-            self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after])
-            for d in s.deployments
-        ]
+        deployments = [self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after]) for d in s.deployments]
         traffic = redeploy_endpoint(
             f"{name}-traffic",
             ws.resource_group,

@@ -13,6 +13,7 @@ from pulumi_azure_native import authorization
 from azureml_endpoints.azure.roles import role_assignment_name, role_definition_id
 from azureml_endpoints.resources.propagation import PropagationWait
 
+
 @dataclass(frozen=True)
 class RoleGrant:
     role_definition: str  # a key of azureml_endpoints.azure.roles.ROLE_DEFINITIONS, or INVOKER_ROLE

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import settings
 
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.offline.policy_client import PolicyPackServer
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 # Property-based tests are reproducible and bounded: the same examples every run (derandomize), no example
@@ -12,7 +12,12 @@ from azureml_endpoints.pulumi_io.stack_files import stack_config
 settings.register_profile("repo", derandomize=True, database=None, max_examples=100, deadline=None, print_blob=True)
 settings.load_profile("repo")
 
-NAMESPACE = "azureml-endpoints"
+
+def pytest_collection_modifyitems(items):
+    """Everything under tests/runtime/ starts Azure ML's runtime here: `-m "not runtime"` leaves it out."""
+    for item in items:
+        if "runtime" in item.path.relative_to(item.config.rootpath).parts[:2]:
+            item.add_marker(pytest.mark.runtime)
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +36,11 @@ def dev_config() -> dict:
     import copy
 
     return copy.deepcopy(stack_config("dev"))
+
+
+@pytest.fixture(scope="module")
+def pack():
+    """The policy pack as the engine runs it: its own process, over gRPC; one per test module, so a module's
+    `configure` never leaks into another's."""
+    with PolicyPackServer() as server:
+        yield server

@@ -3,11 +3,11 @@
 Online traffic and a batch endpoint's default deployment name deployments, which Azure refuses before they
 exist, and azure-native refuses a second resource for the same endpoint. An incremental template deployment
 re-sends the endpoint exactly as declared plus that one setting, after the deployments
-(docs/decisions/traffic-through-arm-template.md). Plain data: the program registers it (components) and
+(docs/decisions/traffic-arm-template.md). Plain data: the program registers it (components) and
 `azureml-endpoints rollout` deploys it with another split.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 # The API version azure-native uses for Microsoft.MachineLearningServices at the pinned provider
 # version; the template must speak the same one (a test keeps them equal).
@@ -23,7 +23,7 @@ def template_document(
     endpoint_name: str,
     tags: dict[str, str],
     properties: dict[str, Any],
-    user_assigned_identity_id: Optional[str],
+    user_assigned_identity_id: str | None,
 ) -> dict[str, Any]:
     """The template for `workspaces/<collection>/<endpoint>` (collection: onlineEndpoints or batchEndpoints), as plain
     data: the program registers it, and azureml_endpoints.cli.rollout deploys it with another split."""

@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from azureml_endpoints.offline.policy_client import load_policy_config
 from azureml_endpoints.pulumi_io.pulumi_json import UnusableInput, one_line, stream_array
@@ -116,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="azureml-endpoints baseline", description=__doc__.split("\n\n")[0])
     parser.add_argument("export", type=Path, help="output of `pulumi stack export`")
     parser.add_argument("--stack", required=True, help="stack whose policies/config/<stack>.json is the base")
-    parser.add_argument(
-        "--program-config", action="store_true", help="print the program's workspaceIdentityBaseline value instead"
-    )
+    parser.add_argument("--program-config", action="store_true", help="print the program's workspaceIdentityBaseline value instead")
     args = parser.parse_args(argv)
     try:
         endpoints, workspaces = identities(stream_array(args.export, ("deployment", "resources")))

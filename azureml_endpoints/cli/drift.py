@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 import yaml
 
@@ -56,7 +56,7 @@ class Drift:
     type: str
     urn: str
     deleted: bool = False
-    changes: list[tuple[str, str, str, Optional[str]]] = field(default_factory=list)  # (path, Azure had, now, kind)
+    changes: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # (path, Azure had, now, kind)
 
     @property
     def critical(self) -> bool:
@@ -81,7 +81,7 @@ def _ignored(type_: str, path: list, ignore: dict[str, list[list]]) -> bool:
     return any(path[: len(prefix)] == prefix for prefix in ignore.get("*", []) + ignore.get(type_, []))
 
 
-def _outputs(state: Optional[dict]) -> dict:
+def _outputs(state: dict | None) -> dict:
     return (state or {}).get("outputs") or {}
 
 
@@ -91,7 +91,7 @@ def _managed(step: Step) -> bool:
     )
 
 
-def refresh_drift(step: Step, ignore: dict[str, list[list]]) -> Optional[Drift]:
+def refresh_drift(step: Step, ignore: dict[str, list[list]]) -> Drift | None:
     """What one refresh found (event streams): Azure's state against the recorded one."""
     if not _managed(step) or step.refresh_result == "same":
         return None
@@ -113,7 +113,7 @@ def refresh_drift(step: Step, ignore: dict[str, list[list]]) -> Optional[Drift]:
     return drift if drift.changes else None
 
 
-def _lookup(state: Optional[dict], path: list) -> object:
+def _lookup(state: dict | None, path: list) -> object:
     for part in ("outputs", "inputs"):
         found = value_at((state or {}).get(part) or {}, path)
         if found is not MISSING:
@@ -121,7 +121,7 @@ def _lookup(state: Optional[dict], path: list) -> object:
     return MISSING
 
 
-def planned_difference(step: Step, ignore: dict[str, list[list]]) -> Optional[Drift]:
+def planned_difference(step: Step, ignore: dict[str, list[list]]) -> Drift | None:
     """A `preview --refresh` digest step: where the refreshed state (Azure) differs from the program."""
     if not _managed(step) or step.op not in PLANNED_CHANGES:
         return None
@@ -189,8 +189,10 @@ def report(drifts: list[Drift], stack: str | None, shape: str = "events") -> str
         lines += ["", "### Critical", ""]
         for d in critical:
             what = "deleted outside Pulumi" if d.deleted else "identity changed outside Pulumi"
-            lines.append(f"- **{code_span(d.name)}** ({code_span(d.type)}): endpoint {what}. Its identity decides what it may read; "
-                         "restore it with `pulumi up --refresh`, or replace the endpoint under a new name.")
+            lines.append(
+                f"- **{code_span(d.name)}** ({code_span(d.type)}): endpoint {what}. Its identity decides what it may read; "
+                "restore it with `pulumi up --refresh`, or replace the endpoint under a new name."
+            )
     if changed:
         lines += ["", "### Changed" if shape != "digest" else "### Differences between Azure and the program", ""]
         for d in changed:

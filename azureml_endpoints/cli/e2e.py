@@ -24,7 +24,6 @@ from pathlib import Path
 import yaml
 
 from azureml_endpoints.offline.evaluate import REPO
-
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 NS = "azureml-endpoints:"
@@ -50,7 +49,9 @@ def ephemeral_config(template: str, suffix: str, workspace: str, resource_group:
         compute = endpoint["compute"]
         compute["name"] = f"e2e{suffix}b{i}"[:16]
         if compute["identity"]["type"] == "UserAssigned":
-            compute["identity"]["userAssignedIdentityNames"] = [f"id-e2e-{suffix}-b{i}-{n}" for n in range(len(compute["identity"]["userAssignedIdentityNames"]))]
+            compute["identity"]["userAssignedIdentityNames"] = [
+                f"id-e2e-{suffix}-b{i}-{n}" for n in range(len(compute["identity"]["userAssignedIdentityNames"]))
+            ]
     return config
 
 
@@ -110,8 +111,11 @@ def check_batch(text: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="azureml-endpoints e2e", description=__doc__.split("\n\n")[0],
-                                     epilog="Exit codes: 0 done or check passed; 1 check failed; 2 bad arguments or input.")
+    parser = argparse.ArgumentParser(
+        prog="azureml-endpoints e2e",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 done or check passed; 1 check failed; 2 bad arguments or input.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     stack = sub.add_parser("stack", help="write an ephemeral stack file")
     stack.add_argument("--suffix", required=True)

@@ -121,11 +121,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         epilog="Exit codes: 0 done or matching, 2 (--check) an environment does not match, 1 error.",
     )
     parser.add_argument("--repo", required=True, help="OWNER/NAME")
-    parser.add_argument("--environment", action="append", dest="environments",
-                        help=f"an environment to configure (repeatable; default {', '.join(DEFAULT_ENVIRONMENTS)})")
+    parser.add_argument(
+        "--environment",
+        action="append",
+        dest="environments",
+        help=f"an environment to configure (repeatable; default {', '.join(DEFAULT_ENVIRONMENTS)})",
+    )
     parser.add_argument("--branch", default="main", help="the only branch that may deploy (default main)")
-    parser.add_argument("--reviewer", action="append", default=[], metavar="ENV=team:SLUG|ENV=user:LOGIN",
-                        help="a required reviewer for ENV (repeatable; prod needs at least one)")
+    parser.add_argument(
+        "--reviewer",
+        action="append",
+        default=[],
+        metavar="ENV=team:SLUG|ENV=user:LOGIN",
+        help="a required reviewer for ENV (repeatable; prod needs at least one)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="change nothing; exit 2 if an environment does not match")
     mode.add_argument("--dry-run", action="store_true", help="print the changing calls instead of making them")

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 from azureml_endpoints.pulumi_io.pulumi_json import (
     MISSING,
@@ -41,7 +41,7 @@ DELETE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced"}
 UNCHANGED_OPS = {"same", "read", "refresh"}
 
 
-def _lookup(state: Optional[dict], path: list) -> object:
+def _lookup(state: dict | None, path: list) -> object:
     """A property from a state's inputs, else its outputs (output-only properties live there)."""
     state = state or {}
     for part in ("inputs", "outputs"):
@@ -58,7 +58,7 @@ def _kind(entry: object) -> str:
     return "update"
 
 
-def changes(step: Step) -> list[tuple[str, Optional[str], Optional[str], str]]:
+def changes(step: Step) -> list[tuple[str, str | None, str | None, str]]:
     """(path, old, new, kind) per changed property: detailedDiff paths, else diffReasons; old and new are
     None when neither state shows the value (the engine only says that it changes)."""
     paths = list(step.detailed_diff) or list(step.diff_reasons) or list(step.replace_reasons)
@@ -84,9 +84,19 @@ def step_blockers(step: Step) -> list[tuple[str, str]]:
     name = code_span(step.name)
     found = []
     if step.type in ENDPOINT_TYPES and identity_changes(step) and step.op not in UNCHANGED_OPS:
-        found.append((f"identity {step.urn}", f"{name}: the endpoint's identity would change; Azure cannot change it. Deploy a new endpoint under a new name instead."))
+        found.append(
+            (
+                f"identity {step.urn}",
+                f"{name}: the endpoint's identity would change; Azure cannot change it. Deploy a new endpoint under a new name instead.",
+            )
+        )
     if step.type in ENDPOINT_TYPES and step.op in REPLACE_OPS:
-        found.append((f"replace {step.urn}", f"{name}: the endpoint would be replaced ({step.op}); its scoring URI, keys and deployments go with it."))
+        found.append(
+            (
+                f"replace {step.urn}",
+                f"{name}: the endpoint would be replaced ({step.op}); its scoring URI, keys and deployments go with it.",
+            )
+        )
     elif step.type in ENDPOINT_TYPES and step.op == "delete":
         found.append((f"delete {step.urn}", f"{name}: the endpoint would be deleted, with its deployments."))
     if step.op in DELETE_OPS and (step.old or {}).get("protect") is True:

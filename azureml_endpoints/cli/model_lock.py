@@ -18,9 +18,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from azureml_endpoints.config.catalog import CatalogModelConfig, SAMPLE_MODEL, content_sha256, lock_problem, read_model_lock
-from azureml_endpoints.paths import MODEL_LOCK_FILE
+from azureml_endpoints.config.catalog import SAMPLE_MODEL, CatalogModelConfig, content_sha256, lock_problem, read_model_lock
 from azureml_endpoints.offline.evaluate import REPO
+from azureml_endpoints.paths import MODEL_LOCK_FILE
 from azureml_endpoints.pulumi_io.stack_files import project_name, shipped_stacks, stack_config
 
 

@@ -16,22 +16,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import yaml
 
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.offline.arm_mocks import Registration
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
-from azureml_endpoints.pulumi_io.stack_files import stack_config
 from azureml_endpoints.offline.resource_types import preview_line
+from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 # Inputs that make up an Azure resource's id (or fix where it lives): changing one means another resource.
 NAMING_INPUTS = {
-    "resourceGroupName", "workspaceName", "endpointName", "deploymentName", "computeName", "name", "version",
-    "accountName", "containerName", "blobName", "resourceName", "roleAssignmentName", "scope", "vaultName",
-    "keyName", "roleDefinitionId", "location",
+    "resourceGroupName",
+    "workspaceName",
+    "endpointName",
+    "deploymentName",
+    "computeName",
+    "name",
+    "version",
+    "accountName",
+    "containerName",
+    "blobName",
+    "resourceName",
+    "roleAssignmentName",
+    "scope",
+    "vaultName",
+    "keyName",
+    "roleDefinitionId",
+    "location",
 }
 SYMBOLS = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
 
@@ -58,7 +73,7 @@ def _under(path: str, prefixes: list[str]) -> bool:
     return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in prefixes)
 
 
-def step_for(old: Optional[Registration], new: Optional[Registration]) -> dict[str, Any]:
+def step_for(old: Registration | None, new: Registration | None) -> dict[str, Any]:
     """One step of a preview digest for a resource before (`old`) and after (`new`)."""
     if old is None:
         return {"op": "create", "urn": new.urn, "newState": _state(new)}
@@ -107,12 +122,14 @@ def render(document: dict[str, Any], after: Evaluation, before: Evaluation) -> s
         lines.append(f" {SYMBOLS[step['op']]:>2} {r.type}    {r.name}" + (f"    [{shown}]" if shown else ""))
         old, new = (step.get("oldState") or {}).get("inputs"), (step.get("newState") or {}).get("inputs")
         for path, diff in (step.get("detailedDiff") or {}).items():
-            lines.append(f"        {path}: {_value(old, path)} → {_value(new, path)}" + (" (replace)" if diff["kind"].endswith("-replace") else ""))
+            lines.append(
+                f"        {path}: {_value(old, path)} → {_value(new, path)}" + (" (replace)" if diff["kind"].endswith("-replace") else "")
+            )
     counts = ", ".join(f"{n} to {op}" for op, n in sorted(document["changeSummary"].items()) if op != "same")
     return "\n".join(lines + ["", f"Resources: {counts or 'no changes'}; {document['changeSummary'].get('same', 0)} unchanged"])
 
 
-def _value(inputs: Optional[dict], path: str) -> str:
+def _value(inputs: dict | None, path: str) -> str:
     value: Any = inputs
     for part in path.replace("[", ".[").split("."):
         if value is None:
@@ -148,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="stack name: the URNs and the workspace come from it")
     parser.add_argument("--from", dest="before", type=Path, required=True, help="the stack file before the change")
     parser.add_argument("--to", dest="after", type=Path, help="the stack file after the change (default Pulumi.<stack>.yaml)")
-    parser.add_argument("--digest", type=Path, help="also write the change as `pulumi preview --json` does, for azureml_endpoints.cli.guard")
+    parser.add_argument(
+        "--digest", type=Path, help="also write the change as `pulumi preview --json` does, for azureml_endpoints.cli.guard"
+    )
     args = parser.parse_args(argv)
     try:
         configs = [_config(args.before), _config(args.after) if args.after else stack_config(args.stack)]

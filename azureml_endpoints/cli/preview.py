@@ -13,16 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from pathlib import Path
-
 from azureml_endpoints.config.base import SettingsError
-from azureml_endpoints.offline.resource_types import preview_line
 from azureml_endpoints.offline.estimates import cluster_quota, cores_per_family, dependency_graph, mermaid, online_quota, time_estimate
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
-from azureml_endpoints.pulumi_io.stack_files import StackFileError, is_secret, read_stack_file, shipped_stacks, stack_config
 from azureml_endpoints.offline.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
+from azureml_endpoints.offline.resource_types import preview_line
+from azureml_endpoints.pulumi_io.stack_files import StackFileError, is_secret, read_stack_file, shipped_stacks, stack_config
+
 
 def plan(evaluation: Evaluation) -> list[dict[str, Any]]:
     """Resources in registration order with parent, operation and reviewer details."""
@@ -78,8 +78,7 @@ def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any
         "steps": plan(evaluation),
         "outputs": {k: "[secret]" if is_secret(v) else v for k, v in evaluation.outputs.items()},
         "violations": [
-            {"policy": v.policy, "level": v.level, "resource": v.resource_name, "urn": v.urn, "message": v.message}
-            for v in violations
+            {"policy": v.policy, "level": v.level, "resource": v.resource_name, "urn": v.urn, "message": v.message} for v in violations
         ],
         "quota": {
             "deployments": [
@@ -94,8 +93,15 @@ def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any
                 for q in quota_lines
             ],
             "clusters": [
-                {"cluster": c.cluster, "vmSize": c.vm_size, "maxNodes": c.max_nodes, "coresPerNode": c.cores_per_node,
-                 "family": c.family, "priority": c.priority, "reservedCores": c.reserved_cores}
+                {
+                    "cluster": c.cluster,
+                    "vmSize": c.vm_size,
+                    "maxNodes": c.max_nodes,
+                    "coresPerNode": c.cores_per_node,
+                    "family": c.family,
+                    "priority": c.priority,
+                    "reservedCores": c.reserved_cores,
+                }
                 for c in clusters
             ],
             "coresPerFamily": cores_per_family(quota_lines, clusters),
@@ -162,10 +168,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
     else:
         lines.append("None.")
     lines += ["", "### Estimates", "", "| online deployment | instances | SKU | reserved cores |", "|---|---|---|---|"]
-    lines += [f"| `{q['deployment']}` | {q['instances']} | {q['instanceType']} | {q['reservedCores']} |" for q in doc["quota"]["deployments"]]
+    lines += [
+        f"| `{q['deployment']}` | {q['instances']} | {q['instanceType']} | {q['reservedCores']} |" for q in doc["quota"]["deployments"]
+    ]
     if doc["quota"]["clusters"]:
         lines += ["", "| compute cluster | max nodes | VM size | priority | cores at max |", "|---|---|---|---|---|"]
-        lines += [f"| `{c['cluster']}` | {c['maxNodes']} | {c['vmSize']} | {c['priority']} | {c['reservedCores']} |" for c in doc["quota"]["clusters"]]
+        lines += [
+            f"| `{c['cluster']}` | {c['maxNodes']} | {c['vmSize']} | {c['priority']} | {c['reservedCores']} |"
+            for c in doc["quota"]["clusters"]
+        ]
     lines += [""] + [f"- {family}: **{cores} cores**" for family, cores in doc["quota"]["coresPerFamily"].items()]
     t = doc["time"]
     lines += [

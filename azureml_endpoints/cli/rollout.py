@@ -8,7 +8,7 @@ then reads the target deployment's request latency and 5xx rate from Azure Monit
 Microsoft.MachineLearningServices/workspaces/onlineEndpoints") and checks them against the stack's alert
 thresholds (monitoring.alerts). A failed check, or no data to judge by, restores the split the endpoint had before
 the rollout. Azure is reached through the `az` CLI, so the cloud (and its ARM endpoint) is the one `az` is logged
-in to. A finished rollout prints the split to commit to Pulumi.<stack>.yaml (README, "Progressive rollout").
+in to. A finished rollout prints the split to commit to Pulumi.<stack>.yaml (docs/progressive-rollout.md).
 
 Exit codes: 0 rolled out; 1 unusable input, or the endpoint could not be read (nothing changed); 2 a step failed
 (health check, no data, or an Azure error) and the previous split was restored; 3 a step failed and restoring the
@@ -25,19 +25,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 from azureml_endpoints.azure.endpoint_template import ML_API_VERSION, template_document
-from components.online_endpoint import traffic_properties
 from azureml_endpoints.config.base import SettingsError, decode_config
 from azureml_endpoints.config.common import IdentityType
 from azureml_endpoints.config.online import OnlineEndpointConfig
 from azureml_endpoints.config.operability import AlertsConfig
 from azureml_endpoints.config.stack import StackConfig, parse_settings
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from components.online_endpoint import traffic_properties
 
 DEFAULT_STEPS = (10, 50, 100)
 ENDPOINT_METRIC_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
@@ -56,7 +57,7 @@ class Thresholds:
     server_errors_per_minute: float
 
     @classmethod
-    def from_alerts(cls, alerts: AlertsConfig) -> "Thresholds":
+    def from_alerts(cls, alerts: AlertsConfig) -> Thresholds:
         return cls(alerts.request_latency_ms, alerts.server_errors_per_minute)
 
 
@@ -64,9 +65,9 @@ class Thresholds:
 class Health:
     """Per-minute values of one deployment over the bake window; None where Azure Monitor has no point."""
 
-    latency_ms: list[Optional[float]]
-    requests_per_minute: list[Optional[float]]  # all status classes
-    server_errors_per_minute: list[Optional[float]]  # 5xx only
+    latency_ms: list[float | None]
+    requests_per_minute: list[float | None]  # all status classes
+    server_errors_per_minute: list[float | None]  # 5xx only
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Verdict:
     reason: str
 
 
-def _mean(values: list[Optional[float]]) -> Optional[float]:
+def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
 
@@ -92,7 +93,9 @@ def judge(health: Health, limits: Thresholds) -> Verdict:
     errors = _mean([v if v is not None else 0.0 for v in health.server_errors_per_minute]) or 0.0
     error_share = 100 * sum(v for v in health.server_errors_per_minute if v is not None) / requests
     if errors > limits.server_errors_per_minute:
-        return Verdict(False, f"failing: {errors:.2f} 5xx per minute ({error_share:.1f}% of requests) > {limits.server_errors_per_minute:g}")
+        return Verdict(
+            False, f"failing: {errors:.2f} 5xx per minute ({error_share:.1f}% of requests) > {limits.server_errors_per_minute:g}"
+        )
     if latency > limits.request_latency_ms:
         return Verdict(False, f"slow: average latency {latency:.0f} ms > {limits.request_latency_ms:g} ms")
     return Verdict(True, f"healthy: average latency {latency:.0f} ms, {errors:.2f} 5xx per minute ({error_share:.1f}%)")
@@ -133,16 +136,16 @@ def _series(document: dict, metric: str) -> list[dict]:
     return []
 
 
-def _dimension(timeseries: dict, name: str) -> Optional[str]:
+def _dimension(timeseries: dict, name: str) -> str | None:
     for meta in timeseries.get("metadatavalues") or []:
         if ((meta.get("name") or {}).get("value") or "").lower() == name.lower():
             return meta.get("value")
     return None
 
 
-def _points(timeseries: list[dict]) -> list[Optional[float]]:
+def _points(timeseries: list[dict]) -> list[float | None]:
     """Per-minute averages, summed over the given series (minutes aligned by timestamp)."""
-    by_minute: dict[str, Optional[float]] = {}
+    by_minute: dict[str, float | None] = {}
     for series in timeseries:
         for point in series.get("data") or []:
             stamp, value = point.get("timeStamp"), point.get("average")
@@ -200,16 +203,43 @@ class AzCli:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(template, handle)
         try:
-            self._az("deployment", "group", "create", "--resource-group", resource_group, "--name", name,
-                     "--mode", "Incremental", "--template-file", handle.name)
+            self._az(
+                "deployment",
+                "group",
+                "create",
+                "--resource-group",
+                resource_group,
+                "--name",
+                name,
+                "--mode",
+                "Incremental",
+                "--template-file",
+                handle.name,
+            )
         finally:
             Path(handle.name).unlink(missing_ok=True)
 
     def metrics(self, resource_id: str, metric: str, dimension_filter: str, start: datetime, end: datetime) -> dict:
         return self._az(
-            "monitor", "metrics", "list", "--resource", resource_id, "--metrics", metric,
-            "--namespace", ENDPOINT_METRIC_NAMESPACE, "--aggregation", "Average", "--interval", "PT1M",
-            "--filter", dimension_filter, "--start-time", start.isoformat(), "--end-time", end.isoformat(),
+            "monitor",
+            "metrics",
+            "list",
+            "--resource",
+            resource_id,
+            "--metrics",
+            metric,
+            "--namespace",
+            ENDPOINT_METRIC_NAMESPACE,
+            "--aggregation",
+            "Average",
+            "--interval",
+            "PT1M",
+            "--filter",
+            dimension_filter,
+            "--start-time",
+            start.isoformat(),
+            "--end-time",
+            end.isoformat(),
         )
 
 
@@ -231,23 +261,32 @@ class Target:
     @property
     def endpoint_id(self) -> str:
         ws = self.settings.workspace
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{ws.resource_group}/providers/"
-                f"Microsoft.MachineLearningServices/workspaces/{ws.name}/onlineEndpoints/{self.endpoint.name}")
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{ws.resource_group}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{ws.name}/onlineEndpoints/{self.endpoint.name}"
+        )
 
     @property
-    def user_assigned_identity_id(self) -> Optional[str]:
+    def user_assigned_identity_id(self) -> str | None:
         if self.endpoint.identity.type is not IdentityType.USER_ASSIGNED:
             return None
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.ManagedIdentity/userAssignedIdentities/{self.endpoint.identity.user_assigned_identity_name}")
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.ManagedIdentity/userAssignedIdentities/{self.endpoint.identity.user_assigned_identity_name}"
+        )
 
 
 def traffic_template(target: Target, traffic: dict[str, int], mirror: dict[str, int]) -> dict:
     """The template the program registers for this endpoint, with `traffic` as the split."""
     declared = replace_split(target.endpoint, traffic, mirror)
     return template_document(
-        "onlineEndpoints", target.settings.workspace.name, target.location, declared.name,
-        target.settings.tags_for(target.stack), traffic_properties(declared), target.user_assigned_identity_id,
+        "onlineEndpoints",
+        target.settings.workspace.name,
+        target.location,
+        declared.name,
+        target.settings.tags_for(target.stack),
+        traffic_properties(declared),
+        target.user_assigned_identity_id,
     )
 
 
@@ -267,7 +306,7 @@ def rollout(
     limits: Thresholds,
     azure: Azure,
     sleep: Callable[[float], None] = time.sleep,
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     properties = (azure.endpoint(target.endpoint_id) or {}).get("properties") or {}
     previous = {k: int(v) for k, v in (properties.get("traffic") or {}).items()}
@@ -291,7 +330,9 @@ def rollout(
             sleep(bake.total_seconds())
             end = now()
             latency = azure.metrics(target.endpoint_id, "RequestLatency", f"deployment eq '{to}'", started, end)
-            requests = azure.metrics(target.endpoint_id, "RequestsPerMinute", f"deployment eq '{to}' and statusCodeClass eq '*'", started, end)
+            requests = azure.metrics(
+                target.endpoint_id, "RequestsPerMinute", f"deployment eq '{to}' and statusCodeClass eq '*'", started, end
+            )
             verdict = judge(health_from_metrics(latency, requests), limits)
         except RolloutError as error:
             verdict = Verdict(False, f"error: {error}")
@@ -300,8 +341,10 @@ def rollout(
             return _restore(target, azure, deployment_name, previous, previous_mirror, verdict)
     _say(
         f"Rolled out: {target.endpoint.name} serves {splits[-1] if splits else previous}. Commit it to "
-        f"Pulumi.{target.stack}.yaml (README, \"Progressive rollout\"):\n\n"
-        + _config_snippet(target.endpoint.name, splits[-1] if splits else previous, mirror, dropped=sorted(set(previous_mirror) - set(mirror)))
+        f"Pulumi.{target.stack}.yaml (docs/progressive-rollout.md):\n\n"
+        + _config_snippet(
+            target.endpoint.name, splits[-1] if splits else previous, mirror, dropped=sorted(set(previous_mirror) - set(mirror))
+        )
     )
     return 0
 
@@ -311,8 +354,11 @@ def _restore(target: Target, azure: Azure, deployment_name: str, traffic, mirror
     try:
         azure.deploy(target.resource_group, deployment_name, traffic_template(target, traffic, mirror))
     except RolloutError as error:
-        print(f"error: restoring {traffic} failed: {error}. Set it by hand: `pulumi up -s {target.stack}` deploys "
-              "the split the stack file declares.", file=sys.stderr)
+        print(
+            f"error: restoring {traffic} failed: {error}. Set it by hand: `pulumi up -s {target.stack}` deploys "
+            "the split the stack file declares.",
+            file=sys.stderr,
+        )
         return 3
     _say(f"Restored {traffic}, the split the endpoint had before the rollout; nothing to commit.")
     return 2
@@ -353,19 +399,25 @@ def load_target(stack: str, endpoint_name: str, azure: AzCli) -> Target:
         raise RolloutError(f"Pulumi.{stack}.yaml declares no online endpoint '{endpoint_name}' (it declares: {names})")
     subscription = azure.subscription_id()
     ws = settings.workspace
-    workspace_id = (f"/subscriptions/{subscription}/resourceGroups/{ws.resource_group}/providers/"
-                    f"Microsoft.MachineLearningServices/workspaces/{ws.name}")
+    workspace_id = (
+        f"/subscriptions/{subscription}/resourceGroups/{ws.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}"
+    )
     return Target(stack, settings, found[0], subscription, azure.location(workspace_id))
 
 
 def main(argv: list[str] | None = None, azure: AzCli | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="azureml-endpoints rollout", description=__doc__.split("\n\n")[0],
-                                     epilog="Exit codes: 0 rolled out, 1 unusable input or the endpoint could not be read (nothing changed), "
-                                            "2 a step failed and the previous split was restored, 3 restoring failed too.")
+    parser = argparse.ArgumentParser(
+        prog="azureml-endpoints rollout",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 rolled out, 1 unusable input or the endpoint could not be read (nothing changed), "
+        "2 a step failed and the previous split was restored, 3 restoring failed too.",
+    )
     parser.add_argument("--stack", required=True, help="stack whose Pulumi.<stack>.yaml declares the endpoint")
     parser.add_argument("--endpoint", required=True, help="online endpoint name")
     parser.add_argument("--to", required=True, help="deployment that receives the traffic")
-    parser.add_argument("--steps", type=parse_steps, default=DEFAULT_STEPS, help="percentages for the target, ending at 100 (default 10,50,100)")
+    parser.add_argument(
+        "--steps", type=parse_steps, default=DEFAULT_STEPS, help="percentages for the target, ending at 100 (default 10,50,100)"
+    )
     parser.add_argument("--bake", type=parse_duration, default=timedelta(minutes=10), help="wait before each health check (default 10m)")
     args = parser.parse_args(argv)
     azure = azure or AzCli()

@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from azureml_endpoints.offline.evaluate import REPO, Evaluation, evaluate
-
-from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 from azureml_endpoints.local.node_tools import NodeToolError
 from azureml_endpoints.local.runtime import Azurite, EnvironmentBuildError, InferenceServer, RuntimeSetupError, TokenEndpoint, python_env
+from azureml_endpoints.offline.evaluate import REPO, Evaluation, evaluate
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 ML = "azure-native:machinelearningservices:"
 BLOB = "azure-native:storage:Blob"
@@ -89,12 +88,14 @@ def resolve(evaluation: Evaluation, endpoint: str, deployment: str) -> LocalDepl
 
     code_id, script = p["codeConfiguration"]["codeId"], p["codeConfiguration"]["scoringScript"]
     code_uri = _only(evaluation, "CodeVersion", code_id, "code")["properties"]["codeUri"].rstrip("/") + "/"
-    code_files = _uploads(evaluation, lambda b: b.id[len(code_uri):] if b.id.startswith(code_uri) else None)
+    code_files = _uploads(evaluation, lambda b: b.id[len(code_uri) :] if b.id.startswith(code_uri) else None)
 
     model = _only(evaluation, "ModelVersion", p["model"], "model")
     model_path = urlparse(model["properties"]["modelUri"]).path.split("/paths/", 1)[1].rstrip("/")
     prefix = model_path + "/"
-    model_files = _uploads(evaluation, lambda b: b.inputs["blobName"][len(prefix):] if b.inputs.get("blobName", "").startswith(prefix) else None)
+    model_files = _uploads(
+        evaluation, lambda b: b.inputs["blobName"][len(prefix) :] if b.inputs.get("blobName", "").startswith(prefix) else None
+    )
 
     conda = _only(evaluation, "EnvironmentVersion", p["environmentId"], "environment")["properties"].get("condaFile")
     if not conda:
@@ -106,12 +107,23 @@ def resolve(evaluation: Evaluation, endpoint: str, deployment: str) -> LocalDepl
     data_blob = None
     if {"STORAGE_ACCOUNT_NAME", "STORAGE_CONTAINER_NAME", "FILE_NAME"} <= set(variables):
         key = (variables["STORAGE_ACCOUNT_NAME"], variables["STORAGE_CONTAINER_NAME"], variables["FILE_NAME"])
-        blob = _uploads(evaluation, lambda b: "x" if (b.inputs.get("accountName"), b.inputs.get("containerName"), b.inputs.get("blobName")) == key else None)
+        blob = _uploads(
+            evaluation,
+            lambda b: "x" if (b.inputs.get("accountName"), b.inputs.get("containerName"), b.inputs.get("blobName")) == key else None,
+        )
         if not blob:
             raise NotLocal(f"the blob {'/'.join(key)} the deployment reads is not uploaded by this stack")
         data_blob = (*key, blob["x"])
     return LocalDeployment(
-        code_files, script, model_path.rsplit("/", 1)[-1], model_files, model["name"], model["version"], conda, variables, data_blob,
+        code_files,
+        script,
+        model_path.rsplit("/", 1)[-1],
+        model_files,
+        model["name"],
+        model["version"],
+        conda,
+        variables,
+        data_blob,
     )
 
 
@@ -146,8 +158,11 @@ def run_locally(local: LocalDeployment, request: bytes, folder: Path) -> tuple[i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="azureml-endpoints score-local", description=__doc__.split("\n\n")[0],
-                                     epilog="Exit codes: 0 answered 200; 1 failed to start or answer 200; 2 cannot run here; 3 local setup failed.")
+    parser = argparse.ArgumentParser(
+        prog="azureml-endpoints score-local",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 answered 200; 1 failed to start or answer 200; 2 cannot run here; 3 local setup failed.",
+    )
     parser.add_argument("--stack", required=True, help=f"a stack with a Pulumi.<stack>.yaml ({', '.join(shipped_stacks())})")
     parser.add_argument("--endpoint", required=True, help="online endpoint name")
     parser.add_argument("--deployment", required=True, help="deployment name")

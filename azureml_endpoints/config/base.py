@@ -25,8 +25,9 @@ import json
 import re
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
@@ -46,6 +47,8 @@ class KeyedErrors(ValueError):
     def __init__(self, errors: list[tuple[tuple, str]]):
         super().__init__("; ".join(message for _, message in errors))
         self.errors = errors
+
+
 def quote(value: Any) -> str:
     """A value as it may appear in one line of an error: repr-quoted, control characters escaped, cut when long."""
     text = repr(value)
@@ -74,7 +77,7 @@ class ConfigModel(BaseModel):
 def matches(pattern: re.Pattern, rule: str):
     """A field validator: the whole value must match `pattern`, else the error states `rule`."""
 
-    def validate(value: Optional[str]) -> Optional[str]:
+    def validate(value: str | None) -> str | None:
         if value is not None and not pattern.fullmatch(value):
             raise ValueError(f"{quote(value)} is not valid: {rule}")
         return value
@@ -108,10 +111,10 @@ def duration_seconds(value: str) -> float:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
 
 
-def iso_duration(maximum_seconds: Optional[float] = None, limit: str = ""):
+def iso_duration(maximum_seconds: float | None = None, limit: str = ""):
     """A field validator: an ISO 8601 duration, at most `maximum_seconds` (`limit` says whose limit it is)."""
 
-    def validate(value: Optional[str]) -> Optional[str]:
+    def validate(value: str | None) -> str | None:
         if value is not None:
             seconds = duration_seconds(value)
             if maximum_seconds is not None and seconds > maximum_seconds:
@@ -156,7 +159,7 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def model_at(model: type[BaseModel], location: tuple) -> Optional[type[BaseModel]]:
+def model_at(model: type[BaseModel], location: tuple) -> type[BaseModel] | None:
     """The model class that validates the object at `location` inside `model`, if there is one."""
     annotation: Any = model
     for part in location:

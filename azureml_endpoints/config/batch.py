@@ -7,7 +7,6 @@ Azure Machine Learning compute cluster".
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -63,7 +62,7 @@ class ComputeIdentityConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _fields_match_type(self) -> "ComputeIdentityConfig":
+    def _fields_match_type(self) -> ComputeIdentityConfig:
         if self.type is IdentityType.USER_ASSIGNED and not self.user_assigned_identity_names:
             raise ValueError("userAssignedIdentityNames needs at least one name when type is UserAssigned")
         if self.type is IdentityType.SYSTEM_ASSIGNED and self.user_assigned_identity_names:
@@ -79,10 +78,10 @@ class ComputeClusterConfig(ConfigModel):
     idle_seconds_before_scale_down: int = Field(120, ge=0, le=86400, description="Idle time before nodes are released.")
     vm_priority: VmPriority = Field(VmPriority.DEDICATED, description="Dedicated or LowPriority.")
     remote_login_port_public_access: RemoteLoginPortPublicAccess = Field(
-        RemoteLoginPortPublicAccess.DISABLED, description="SSH port exposure; the batch REST example (Azure ML docs 'Deploy models with REST for batch scoring') uses NotSpecified."
+        RemoteLoginPortPublicAccess.DISABLED,
+        description="SSH port exposure; the batch REST example (Azure ML docs 'Deploy models with REST for batch scoring') uses NotSpecified.",
     )
     identity: ComputeIdentityConfig = Field(description="Cluster identity; it reads the data and pulls the image.")
-
 
     @field_validator("max_nodes")
     @classmethod
@@ -102,10 +101,10 @@ class RetrySettingsConfig(ConfigModel):
 
 class BatchDeploymentConfig(ConfigModel):
     name: DeploymentName = Field(description="Deployment name.")
-    model: Optional[str] = Field(None, description=MODEL_KEY_HELP)
-    code: Optional[str] = Field(None, description="Repository folder with the batch driver (default ml/batchscoring).")
-    scoring_script: Optional[str] = Field(None, description="Script in the code folder (default batch_driver.py).")
-    environment: Optional[str] = Field(None, description=ENVIRONMENT_KEY_HELP)
+    model: str | None = Field(None, description=MODEL_KEY_HELP)
+    code: str | None = Field(None, description="Repository folder with the batch driver (default ml/batchscoring).")
+    scoring_script: str | None = Field(None, description="Script in the code folder (default batch_driver.py).")
+    environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
     mini_batch_size: int = Field(5, ge=1, le=10000, description="Files per mini-batch.")
@@ -119,10 +118,9 @@ class BatchDeploymentConfig(ConfigModel):
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
 
-
 class BatchEndpointConfig(ConfigModel):
     name: EndpointName = Field(description="Batch endpoint name, unique in the Azure region.")
-    description: Optional[str] = None
+    description: str | None = None
     protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
     compute: ComputeClusterConfig = Field(description="The AmlCompute cluster the deployments run on.")
     deployments: list[BatchDeploymentConfig] = Field(min_length=1, description="Batch deployments.")

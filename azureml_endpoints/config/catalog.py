@@ -22,15 +22,14 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
+from azureml_endpoints.azure.images import BATCH_IMAGE, ONLINE_IMAGE
 from azureml_endpoints.config.base import ConfigModel
 from azureml_endpoints.config.names import ASSET_NAME, ML_REGISTRY_NAME, AssetName
-from azureml_endpoints.azure.images import BATCH_IMAGE, ONLINE_IMAGE
 from azureml_endpoints.paths import MODEL_LOCK_FILE, REPO
-
 
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
 ASSET_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}")  # environments and registry assets
@@ -81,7 +80,7 @@ def content_sha256(path: Path) -> str:
     return _content_sha256(path, tuple((f, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _content_sha256(path: Path, files: tuple[tuple[Path, int, int], ...]) -> str:
     root = path if path.is_dir() else path.parent
     digest = hashlib.sha256()
@@ -105,8 +104,7 @@ class CatalogModelConfig(ConfigModel):
     version: StrictInt = Field(ge=1, description="Positive integer, as `az ml model create --version`.")
     path: str = Field(description="A folder or file in this repository, relative to its root.")
     type: ModelType = Field(ModelType.CUSTOM, description="custom_model, or mlflow_model for no-code deployments.")
-    description: Optional[str] = Field(None, max_length=5000)
-
+    description: str | None = Field(None, max_length=5000)
 
     @field_validator("path")
     @classmethod
@@ -115,7 +113,7 @@ class CatalogModelConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _mlflow_layout(self) -> "CatalogModelConfig":
+    def _mlflow_layout(self) -> CatalogModelConfig:
         # Azure reads an MLflow model's signature and flavors from the MLmodel file at the folder's root.
         if self.type is ModelType.MLFLOW and not (self.files_path / "MLmodel").is_file():
             raise ValueError(f"path: an mlflow_model is a folder with an MLmodel file at its root ({self.path} has none)")
@@ -135,9 +133,8 @@ class CatalogEnvironmentConfig(ConfigModel):
 
     name: AssetName = Field(description="Environment name in the workspace.")
     image: str = Field(description="Base image pinned by tag or digest, e.g. mcr.microsoft.com/azureml/<image>:<dated tag>.")
-    conda_file: Optional[str] = Field(None, description="A conda YAML file in this repository, relative to its root.")
-    description: Optional[str] = Field(None, max_length=5000)
-
+    conda_file: str | None = Field(None, description="A conda YAML file in this repository, relative to its root.")
+    description: str | None = Field(None, max_length=5000)
 
     @field_validator("image")
     @classmethod
@@ -153,7 +150,7 @@ class CatalogEnvironmentConfig(ConfigModel):
 
     @field_validator("conda_file")
     @classmethod
-    def _conda(cls, value: Optional[str]) -> Optional[str]:
+    def _conda(cls, value: str | None) -> str | None:
         if value is not None:
             repository_path(value, "file")
         return value
@@ -179,11 +176,15 @@ SAMPLE_MODEL = CatalogModelConfig(
 SAMPLE_ONLINE_CODE = ("ml/onlinescoring", "score_managedidentity.py")
 SAMPLE_BATCH_CODE = ("ml/batchscoring", "batch_driver.py")
 SAMPLE_ONLINE_ENVIRONMENT = CatalogEnvironmentConfig(
-    name="sklearn-scoring", image=ONLINE_IMAGE, conda_file="ml/environment/conda.yaml",
+    name="sklearn-scoring",
+    image=ONLINE_IMAGE,
+    conda_file="ml/environment/conda.yaml",
     description="Online scoring: the base image plus ml/environment/conda.yaml",
 )
 SAMPLE_BATCH_ENVIRONMENT = CatalogEnvironmentConfig(
-    name="sklearn-batch", image=BATCH_IMAGE, conda_file="ml/environment/batch-conda.yaml",
+    name="sklearn-batch",
+    image=BATCH_IMAGE,
+    conda_file="ml/environment/batch-conda.yaml",
     description="Batch scoring: the base image plus ml/environment/batch-conda.yaml (Azure ML's batch runtime packages)",
 )
 
@@ -195,7 +196,7 @@ class AssetRef:
     kind: Literal["catalog", "workspace", "registry"]
     name: str
     version: str
-    registry: Optional[str] = None
+    registry: str | None = None
     entry: CatalogModelConfig | CatalogEnvironmentConfig | None = None
 
     @property
@@ -209,7 +210,7 @@ def parse_model_reference(value: str, catalog: list[CatalogModelConfig]) -> Asse
     if value.startswith("azureml://"):
         return _registry_reference(value, "models")
     if value.startswith("azureml:"):
-        name, _, version = value[len("azureml:"):].partition(":")
+        name, _, version = value[len("azureml:") :].partition(":")
         if "@" in name:
             raise ValueError(f"{value!r}: name an exact version (azureml:<name>:<version>); labels such as @latest change under a stack")
         _check(ASSET_NAME.pattern, name, value, "model name")
@@ -237,7 +238,7 @@ def parse_environment_reference(value: str, catalog: list[CatalogEnvironmentConf
     if value.startswith("azureml://"):
         return _registry_reference(value, "environments")
     if value.startswith("azureml:"):
-        name, sep, version = value[len("azureml:"):].partition(":")
+        name, sep, version = value[len("azureml:") :].partition(":")
         if "@" in name or not sep:
             raise ValueError(f"{value!r}: name an exact version (azureml:<name>:<version>); labels such as @latest change under a stack")
         _check(ASSET_NAME.pattern, name, value, "environment name")
@@ -276,16 +277,16 @@ class DeploymentAssets:
     """What one deployment runs. MLflow models carry no code and no environment: Azure builds both."""
 
     model: AssetRef
-    code: Optional[Path]  # a repository folder, registered as a code asset
-    scoring_script: Optional[str]
-    environment: Optional[AssetRef]
+    code: Path | None  # a repository folder, registered as a code asset
+    scoring_script: str | None
+    environment: AssetRef | None
 
 
 def resolve_deployment_assets(
-    model: Optional[str],
-    code: Optional[str],
-    scoring_script: Optional[str],
-    environment: Optional[str],
+    model: str | None,
+    code: str | None,
+    scoring_script: str | None,
+    environment: str | None,
     models: list[CatalogModelConfig],
     environments: list[CatalogEnvironmentConfig],
     batch: bool,
@@ -341,7 +342,7 @@ def resolve_deployment_assets(
     return DeploymentAssets(ref, code_path, scoring_script, env_ref)
 
 
-def read_model_lock(path: Optional[Path] = None) -> dict[str, dict[str, str]]:
+def read_model_lock(path: Path | None = None) -> dict[str, dict[str, str]]:
     """`{model name: {version: "sha256:<hex>"}}` from the committed lock file (empty when there is none)."""
     path = path or MODEL_LOCK_FILE
     if not path.is_file():
@@ -350,7 +351,7 @@ def read_model_lock(path: Optional[Path] = None) -> dict[str, dict[str, str]]:
     return {name: dict(versions) for name, versions in (document.get("models") or {}).items()}
 
 
-def lock_problem(entry: CatalogModelConfig, lock: dict[str, dict[str, str]]) -> Optional[str]:
+def lock_problem(entry: CatalogModelConfig, lock: dict[str, dict[str, str]]) -> str | None:
     """Why a catalog model does not match the lock file, or None when it does."""
     locked = lock.get(entry.name, {}).get(str(entry.version))
     actual = "sha256:" + content_sha256(entry.files_path)

@@ -43,6 +43,4 @@ def names_exist(split: dict[str, int], info: ValidationInfo) -> None:
     known = {d.name for d in deployments}
     unknown = sorted(set(split) - known)
     if unknown:
-        raise ValueError(
-            f"names deployments that do not exist: {', '.join(map(quote, unknown))} (deployments: {', '.join(sorted(known))})"
-        )
+        raise ValueError(f"names deployments that do not exist: {', '.join(map(quote, unknown))} (deployments: {', '.join(sorted(known))})")

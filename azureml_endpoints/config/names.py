@@ -69,7 +69,7 @@ ENTRA_OBJECT_ID, EntraObjectId = _rule(
 )
 GROUP_DISPLAY_NAME, GroupDisplayName = _rule(
     r"[^@\"\\\[\]:;|<>,+=?*/\x00-\x1f\x7f]{1,120}",
-    "1-120 characters without @ \" \\ [ ] : ; | < > , + = ? * / or control characters",
+    '1-120 characters without @ " \\ [ ] : ; | < > , + = ? * / or control characters',
 )
 
 # Storage, Key Vault, Container Registry (globally unique names)

@@ -7,8 +7,9 @@ schema" (request settings and probes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -40,13 +41,12 @@ class AuthMode(str, Enum):
 
 class EndpointIdentityConfig(ConfigModel):
     type: IdentityType = Field(description="SystemAssigned (created with the endpoint) or UserAssigned (created first).")
-    user_assigned_identity_name: Optional[UserAssignedIdentityName] = Field(
+    user_assigned_identity_name: UserAssignedIdentityName | None = Field(
         None, description="Name of the user-assigned identity the program creates; required for UserAssigned only."
     )
 
-
     @model_validator(mode="after")
-    def _fields_match_type(self) -> "EndpointIdentityConfig":
+    def _fields_match_type(self) -> EndpointIdentityConfig:
         if self.type is IdentityType.USER_ASSIGNED and not self.user_assigned_identity_name:
             raise ValueError("userAssignedIdentityName is required when type is UserAssigned")
         if self.type is IdentityType.SYSTEM_ASSIGNED and self.user_assigned_identity_name:
@@ -55,9 +55,9 @@ class EndpointIdentityConfig(ConfigModel):
 
 
 class RequestSettingsConfig(ConfigModel):
-    request_timeout: Optional[str] = Field(None, description="ISO 8601 duration, e.g. PT5S; at most PT3M (Azure's limit).")
-    max_concurrent_requests_per_instance: Optional[int] = Field(None, ge=1, le=1000, description="Requests one instance serves at once.")
-    max_queue_wait: Optional[str] = Field(None, description="ISO 8601 duration a request may wait in the queue.")
+    request_timeout: str | None = Field(None, description="ISO 8601 duration, e.g. PT5S; at most PT3M (Azure's limit).")
+    max_concurrent_requests_per_instance: int | None = Field(None, ge=1, le=1000, description="Requests one instance serves at once.")
+    max_queue_wait: str | None = Field(None, description="ISO 8601 duration a request may wait in the queue.")
 
     _timeout = field_validator("request_timeout")(
         iso_duration(MAX_REQUEST_TIMEOUT_SECONDS, "PT3M, the longest scoring timeout Azure allows (180000 ms)")
@@ -66,37 +66,35 @@ class RequestSettingsConfig(ConfigModel):
 
 
 class ProbeConfig(ConfigModel):
-    initial_delay: Optional[str] = Field(None, description="ISO 8601 duration before the first probe.")
-    period: Optional[str] = Field(None, description="ISO 8601 duration between probes.")
-    timeout: Optional[str] = Field(None, description="ISO 8601 duration one probe may take.")
-    failure_threshold: Optional[int] = Field(None, ge=1, le=100, description="Failures before the instance is unhealthy.")
-    success_threshold: Optional[int] = Field(None, ge=1, le=100, description="Successes before the instance is healthy.")
+    initial_delay: str | None = Field(None, description="ISO 8601 duration before the first probe.")
+    period: str | None = Field(None, description="ISO 8601 duration between probes.")
+    timeout: str | None = Field(None, description="ISO 8601 duration one probe may take.")
+    failure_threshold: int | None = Field(None, ge=1, le=100, description="Failures before the instance is unhealthy.")
+    success_threshold: int | None = Field(None, ge=1, le=100, description="Successes before the instance is healthy.")
 
     _durations = field_validator("initial_delay", "period", "timeout")(_duration)
-
 
 
 class OnlineDeploymentConfig(ConfigModel):
     name: DeploymentName = Field(description="Deployment name, e.g. blue or green.")
     instance_type: str = Field(description="Managed online endpoint VM SKU, e.g. Standard_DS3_v2.")
-    instance_count: Optional[int] = Field(
+    instance_count: int | None = Field(
         None, ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability. Not with autoscale."
     )
-    model: Optional[str] = Field(None, description=MODEL_KEY_HELP)
-    code: Optional[str] = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
-    scoring_script: Optional[str] = Field(None, description="Script in the code folder (default score_managedidentity.py).")
-    environment: Optional[str] = Field(None, description=ENVIRONMENT_KEY_HELP)
-    request_settings: Optional[RequestSettingsConfig] = None
-    liveness_probe: Optional[ProbeConfig] = None
-    readiness_probe: Optional[ProbeConfig] = None
+    model: str | None = Field(None, description=MODEL_KEY_HELP)
+    code: str | None = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
+    scoring_script: str | None = Field(None, description="Script in the code folder (default score_managedidentity.py).")
+    environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
+    request_settings: RequestSettingsConfig | None = None
+    liveness_probe: ProbeConfig | None = None
+    readiness_probe: ProbeConfig | None = None
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
-    autoscale: Optional[AutoscaleConfig] = Field(None, validate_default=True, description="Azure Monitor autoscale; replaces instanceCount.")
-    data_collector: Optional[DataCollectorConfig] = Field(None, description="Collect model inputs/outputs to the workspace blob store.")
-
+    autoscale: AutoscaleConfig | None = Field(None, validate_default=True, description="Azure Monitor autoscale; replaces instanceCount.")
+    data_collector: DataCollectorConfig | None = Field(None, description="Collect model inputs/outputs to the workspace blob store.")
 
     @field_validator("autoscale")
     @classmethod
-    def _count_or_autoscale(cls, value: Optional[AutoscaleConfig], info: ValidationInfo) -> Optional[AutoscaleConfig]:
+    def _count_or_autoscale(cls, value: AutoscaleConfig | None, info: ValidationInfo) -> AutoscaleConfig | None:
         if "instance_count" not in info.data:  # instanceCount failed validation; that error is reported already
             return value
         count = info.data["instance_count"]
@@ -155,20 +153,19 @@ class OnlineEndpointConfig(ConfigModel):
     name: EndpointName = Field(description="Endpoint name, unique in the Azure region.")
     identity: EndpointIdentityConfig = Field(description="Endpoint identity; immutable once the endpoint exists.")
     auth_mode: AuthMode = Field(description="Key, AMLToken or AADToken (Entra).")
-    public_network_access: Optional[PublicNetworkAccess] = Field(None, description="Enabled or Disabled; prod must state it.")
+    public_network_access: PublicNetworkAccess | None = Field(None, description="Enabled or Disabled; prod must state it.")
     protect: bool = Field(False, description="Protect the endpoint from deletion and replacement (always on in prod).")
-    description: Optional[str] = None
+    description: str | None = None
     deployments: list[OnlineDeploymentConfig] = Field(min_length=1, description="Deployments of the endpoint.")
     traffic: dict[str, int] = Field(description="Live traffic per deployment in percent; integers summing to 100.")
     mirror_traffic: dict[str, int] = Field(default_factory=dict, description="Mirrored traffic per deployment in percent.")
-    callers: Optional[CallersConfig] = Field(None, description="Entra groups allowed to score; AADToken endpoints only.")
-
+    callers: CallersConfig | None = Field(None, description="Entra groups allowed to score; AADToken endpoints only.")
 
     _unique = field_validator("deployments")(lambda value: deployment_names_unique(value))
 
     @field_validator("callers")
     @classmethod
-    def _callers_need_entra_auth(cls, value: Optional[CallersConfig], info: ValidationInfo) -> Optional[CallersConfig]:
+    def _callers_need_entra_auth(cls, value: CallersConfig | None, info: ValidationInfo) -> CallersConfig | None:
         mode = info.data.get("auth_mode")
         if value is not None and mode is not None and mode is not AuthMode.AAD_TOKEN:
             raise ValueError(
@@ -203,5 +200,7 @@ class OnlineEndpointConfig(ConfigModel):
         live = info.data.get("traffic") or {}
         serving = sorted(n for n, p in value.items() if p and live.get(n))
         if serving:
-            raise ValueError(f"{', '.join(map(quote, serving))} already receive live traffic; mirror only to a deployment with 0 live traffic")
+            raise ValueError(
+                f"{', '.join(map(quote, serving))} already receive live traffic; mirror only to a deployment with 0 live traffic"
+            )
         return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -28,11 +27,21 @@ from azureml_endpoints.config.names import (
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 ENDPOINT_METRICS = (
-    "RequestLatency", "RequestLatency_P50", "RequestLatency_P90", "RequestLatency_P95", "RequestLatency_P99",
-    "RequestsPerMinute", "ConnectionsActive", "NewConnectionsPerSecond", "NetworkBytes",
+    "RequestLatency",
+    "RequestLatency_P50",
+    "RequestLatency_P90",
+    "RequestLatency_P95",
+    "RequestLatency_P99",
+    "RequestsPerMinute",
+    "ConnectionsActive",
+    "NewConnectionsPerSecond",
+    "NetworkBytes",
 )
 DEPLOYMENT_METRICS = (
-    "CpuUtilizationPercentage", "CpuMemoryUtilizationPercentage", "DiskUtilization", "DeploymentCapacity",
+    "CpuUtilizationPercentage",
+    "CpuMemoryUtilizationPercentage",
+    "DiskUtilization",
+    "DeploymentCapacity",
 )
 # Azure Monitor autoscale limits ("Understand autoscale settings"): a time grain from 1 minute to 12 hours, a
 # window from 5 minutes to 12 hours, a cool-down from 1 minute to 1 week.
@@ -129,12 +138,14 @@ class AutoscaleConfig(ConfigModel):
     max_instances: int = Field(ge=1, le=100, description="Most instances the scaler adds; the quota estimate reserves for these.")
     default_instances: int = Field(ge=1, le=100, description="Instances when metrics are missing; the deployment starts with these.")
     rules: list[AutoscaleRuleConfig] = Field(
-        default_factory=lambda: list(DEFAULT_AUTOSCALE_RULES), min_length=1, max_length=10,
+        default_factory=lambda: list(DEFAULT_AUTOSCALE_RULES),
+        min_length=1,
+        max_length=10,
         description="Scale rules, at most 10 per profile (Azure's limit); default: azureml-examples' CPU and request-latency rules.",
     )
 
     @model_validator(mode="after")
-    def _bounds(self) -> "AutoscaleConfig":
+    def _bounds(self) -> AutoscaleConfig:
         if self.min_instances > self.max_instances:
             raise ValueError(f"minInstances ({self.min_instances}) must not exceed maxInstances ({self.max_instances})")
         if not self.min_instances <= self.default_instances <= self.max_instances:
@@ -157,11 +168,15 @@ class DataCollectorConfig(ConfigModel):
     """Azure ML data collector ("Collect production data from models deployed for real-time inferencing")."""
 
     collections: list[DataCollectionName] = Field(
-        default_factory=lambda: ["model_inputs", "model_outputs"], min_length=1, max_length=5,
+        default_factory=lambda: ["model_inputs", "model_outputs"],
+        min_length=1,
+        max_length=5,
         description="Collections to enable: model_inputs/model_outputs (custom logging) or request/response (payload logging).",
     )
     sampling_rate: float = Field(1.0, gt=0, le=1, description="Share of requests collected (0 < rate <= 1).")
-    rolling_rate: RollingRate = Field(RollingRate.HOUR, description="How collected files are partitioned: Minute, Hour, Day, Month or Year.")
+    rolling_rate: RollingRate = Field(
+        RollingRate.HOUR, description="How collected files are partitioned: Minute, Hour, Day, Month or Year."
+    )
 
     @field_validator("collections")
     @classmethod
@@ -178,13 +193,14 @@ ALERT_FREQUENCIES = ("PT1M", "PT5M", "PT15M", "PT30M", "PT1H")
 class LogAnalyticsConfig(ConfigModel):
     """Where endpoint logs go: a workspace the stack creates (workspaceName) or an existing one (workspaceId)."""
 
-    workspace_name: Optional[LogAnalyticsName] = Field(None, description="Log Analytics workspace the stack creates in the ML workspace's resource group.")
-    workspace_id: Optional[LogAnalyticsId] = Field(None, description="ARM id of an existing Log Analytics workspace.")
+    workspace_name: LogAnalyticsName | None = Field(
+        None, description="Log Analytics workspace the stack creates in the ML workspace's resource group."
+    )
+    workspace_id: LogAnalyticsId | None = Field(None, description="ARM id of an existing Log Analytics workspace.")
     retention_in_days: int = Field(30, ge=30, le=730, description="Retention of a created workspace (30-730 days).")
 
-
     @model_validator(mode="after")
-    def _one_source(self) -> "LogAnalyticsConfig":
+    def _one_source(self) -> LogAnalyticsConfig:
         if bool(self.workspace_name) == bool(self.workspace_id):
             raise ValueError("set exactly one of workspaceName (created by the stack) and workspaceId (existing)")
         return self
@@ -224,11 +240,9 @@ class EmailReceiverConfig(ConfigModel):
     address: EmailAddress = Field(description="Email address alerts are sent to.")
 
 
-
 class WebhookReceiverConfig(ConfigModel):
     name: ReceiverName = Field(description="Receiver name, unique in the action group.")
     service_uri: str = Field(description="https URL the alert payload is posted to (common alert schema).")
-
 
     @field_validator("service_uri")
     @classmethod
@@ -243,9 +257,8 @@ class ActionGroupConfig(ConfigModel):
     emails: list[EmailReceiverConfig] = Field(default_factory=list, description="Email receivers.")
     webhooks: list[WebhookReceiverConfig] = Field(default_factory=list, description="Webhook receivers.")
 
-
     @model_validator(mode="after")
-    def _receivers(self) -> "ActionGroupConfig":
+    def _receivers(self) -> ActionGroupConfig:
         if not self.emails and not self.webhooks:
             raise ValueError("an action group needs at least one receiver (emails or webhooks), each with its address")
         unique_ignoring_case([r.name for r in [*self.emails, *self.webhooks]], "receiver names must be unique")
@@ -255,16 +268,15 @@ class ActionGroupConfig(ConfigModel):
 class MonitoringConfig(ConfigModel):
     """Logs, Application Insights and alerts for every online endpoint of the stack."""
 
-    log_analytics: Optional[LogAnalyticsConfig] = Field(None, description="Send endpoint traffic, console and event logs here.")
+    log_analytics: LogAnalyticsConfig | None = Field(None, description="Send endpoint traffic, console and event logs here.")
     app_insights_enabled: bool = Field(False, description="Deployments send to the workspace's Application Insights.")
-    alerts: Optional[AlertsConfig] = Field(None, description="Metric alerts per endpoint; needs actionGroup.")
-    action_group: Optional[ActionGroupConfig] = Field(None, description="Who is notified when an alert fires.")
+    alerts: AlertsConfig | None = Field(None, description="Metric alerts per endpoint; needs actionGroup.")
+    action_group: ActionGroupConfig | None = Field(None, description="Who is notified when an alert fires.")
 
     @model_validator(mode="after")
-    def _alerts_notify_someone(self) -> "MonitoringConfig":
+    def _alerts_notify_someone(self) -> MonitoringConfig:
         if self.alerts is not None and self.action_group is None:
             raise ValueError("alerts need an actionGroup with at least one receiver")
         if self.action_group is not None and self.alerts is None:
             raise ValueError("actionGroup is set but alerts is not: add alerts (defaults apply with alerts: {})")
         return self
-

@@ -7,12 +7,13 @@ live one module per concept beside this one; this module holds the stack root an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from azureml_endpoints.config.base import KeyedErrors, ConfigModel, quote, read_config, unique_ignoring_case, validate_config
+from azureml_endpoints.config.base import ConfigModel, KeyedErrors, quote, read_config, unique_ignoring_case, validate_config
 from azureml_endpoints.config.batch import BatchEndpointConfig
 from azureml_endpoints.config.catalog import (
     SAMPLE_MODEL,
@@ -62,7 +63,7 @@ class StackConfig(ConfigModel):
         description="resourceGroup/workspace (lowercase) -> the identity type each created workspace has in Azure now; "
         "written by `azureml-endpoints baseline --program-config` from the stack's state.",
     )
-    monitoring: Optional[MonitoringConfig] = Field(None, description="Logs, Application Insights and alerts for online endpoints.")
+    monitoring: MonitoringConfig | None = Field(None, description="Logs, Application Insights and alerts for online endpoints.")
 
     @field_validator("tags")
     @classmethod
@@ -108,7 +109,9 @@ class StackConfig(ConfigModel):
         workspace = info.data.get("workspace")
         if workspace is not None and workspace.create:
             identities += workspace.identity.user_assigned_identity_names
-        unique_ignoring_case([n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster (or the workspace)")
+        unique_ignoring_case(
+            [n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster (or the workspace)"
+        )
         return value
 
     @field_validator("monitoring", mode="before")
@@ -130,13 +133,13 @@ class StackConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _some_endpoint(self) -> "StackConfig":
+    def _some_endpoint(self) -> StackConfig:
         if not self.online_endpoints and not self.batch_endpoints:
             raise ValueError("onlineEndpoints, batchEndpoints: the stack needs at least one endpoint")
         return self
 
     @model_validator(mode="after")
-    def _assets_resolve(self) -> "StackConfig":
+    def _assets_resolve(self) -> StackConfig:
         """Every deployment's model, code and environment resolve, and every shipped model matches the lock file."""
         errors = []
         for key, _ in self._deployments():
@@ -182,15 +185,14 @@ class StackConfig(ConfigModel):
         """(online|batch, endpoint name, deployment name) -> what that deployment runs."""
         endpoints = {"online": self.online_endpoints, "batch": self.batch_endpoints}
         return {
-            (kind, endpoints[kind][e].name, deployment.name): self._resolve(kind, e, d)
-            for (kind, e, d), deployment in self._deployments()
+            (kind, endpoints[kind][e].name, deployment.name): self._resolve(kind, e, d) for (kind, e, d), deployment in self._deployments()
         }
 
     def uses_sample_model(self) -> bool:
         return any(d.model is None for _, d in self._deployments())
 
     @model_validator(mode="after")
-    def _workspace_identity_only_grows(self) -> "StackConfig":
+    def _workspace_identity_only_grows(self) -> StackConfig:
         """Azure changes a workspace identity from SystemAssigned to SystemAssigned,UserAssigned, never back."""
         baseline = {k.lower(): v for k, v in self.workspace_identity_baseline.items()}
         was = baseline.get(self.workspace.baseline_key) or ""
@@ -207,7 +209,7 @@ class StackConfig(ConfigModel):
         """The tags every taggable resource carries."""
         return {**self.tags, "environment": self.environment.value, "stack": stack, "managed-by": "pulumi"}
 
-    def is_protected(self, endpoint: "OnlineEndpointConfig | BatchEndpointConfig") -> bool:
+    def is_protected(self, endpoint: OnlineEndpointConfig | BatchEndpointConfig) -> bool:
         return endpoint.protect or self.environment is Environment.PROD
 
 

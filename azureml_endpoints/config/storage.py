@@ -17,6 +17,4 @@ class DataStorageConfig(ConfigModel):
         "endpointdata", description="Identity-based workspace datastore (no stored credentials) over the container."
     )
 
-
     _file = field_validator("file_name")(shipped_file(DATA_DIR, "ml/data"))
-

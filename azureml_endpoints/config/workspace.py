@@ -7,7 +7,6 @@ SystemAssigned to SystemAssigned,UserAssigned, never back.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
@@ -42,12 +41,13 @@ class SystemDatastoresAuthMode(str, Enum):
 
 class WorkspaceIdentityConfig(ConfigModel):
     type: WorkspaceIdentityType = Field(
-        WorkspaceIdentityType.SYSTEM_ASSIGNED, description="SystemAssigned, or SystemAssigned,UserAssigned with identities the program creates."
+        WorkspaceIdentityType.SYSTEM_ASSIGNED,
+        description="SystemAssigned, or SystemAssigned,UserAssigned with identities the program creates.",
     )
     user_assigned_identity_names: list[UserAssignedIdentityName] = Field(
         default_factory=list, description="User-assigned identities the program creates and attaches (SystemAssigned,UserAssigned only)."
     )
-    primary_user_assigned_identity: Optional[str] = Field(
+    primary_user_assigned_identity: str | None = Field(
         None, description="The one of userAssignedIdentityNames the workspace uses to reach its storage, vault, registry and insights."
     )
 
@@ -58,7 +58,7 @@ class WorkspaceIdentityConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _fields_match_type(self) -> "WorkspaceIdentityConfig":
+    def _fields_match_type(self) -> WorkspaceIdentityConfig:
         if self.type is WorkspaceIdentityType.SYSTEM_ASSIGNED:
             if self.user_assigned_identity_names or self.primary_user_assigned_identity:
                 raise ValueError("userAssignedIdentityNames and primaryUserAssignedIdentity need type SystemAssigned,UserAssigned")
@@ -90,32 +90,36 @@ _CREATE_ONLY = (
 class WorkspaceConfig(ConfigModel):
     name: WorkspaceName = Field(description="Azure ML workspace name: looked up, or created when create is true.")
     resource_group: ResourceGroupName = Field(description="Resource group of the workspace (it must exist).")
-    container_registry_id: Optional[ContainerRegistryId] = Field(
+    container_registry_id: ContainerRegistryId | None = Field(
         None,
         description="ARM id of the workspace's container registry; only needed when the workspace has none yet "
         "(Azure creates it lazily on the first image build). Looked-up workspaces only.",
     )
     create: bool = Field(False, description="Create the workspace and its dependencies instead of looking it up.")
-    location: Optional[AzureRegion] = Field(None, description="Azure region of a created workspace and its dependencies.")
-    storage_account_name: Optional[StorageAccountName] = Field(None, description="Storage account a created workspace gets (globally unique).")
-    key_vault_name: Optional[KeyVaultName] = Field(None, description="RBAC-mode, purge-protected Key Vault a created workspace gets (globally unique).")
-    container_registry_name: Optional[ContainerRegistryName] = Field(None, description="Container registry a created workspace gets (globally unique).")
-    log_analytics_workspace_name: Optional[LogAnalyticsName] = Field(None, description="Log Analytics workspace behind Application Insights.")
-    application_insights_name: Optional[AppInsightsName] = Field(None, description="Application Insights component of a created workspace.")
-    public_network_access: Optional[PublicNetworkAccess] = Field(
+    location: AzureRegion | None = Field(None, description="Azure region of a created workspace and its dependencies.")
+    storage_account_name: StorageAccountName | None = Field(None, description="Storage account a created workspace gets (globally unique).")
+    key_vault_name: KeyVaultName | None = Field(
+        None, description="RBAC-mode, purge-protected Key Vault a created workspace gets (globally unique)."
+    )
+    container_registry_name: ContainerRegistryName | None = Field(
+        None, description="Container registry a created workspace gets (globally unique)."
+    )
+    log_analytics_workspace_name: LogAnalyticsName | None = Field(None, description="Log Analytics workspace behind Application Insights.")
+    application_insights_name: AppInsightsName | None = Field(None, description="Application Insights component of a created workspace.")
+    public_network_access: PublicNetworkAccess | None = Field(
         None, description="Enabled or Disabled, stated for the created workspace, vault and registry."
     )
     identity: WorkspaceIdentityConfig = Field(default_factory=WorkspaceIdentityConfig, description="Identity of a created workspace.")
     system_datastores_auth_mode: SystemDatastoresAuthMode = Field(
-        SystemDatastoresAuthMode.IDENTITY, description="How a created workspace's system datastores authenticate; EndpointIdentityConfig stores no keys."
+        SystemDatastoresAuthMode.IDENTITY,
+        description="How a created workspace's system datastores authenticate; EndpointIdentityConfig stores no keys.",
     )
     studio_data_preview: bool = Field(
         False, description="Also grant the workspace identity Storage Blob Data Contributor, for data preview in the studio."
     )
 
-
     @model_validator(mode="after")
-    def _keys_match_mode(self) -> "WorkspaceConfig":
+    def _keys_match_mode(self) -> WorkspaceConfig:
         if self.create:
             missing = [key for field, key, required in _CREATE_ONLY if required and getattr(self, field) is None]
             if missing:
@@ -132,4 +136,3 @@ class WorkspaceConfig(ConfigModel):
     def baseline_key(self) -> str:
         """How the identity baseline names this workspace: resource group / workspace, lowercase."""
         return f"{self.resource_group}/{self.name}".lower()
-

@@ -1,7 +1,7 @@
-"""Node tools from the npm registry, installed on first use from tests/node/package-lock.json.
+"""Node tools from the npm registry, installed on first use from azureml_endpoints/local/node/package-lock.json.
 
 One place for every npm package the tests and azureml_endpoints.cli.score_local need (azurite; other streams add theirs to
-tests/node/package.json). `npm ci` installs exactly the locked versions into tests/node/node_modules
+its package.json). `npm ci` installs exactly the locked versions into its node_modules
 (gitignored); a stamp with the lock file's hash makes a changed lock reinstall. A failed install raises:
 the tests that need the tool then fail with npm's own message instead of being skipped.
 """
@@ -34,7 +34,10 @@ def install() -> None:
         raise NodeToolError("npm is not installed: install Node.js 20 or later (Debian: apt-get install nodejs npm)")
     result = subprocess.run(
         [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
     )
     if result.returncode != 0:
         raise NodeToolError(f"npm ci in {NODE_DIR} failed ({result.returncode}):\n{result.stdout}{result.stderr}")

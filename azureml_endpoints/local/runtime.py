@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import yaml
+
 from azureml_endpoints.paths import REPO
 
 RUNTIME_DIR = REPO / ".venv-runtime"  # gitignored: one venv per distinct pip list
@@ -120,7 +121,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -195,8 +196,13 @@ class TokenEndpoint:
                 now = int(time.time())
                 resource = query["resource"][0]
                 claims = {
-                    "aud": resource.rstrip("/"), "iss": f"https://sts.windows.net/{TENANT_ID}/", "iat": now, "nbf": now,
-                    "exp": now + 3600, "oid": endpoint.principal_id, "tid": TENANT_ID,
+                    "aud": resource.rstrip("/"),
+                    "iss": f"https://sts.windows.net/{TENANT_ID}/",
+                    "iat": now,
+                    "nbf": now,
+                    "exp": now + 3600,
+                    "oid": endpoint.principal_id,
+                    "tid": TENANT_ID,
                     "appid": query.get("clientid", [endpoint.principal_id])[0],
                 }
                 token = f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}."
@@ -214,7 +220,7 @@ class TokenEndpoint:
         self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}/msi/token"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "TokenEndpoint":
+    def __enter__(self) -> TokenEndpoint:
         self._thread.start()
         return self
 
@@ -238,18 +244,30 @@ class Azurite:
         self.log = folder / "azurite.log"
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Azurite":
+    def __enter__(self) -> Azurite:
         from azureml_endpoints.local.node_tools import node_tool
 
         command = [
-            str(node_tool("azurite-blob")), "--blobHost", LOOPBACK, "--blobPort", str(self.port),
-            "--cert", str(self.cert), "--key", str(self.key), "--oauth", "basic",
-            "--inMemoryPersistence", "--disableTelemetry",
+            str(node_tool("azurite-blob")),
+            "--blobHost",
+            LOOPBACK,
+            "--blobPort",
+            str(self.port),
+            "--cert",
+            str(self.cert),
+            "--key",
+            str(self.key),
+            "--oauth",
+            "basic",
+            "--inMemoryPersistence",
+            "--disableTelemetry",
             # azure-storage-blob sends its newest service version, which may postdate the emulator's release.
             "--skipApiVersionCheck",
         ]
         env = {**os.environ, "AZURITE_ACCOUNTS": f"{self.account}:{EMULATOR_KEY}"}
-        self._process = subprocess.Popen(command, stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(self.folder))
+        self._process = subprocess.Popen(
+            command, stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=str(self.folder)
+        )
         _wait_for(lambda: "successfully listens" in self.log.read_text(), self._process, 60, "Azurite", self.log)
         return self
 
@@ -263,7 +281,8 @@ class Azurite:
         from azure.storage.blob import BlobServiceClient
 
         service = BlobServiceClient(
-            self.blob_endpoint.rstrip("/"), credential={"account_name": self.account, "account_key": EMULATOR_KEY},
+            self.blob_endpoint.rstrip("/"),
+            credential={"account_name": self.account, "account_key": EMULATOR_KEY},
             connection_verify=str(self.cert),
         )
         try:
@@ -295,14 +314,25 @@ class InferenceServer:
         self.log = folder / f"inference-server-{self.port}.log"
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "InferenceServer":
+    def __enter__(self) -> InferenceServer:
         command = [
-            str(self.python), "-c", _LAUNCHER, "--entry_script", str(self.entry_script),
-            "--model_dir", str(self.model_dir), "--port", str(self.port),
+            str(self.python),
+            "-c",
+            _LAUNCHER,
+            "--entry_script",
+            str(self.entry_script),
+            "--model_dir",
+            str(self.model_dir),
+            "--port",
+            str(self.port),
         ]
         env = {**os.environ, **self.env, "AML_APP_ROOT": str(self.entry_script.parent), "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
-            command, stdout=self.log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            command,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
             cwd=str(self.entry_script.parent),
         )
         _wait_for(self._healthy, self._process, 120, "azureml-inference-server-http", self.log)
@@ -329,4 +359,3 @@ class InferenceServer:
 
     def output(self) -> str:
         return self.log.read_text()
-

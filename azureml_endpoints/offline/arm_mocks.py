@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -97,13 +97,13 @@ class Registration:
 
 
 class ArmMocks(pulumi.runtime.Mocks):
-    def __init__(self, workspaces: Optional[list[FakeWorkspace]] = None):
+    def __init__(self, workspaces: list[FakeWorkspace] | None = None):
         self.workspaces = {(w.resource_group.lower(), w.name.lower()): w for w in (workspaces or [])}
         self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> outputs, for lookups across resources
         self.calls: list[tuple[str, dict]] = []
 
     # --- resources -------------------------------------------------------------------------------
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = copy.deepcopy(args.inputs)
         from azureml_endpoints.offline.resource_types import record  # the records name this module's answers
 
@@ -553,7 +553,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
-        self.stack_urn: Optional[str] = None
+        self.stack_urn: str | None = None
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)

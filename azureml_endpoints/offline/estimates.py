@@ -123,9 +123,7 @@ class Graph:
 def dependency_graph(resources: list[Registration]) -> Graph:
     nodes = {r.urn: r for r in resources if r.custom}
     components = {r.urn: r for r in resources if not r.custom}
-    edges = sorted(
-        {(dep, r.urn) for r in nodes.values() for dep in r.dependencies if dep in nodes and dep != r.urn}
-    )
+    edges = sorted({(dep, r.urn) for r in nodes.values() for dep in r.dependencies if dep in nodes and dep != r.urn})
     return Graph(nodes, edges, components)
 
 

@@ -10,9 +10,10 @@ import gc
 import json
 import runpy
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings
@@ -23,13 +24,14 @@ from azureml_endpoints.offline.arm_mocks import ArmMocks, FakeWorkspace, Recordi
 from azureml_endpoints.paths import REPO
 from azureml_endpoints.pulumi_io.stack_files import project_defaults, project_name, stack_config
 
+
 @dataclass
 class Evaluation:
     stack: str
     registrations: list[Registration]
     outputs: dict[str, Any]
     mocks: ArmMocks
-    error: Optional[BaseException] = None  # set only when evaluate(raise_errors=False) caught one
+    error: BaseException | None = None  # set only when evaluate(raise_errors=False) caught one
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -60,11 +62,11 @@ def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
 
 def evaluate(
     stack: str,
-    config: Optional[Mapping[str, Any]] = None,
-    workspaces: Optional[list[FakeWorkspace]] = None,
+    config: Mapping[str, Any] | None = None,
+    workspaces: list[FakeWorkspace] | None = None,
     preview: bool = False,
     raise_errors: bool = True,
-    program: Optional[Path] = None,
+    program: Path | None = None,
     project_dir: Path = REPO,
 ) -> Evaluation:
     """Runs a project's program (or another `program`) for a stack.
@@ -87,7 +89,7 @@ def evaluate(
     thresholds = gc.get_threshold()
     # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
     # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
-    # cost more per resource (measured in benchmarks/bench_preview.py, README "Performance").
+    # cost more per resource (measured in benchmarks/bench_preview.py, docs/performance.md).
     gc.set_threshold(50_000, 20, 20)
     try:
         _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -65,11 +66,11 @@ class PolicyPackServer:
         self.pack_dir = pack_dir
         self.python = python
         self.start_timeout = start_timeout
-        self.process: Optional[subprocess.Popen] = None
-        self.channel: Optional[grpc.Channel] = None
-        self.stub: Optional[analyzer_pb2_grpc.AnalyzerStub] = None
+        self.process: subprocess.Popen | None = None
+        self.channel: grpc.Channel | None = None
+        self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
 
-    def __enter__(self) -> "PolicyPackServer":
+    def __enter__(self) -> PolicyPackServer:
         self.process = subprocess.Popen(
             [self.python, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
             cwd=self.pack_dir,
@@ -148,9 +149,7 @@ class PolicyPackServer:
                     options=_options(r),
                     parent=r.parent,
                     dependencies=r.dependencies,
-                    propertyDependencies={
-                        k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()
-                    },
+                    propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()},
                 )
                 for r in resources
             ]
@@ -180,5 +179,3 @@ def _violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
         Violation(d.policyName, _LEVEL_NAMES[d.enforcementLevel], d.message.removeprefix(d.description + "\n"), d.urn)
         for d in response.diagnostics
     ]
-
-

@@ -134,9 +134,12 @@ RECORDS: dict[str, ResourceType] = {
     f"{ML}BatchDeployment": ResourceType(arm.batch_deployment, (30, 120), _batch_deployment),
     f"{ML}Compute": ResourceType(arm.compute, (60, 180), _compute),  # min nodes 0: no node is allocated
     f"{ML}Datastore": ResourceType(
-        arm.datastore, _ASSET,
-        lambda r: f"{r.inputs['name']} -> container {r.inputs['properties']['containerName']}, "
-        f"credentials {r.inputs['properties']['credentials']['credentialsType']}",
+        arm.datastore,
+        _ASSET,
+        lambda r: (
+            f"{r.inputs['name']} -> container {r.inputs['properties']['containerName']}, "
+            f"credentials {r.inputs['properties']['credentials']['credentialsType']}"
+        ),
     ),
     f"{ML}CodeVersion": ResourceType(arm.asset_version("codes"), _ASSET, lambda r: f"{r.inputs['name']}:{r.inputs['version']}"),
     f"{ML}ModelVersion": ResourceType(arm.asset_version("models"), _ASSET, lambda r: f"{r.inputs['name']}:{r.inputs['version']}"),
@@ -156,7 +159,8 @@ RECORDS: dict[str, ResourceType] = {
     ),
     # Storage
     "azure-native:storage:StorageAccount": ResourceType(
-        arm.storage_account, (20, 60),
+        arm.storage_account,
+        (20, 60),
         lambda r: f"{r.inputs['accountName']} {r.inputs['sku']['name']} {r.inputs['minimumTlsVersion']} in {r.inputs['location']}",
     ),
     "azure-native:storage:BlobContainer": ResourceType(arm.blob_container, (2, 10), _named("containerName")),
@@ -204,4 +208,3 @@ def create_seconds(r: Registration) -> Seconds:
 def preview_line(r: Registration) -> str:
     """The settings a reviewer checks for one resource; a component has none of its own."""
     return record(r.type).line(r) if r.custom else ""
-

@@ -20,9 +20,10 @@ import codecs
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the special-signature key (sdk/go/common/resource/sig)
 SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"  # its value for a secret (assets, archives... have others)
@@ -50,12 +51,12 @@ class Step:
     op: str
     urn: str
     type: str
-    old: Optional[dict]  # the state before: ResourceV3 / StepEventStateMetadata
-    new: Optional[dict]  # the state after
+    old: dict | None  # the state before: ResourceV3 / StepEventStateMetadata
+    new: dict | None  # the state after
     detailed_diff: dict[str, dict] = field(default_factory=dict)
     diff_reasons: list[str] = field(default_factory=list)
     replace_reasons: list[str] = field(default_factory=list)
-    refresh_result: Optional[str] = None  # event streams: what a refresh found (same, update, delete)
+    refresh_result: str | None = None  # event streams: what a refresh found (same, update, delete)
 
     @property
     def name(self) -> str:
@@ -157,15 +158,15 @@ class _Text:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
 def _check(value: Any, expected: type | tuple, where: str, optional: bool = True) -> Any:
     if value is None and optional:
         return None
-    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in (expected if isinstance(expected, tuple) else (expected,))):
+    if not isinstance(value, expected) or (
+        isinstance(value, bool) and bool not in (expected if isinstance(expected, tuple) else (expected,))
+    ):
         names = " or ".join(_kind(t()) for t in (expected if isinstance(expected, tuple) else (expected,)))
         raise UnusableInput(f"{where} is {_kind(value)}, not {names}")
     return value
@@ -183,7 +184,7 @@ def _diff(value: Any, where: str) -> dict[str, dict]:
     return dict(value or {})
 
 
-def _state(value: Any, where: str) -> Optional[dict]:
+def _state(value: Any, where: str) -> dict | None:
     state = _check(value, dict, where)
     if state is not None:
         for part in ("inputs", "outputs"):
@@ -231,7 +232,7 @@ def _counts(value: Any, where: str) -> dict[str, int]:
     return dict(value or {})
 
 
-def _diagnostic(value: Any, where: str) -> Optional[str]:
+def _diagnostic(value: Any, where: str) -> str | None:
     """The message of an error diagnostic, else None."""
     d = _check(value, dict, where, optional=False)
     if _check(d.get("severity"), str, f"{where}.severity") != "error":
@@ -249,7 +250,7 @@ class Document:
 
     def __init__(self, path: Path):
         self.path = path
-        self.shape: Optional[str] = None
+        self.shape: str | None = None
         self.change_summary: dict[str, int] = {}
         self.errors: list[str] = []
         self.refreshed = False
@@ -273,7 +274,7 @@ class Document:
             raise UnusableInput(f"not UTF-8 or UTF-16 text ({one_line(error)})") from None
 
     @staticmethod
-    def _first_key(text: _Text) -> Optional[str]:
+    def _first_key(text: _Text) -> str | None:
         start = text.pos
         text.pos += 1
         key = text.value("the first key") if text.peek() == '"' else None
@@ -509,7 +510,9 @@ def render_pair(old: Any, new: Any) -> tuple[str, str]:
     """Both sides of a change; when both are long, each is cut around the first difference so it shows."""
     texts = []
     for value in (old, new):
-        texts.append(None if value is MISSING or render(value) in ("[secret]", "known after apply") else json.dumps(mask(value), sort_keys=True))
+        texts.append(
+            None if value is MISSING or render(value) in ("[secret]", "known after apply") else json.dumps(mask(value), sort_keys=True)
+        )
     a, b = texts
     if a is None or b is None or (len(a) <= LIMIT and len(b) <= LIMIT):
         return render(old), render(new)
@@ -549,7 +552,7 @@ def format_path(path: list[str | int]) -> str:
     return out
 
 
-def changed_paths(old: Any, new: Any, prefix: Optional[list] = None) -> list[list[str | int]]:
+def changed_paths(old: Any, new: Any, prefix: list | None = None) -> list[list[str | int]]:
     """Leaf paths where two values differ (secrets compare only by being secret on both sides)."""
     prefix = prefix or []
     if len(prefix) > MAX_DEPTH:

@@ -23,7 +23,7 @@ def project_name(project_dir: Path = REPO) -> str:
     return _project(project_dir / "Pulumi.yaml", (project_dir / "Pulumi.yaml").stat().st_mtime_ns)["name"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _project(path: Path, modified_ns: int) -> dict[str, Any]:
     """Pulumi.yaml, parsed once per version of the file (every evaluation reads its name and defaults)."""
     return yaml.safe_load(path.read_text()) or {}
@@ -63,9 +63,7 @@ class _CliLoader(yaml.SafeLoader):
             if not isinstance(key, Hashable):
                 raise StackFileError(f"line {key_node.start_mark.line + 1}: a mapping key must be a scalar")
             if key in seen:
-                raise StackFileError(
-                    f"line {key_node.start_mark.line + 1}: mapping key {key!r} already defined at line {seen[key]}"
-                )
+                raise StackFileError(f"line {key_node.start_mark.line + 1}: mapping key {key!r} already defined at line {seen[key]}")
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
@@ -78,7 +76,11 @@ class _CliLoader(yaml.SafeLoader):
         return int(value) if value.is_integer() and abs(value) < 1e21 else value
 
 
-_CliLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"), list("yYnNtTfFoO"))
+_CliLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"),
+    list("yYnNtTfFoO"),
+)
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("(?:" + _INT.pattern + ")$"), list("-+0123456789"))
 _CliLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile("(?:" + _FLOAT.pattern + ")$"), list("-+0123456789."))
 _CliLoader.add_constructor("tag:yaml.org,2002:float", _CliLoader.construct_yaml_float)

@@ -3,7 +3,8 @@
 An output, since a created workspace's name is one (and the template must wait for the workspace anyway).
 """
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import resources
@@ -18,14 +19,12 @@ def endpoint_template(
     endpoint_name: str,
     tags: dict[str, str],
     properties: dict[str, Any],
-    user_assigned_identity_id: Optional[str],
+    user_assigned_identity_id: str | None,
 ) -> pulumi.Output[dict[str, Any]]:
     """`template_document` for a workspace; an output, since a created workspace's name is one (and the template
     must wait for the workspace anyway)."""
     return pulumi.Output.from_input(workspace_name).apply(
-        lambda name: template_document(
-            collection, name, location, endpoint_name, tags, properties, user_assigned_identity_id
-        )
+        lambda name: template_document(collection, name, location, endpoint_name, tags, properties, user_assigned_identity_id)
     )
 
 

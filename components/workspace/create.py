@@ -18,10 +18,10 @@ import pulumi
 from pulumi_azure_native import applicationinsights, containerregistry, keyvault, operationalinsights, storage
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
 from components.data_storage import storage_suffix
 from components.identity import placed_user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
 from components.storage_account import secure_storage_account
 from components.workspace.info import WorkspaceInfo
 
@@ -64,8 +64,8 @@ class MlWorkspace(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         network = s.public_network_access.value
 
-        # Shared keys stay on: azure-native's storage.Blob lists the account key to upload the assets (README,
-        # "Workspace as code"); the workspace itself stores no keys (systemDatastoresAuthMode Identity).
+        # Shared keys stay on: azure-native's storage.Blob lists the account key to upload the assets
+        # (docs/decisions/shared-keys-for-uploads.md); the workspace itself stores no keys (systemDatastoresAuthMode Identity).
         account = secure_storage_account(
             f"{name}-storage", s.storage_account_name, rg, location, storage.SkuName.STANDARD_LRS, True, tags, child
         )

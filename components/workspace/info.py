@@ -34,8 +34,16 @@ class WorkspaceInfo:
     def datastore_uri(self, path: str) -> pulumi.Input[str]:
         """azureml:// URI of a path in the asset datastore (model assets use it)."""
         return _join(
-            "azureml://subscriptions/", self.subscription_id, "/resourcegroups/", self.resource_group,
-            "/workspaces/", self.name, "/datastores/", self.datastore_name, "/paths/", path,
+            "azureml://subscriptions/",
+            self.subscription_id,
+            "/resourcegroups/",
+            self.resource_group,
+            "/workspaces/",
+            self.name,
+            "/datastores/",
+            self.datastore_name,
+            "/paths/",
+            path,
         )
 
     def datastore_blob_url(self, path: str) -> pulumi.Input[str]:

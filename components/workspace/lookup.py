@@ -22,9 +22,7 @@ def _field(value, camel_name: str):
 
 def lookup_workspace(workspace: WorkspaceConfig) -> WorkspaceInfo:
     """Reads the workspace and its default datastore from Azure (synchronous invokes)."""
-    found = machinelearningservices.get_workspace(
-        resource_group_name=workspace.resource_group, workspace_name=workspace.name
-    )
+    found = machinelearningservices.get_workspace(resource_group_name=workspace.resource_group, workspace_name=workspace.name)
     registry = workspace.container_registry_id or found.container_registry
     if not registry:
         raise SettingsError(

@@ -15,7 +15,6 @@ import os
 import requests
 from azure.identity import ManagedIdentityCredential
 from azure.storage.blob import BlobClient
-
 from sample_model import load_model, predict, script_logger
 
 # Entra resource (audience) for Azure Storage tokens.

@@ -21,7 +21,7 @@ PREVIEW_DEFAULTS: dict[str, str] = json.loads((Path(__file__).resolve().parent /
 PREVIEW_EXCEPTIONS: dict[str, tuple[str, str]] = {
     "azure-native:monitor:AutoscaleSetting": (
         "2021-05-01-preview",
-        "the only Microsoft.Insights/autoscalesettings version azure-native v3 offers; autoscale per online deployment (README, Operability)",
+        "the only Microsoft.Insights/autoscalesettings version azure-native v3 offers; autoscale per online deployment (docs/operability.md#autoscale)",
     ),
     "azure-native:monitor:DiagnosticSetting": (
         "2021-05-01-preview",

@@ -2,8 +2,8 @@
 
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import PolicyConfigSchema
 from pulumi_policy.proxy import UnknownValueError

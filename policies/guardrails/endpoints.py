@@ -50,7 +50,9 @@ def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViol
             capacity = profile.get("capacity") if isinstance(profile, dict) else None
             floor = capacity.get("minimum") if isinstance(capacity, dict) else None
             if isinstance(floor, str) and floor.isdigit() and int(floor) < minimum:
-                report_violation(f"Autoscale may scale the deployment down to {floor} instance(s); high availability needs at least {minimum}.")
+                report_violation(
+                    f"Autoscale may scale the deployment down to {floor} instance(s); high availability needs at least {minimum}."
+                )
         return
     if args.resource_type != ONLINE_DEPLOYMENT:
         return
@@ -118,7 +120,14 @@ def user_assigned_identities_have_workspace_roles(args: StackValidationArgs, rep
                 )
                 for a in granted
             )
-            missing = [n for n, ok in (("AcrPull on the workspace registry", acr_pull), ("Storage Blob Data Reader on the workspace storage", workspace_reader)) if not ok]
+            missing = [
+                n
+                for n, ok in (
+                    ("AcrPull on the workspace registry", acr_pull),
+                    ("Storage Blob Data Reader on the workspace storage", workspace_reader),
+                )
+                if not ok
+            ]
             if missing:
                 report_violation(f"User-assigned identity {identity.name} of this endpoint lacks {' and '.join(missing)}.", endpoint.urn)
 

@@ -54,13 +54,17 @@ def identity_matches_baseline(args: ResourceValidationArgs, report_violation: Re
         return
     endpoints = (args.get_config() or {}).get("endpoints") or {}
     if not isinstance(endpoints, dict):
-        report_violation("The policy config's endpoints is not a map of endpoint -> identity; rebuild it with azureml_endpoints.cli.baseline.")
+        report_violation(
+            "The policy config's endpoints is not a map of endpoint -> identity; rebuild it with azureml_endpoints.cli.baseline."
+        )
         return
     baseline = endpoints.get(endpoint_key(args.props))
     if baseline is None:
         return  # a new endpoint may choose any identity
     if not isinstance(baseline, dict) or not isinstance(baseline.get("userAssignedIdentities") or [], list):
-        report_violation(f"The baseline of {endpoint_key(args.props)} is not {{type, userAssignedIdentities}}; rebuild it with azureml_endpoints.cli.baseline.")
+        report_violation(
+            f"The baseline of {endpoint_key(args.props)} is not {{type, userAssignedIdentities}}; rebuild it with azureml_endpoints.cli.baseline."
+        )
         return
     proposed = _identity(args.props)
     was_type, now_type = baseline.get("type"), proposed.get("type")

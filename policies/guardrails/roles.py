@@ -14,6 +14,9 @@ from guardrails.common import (
     BLOB_CONTAINER_TYPE,
     CONTRIBUTOR,
     KEY_VAULT_ADMINISTRATOR,
+    ONLINE_DEPLOYMENT,
+    ONLINE_ENDPOINT,
+    ONLINE_ENDPOINT_TYPE,
     OWNER,
     RBAC_ADMINISTRATOR,
     ROLE_ASSIGNMENT,
@@ -22,11 +25,8 @@ from guardrails.common import (
     STORAGE_ACCOUNT_TYPE,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
-    USER_ACCESS_ADMINISTRATOR,
-    ONLINE_DEPLOYMENT,
-    ONLINE_ENDPOINT,
-    ONLINE_ENDPOINT_TYPE,
     UNKNOWN,
+    USER_ACCESS_ADMINISTRATOR,
     USER_ASSIGNED_IDENTITY,
     arm_type,
     configured_guids,
@@ -91,8 +91,7 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
     elif guid not in PRODUCT_ROLES and guid not in extra:
         allowed = ", ".join(ROLE_NAMES[g] for g in PRODUCT_ROLES)
         report_violation(
-            f"Role definition {guid} is not one the product needs ({allowed}, the endpoint invoker role, "
-            "or additionalRoleDefinitionIds)."
+            f"Role definition {guid} is not one the product needs ({allowed}, the endpoint invoker role, or additionalRoleDefinitionIds)."
         )
 
 
@@ -167,6 +166,7 @@ def custom_role_without_wildcards(args: ResourceValidationArgs, report_violation
 def data_collector_writes_only(args: StackValidationArgs, report_violation: ReportViolation):
     """Storage Blob Data Contributor goes only to the identity of an endpoint whose deployment collects data
     ("Collect production data from models deployed for real-time inferencing")."""
+
     def collects(deployment) -> bool:
         properties = plain(read(deployment.props, "properties"))
         return isinstance(properties, dict) and properties.get("dataCollector") not in (None, UNKNOWN)

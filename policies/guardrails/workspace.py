@@ -214,7 +214,11 @@ workspace_identity_baseline = ResourceValidationPolicy(
     validate=identity_only_grows,
     config_schema=PolicyConfigSchema(
         properties={
-            "workspaces": {"type": "object", "default": {}, "description": "resourceGroup/workspace (lowercase) -> {type, userAssignedIdentities}"}
+            "workspaces": {
+                "type": "object",
+                "default": {},
+                "description": "resourceGroup/workspace (lowercase) -> {type, userAssignedIdentities}",
+            }
         }
     ),
 )

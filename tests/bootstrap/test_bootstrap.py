@@ -1,0 +1,356 @@
+"""bootstrap/: the state backend and the pipeline identities, under the ARM- and Entra-like mocks."""
+
+import re
+
+import pytest
+import yaml
+
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, invoker_role_guid
+from azureml_endpoints.offline.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
+from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
+from tests.support.abac import ConditionSyntaxError, Request, parse
+from tests.support.abac import evaluate as evaluate_condition
+
+BOOTSTRAP = REPO / "bootstrap"
+RA = "azure-native:authorization:RoleAssignment"
+FIC = "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
+REPOSITORY = "contoso/azureml-endpoints"
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@pytest.fixture(scope="module")
+def boot():
+    return evaluate("example", project_dir=BOOTSTRAP)
+
+
+def role_name(definition_id: str) -> str:
+    guid = definition_id.rsplit("/", 1)[1]
+    names = {v: k for k, v in ROLE_DEFINITIONS.items()}
+    return names.get(guid) or ("invoker" if guid == invoker_role_guid(SUBSCRIPTION_ID) else guid)
+
+
+def grants_of(boot, identity: str) -> dict[str, tuple[str, str]]:
+    principal = boot.named(f"{identity}-principal").outputs["objectId"]
+    found = {}
+    for r in boot.of_type(RA):
+        if r.inputs["principalId"] == principal:
+            found[r.name.removeprefix(f"{identity}-roles-")] = (role_name(r.inputs["roleDefinitionId"]), r.inputs["scope"])
+            assert r.inputs["principalType"] == "ServicePrincipal"
+    return found
+
+
+def rg(name: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
+
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def test_federated_credentials_match_githubs_oidc_tokens(boot):
+    credentials = {r.name: r.inputs for r in boot.of_type(FIC)}
+    expected = {
+        "reader-dev-pull-requests": f"repo:{REPOSITORY}:pull_request",
+        "reader-dev-default-branch": f"repo:{REPOSITORY}:ref:refs/heads/main",
+        "reader-staging-pull-requests": f"repo:{REPOSITORY}:pull_request",
+        "reader-staging-default-branch": f"repo:{REPOSITORY}:ref:refs/heads/main",
+        # prod's reader trusts no pull request: a PR's own code would run with prod's state and key.
+        "reader-prod-default-branch": f"repo:{REPOSITORY}:ref:refs/heads/main",
+        "deployer-dev-environment-dev": f"repo:{REPOSITORY}:environment:dev",
+        "deployer-staging-environment-staging": f"repo:{REPOSITORY}:environment:staging",
+        "deployer-prod-environment-prod": f"repo:{REPOSITORY}:environment:prod",
+    }
+    assert {name: c["subject"] for name, c in credentials.items()} == expected
+    for name, c in credentials.items():
+        assert c["issuer"] == "https://token.actions.githubusercontent.com"
+        assert c["audiences"] == ["api://AzureADTokenExchange"]
+        identity = "-".join(name.split("-")[:2])
+        assert c["applicationId"] == boot.named(f"{identity}-application").id
+
+
+def test_immutable_subjects_are_built_when_the_repository_uses_them():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:github"].update(subjectFormat="immutable", repository="contoso@123456/azureml-endpoints@456789")
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    subjects = {r.name: r.inputs["subject"] for r in evaluation.of_type(FIC)}
+    assert subjects["deployer-prod-environment-prod"] == "repo:contoso@123456/azureml-endpoints@456789:environment:prod"
+    assert subjects["reader-dev-pull-requests"] == "repo:contoso@123456/azureml-endpoints@456789:pull_request"
+    assert subjects["reader-prod-default-branch"] == "repo:contoso@123456/azureml-endpoints@456789:ref:refs/heads/main"
+
+
+@pytest.mark.parametrize(
+    "subject_format, repository, rule",
+    [
+        ("legacy", "contoso@123456/azureml-endpoints@456789", "owner/name (for owner@id/name@id set subjectFormat: immutable)"),
+        ("immutable", "contoso/azureml-endpoints", "owner@ownerId/name@repositoryId"),
+        ("immutable", "contoso@acme/azureml-endpoints@456789", "owner@ownerId/name@repositoryId"),
+    ],
+)
+def test_at_signs_only_in_the_immutable_subject_form(subject_format, repository, rule):
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:github"].update(subjectFormat=subject_format, repository=repository)
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    assert f"azureml-endpoints-bootstrap:github.repository: '{repository}' is not valid: {rule}" in str(evaluation.error)
+    assert evaluation.registrations == []
+
+
+def test_applications_have_service_principals_and_no_secrets(boot):
+    apps = boot.of_type("azuread:index/application:Application")
+    assert len(apps) == 6  # a reader and a deployer per environment
+    for app in apps:
+        assert app.inputs["owners"] == [CALLER_OBJECT_ID]
+        principal = boot.named(app.name.replace("-application", "-principal"))
+        assert principal.inputs["clientId"] == app.outputs["clientId"]
+    assert not [r for r in boot.registrations if "Password" in r.type or "Certificate" in r.type]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_reader_reads_only_its_environment(boot, env):
+    assert grants_of(boot, f"reader-{env}") == {
+        "reader": ("Reader", rg(f"rg-ml-endpoints-{env}")),
+        "state-reader": ("Storage Blob Data Reader", boot.named(f"state-container-{env}").id),
+        "secrets-key": ("Key Vault Crypto User", boot.named(f"state-key-{env}").id),
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_deployer_is_confined_to_its_environment(boot, env):
+    grants = grants_of(boot, f"deployer-{env}")
+    assert grants == {
+        "contributor": ("Contributor", rg(f"rg-ml-endpoints-{env}")),
+        "role-delegation": ("Role Based Access Control Administrator", rg(f"rg-ml-endpoints-{env}")),
+        "state-writer": ("Storage Blob Data Contributor", boot.named(f"state-container-{env}").id),
+        "secrets-key": ("Key Vault Crypto User", boot.named(f"state-key-{env}").id),
+    }
+    assert not {"Owner", "User Access Administrator"} & {role for role, _ in grants.values()}
+
+
+def test_no_identity_reaches_another_environments_state_or_key(boot):
+    """Every state container and key is granted to exactly its own environment's reader and deployer."""
+    holders: dict[str, set[str]] = {}
+    for r in boot.of_type(RA):
+        if "/blobServices/default/containers/" in r.inputs["scope"] or "/keys/" in r.inputs["scope"]:
+            holders.setdefault(r.inputs["scope"], set()).add(r.name.split("-roles-")[0])
+    expected = {}
+    for env in ENVIRONMENTS:
+        expected[boot.named(f"state-container-{env}").id] = {f"reader-{env}", f"deployer-{env}"}
+        expected[boot.named(f"state-key-{env}").id] = {f"reader-{env}", f"deployer-{env}"}
+    assert holders == expected
+    assert len({boot.named(f"state-container-{env}").inputs["containerName"] for env in ENVIRONMENTS}) == 3
+    assert len({boot.named(f"state-key-{env}").inputs["keyName"] for env in ENVIRONMENTS}) == 3
+
+
+# --- the deployer's delegation condition, evaluated ---------------------------------------------------
+WRITE, DELETE = "Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/roleAssignments/delete"
+PRIVILEGED = ("Owner", "User Access Administrator", "Role Based Access Control Administrator", "Contributor")
+# Built-in role ids the program never grants (Azure docs, "Azure built-in roles").
+NEVER_GRANTED = {"Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"}
+
+
+def role_guid(role: str) -> str:
+    return invoker_role_guid(SUBSCRIPTION_ID) if role == "invoker" else {**ROLE_DEFINITIONS, **NEVER_GRANTED}[role]
+
+
+def within(scope: str, assignment_scope: str) -> bool:
+    scope, assignment_scope = scope.lower().rstrip("/"), assignment_scope.lower().rstrip("/")
+    return scope == assignment_scope or scope.startswith(assignment_scope + "/")
+
+
+def may(boot, env: str, action: str, role: str, principal_type: str, scope: str | None = None) -> bool:
+    """Whether deployer-<env> may write or delete this role assignment: its RBAC Administrator assignment
+    must cover the scope, and its condition must allow the request (attributes as ARM offers them)."""
+    assignment = boot.named(f"deployer-{env}-roles-role-delegation").inputs
+    target = scope or rg(f"rg-ml-endpoints-{env}")
+    attributes = {
+        "Microsoft.Authorization/roleAssignments:RoleDefinitionId": [role_guid(role)],
+        "Microsoft.Authorization/roleAssignments:PrincipalType": [principal_type],
+    }
+    request = Request(action, request=attributes if action == WRITE else {}, resource=attributes if action == DELETE else {})
+    return within(target, assignment["scope"]) and evaluate_condition(assignment["condition"], request)
+
+
+@pytest.mark.parametrize("action", [WRITE, DELETE])
+def test_the_deployer_may_grant_and_remove_exactly_the_products_roles(boot, action):
+    allowed = {
+        ("invoker", "Group"),
+        ("invoker", "ServicePrincipal"),
+        ("AcrPull", "ServicePrincipal"),
+        ("Storage Blob Data Reader", "ServicePrincipal"),
+    }
+    for role in ("invoker", "AcrPull", "Storage Blob Data Reader", *PRIVILEGED):
+        for principal_type in ("User", "Group", "ServicePrincipal"):
+            assert may(boot, "dev", action, role, principal_type) == ((role, principal_type) in allowed), (role, principal_type)
+
+
+def test_an_environment_that_creates_its_workspace_may_also_grant_the_workspace_identity_roles():
+    """Only with createsWorkspace, only to service principals, and never Owner or User Access Administrator."""
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["dev"]["createsWorkspace"] = True
+    widened = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    for action in (WRITE, DELETE):
+        for role in ("Contributor", "Key Vault Administrator", "Storage Blob Data Contributor"):
+            assert may(widened, "dev", action, role, "ServicePrincipal")
+            assert not may(widened, "dev", action, role, "User") and not may(widened, "dev", action, role, "Group")
+            assert not may(widened, "prod", action, role, "ServicePrincipal")  # prod did not opt in
+        for role in ("Owner", "User Access Administrator", "Role Based Access Control Administrator"):
+            assert not may(widened, "dev", action, role, "ServicePrincipal")
+
+
+def test_an_environment_that_collects_data_may_also_grant_the_write_role_to_service_principals():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["prod"]["collectsData"] = True
+    widened = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    assert may(widened, "prod", WRITE, "Storage Blob Data Contributor", "ServicePrincipal")
+    assert not may(widened, "prod", WRITE, "Storage Blob Data Contributor", "Group")
+    assert not may(widened, "prod", WRITE, "Contributor", "ServicePrincipal")
+    assert not may(widened, "dev", WRITE, "Storage Blob Data Contributor", "ServicePrincipal")
+
+
+def test_the_deployer_cannot_grant_outside_its_environment(boot):
+    workspace = rg("rg-ml-endpoints-dev") + "/providers/Microsoft.MachineLearningServices/workspaces/mlw-endpoints-dev"
+    assert may(boot, "dev", WRITE, "invoker", "Group", workspace)
+    for scope in (rg("rg-ml-endpoints-prod"), rg("rg-ml-endpoints-dev-other"), f"/subscriptions/{SUBSCRIPTION_ID}", rg("rg-pulumi-state")):
+        assert not may(boot, "dev", WRITE, "invoker", "Group", scope), scope
+        assert not may(boot, "dev", WRITE, "AcrPull", "ServicePrincipal", scope), scope
+
+
+def test_the_condition_is_grouped_and_names_only_the_products_roles(boot):
+    delegation = boot.named("deployer-prod-roles-role-delegation").inputs
+    assert delegation["conditionVersion"] == "2.0"
+    named = set(GUID.findall(delegation["condition"]))
+    assert named == {ROLE_DEFINITIONS["Storage Blob Data Reader"], ROLE_DEFINITIONS["AcrPull"], invoker_role_guid(SUBSCRIPTION_ID)}
+    parse(delegation["condition"])  # every group joins at most two expressions
+    assert "ForAnyOfAllValues" not in delegation["condition"]
+
+
+def test_the_evaluator_reads_microsofts_own_example_as_documented():
+    """Microsoft's "Constrain roles and principal types" example (Backup Contributor/Reader to users or groups)."""
+    backup_contributor, backup_reader = "5e467623-bb1f-42f4-a55d-6e525e11384b", "a795c7a0-d4a2-40c1-ae25-d81f01202912"
+    example = (
+        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+        f"(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{backup_contributor}, {backup_reader}}} "
+        "AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'User', 'Group'}))"
+    )
+
+    def write(role: str, principal_type: str) -> Request:
+        return Request(
+            WRITE,
+            request={
+                "Microsoft.Authorization/roleAssignments:RoleDefinitionId": [role],
+                "Microsoft.Authorization/roleAssignments:PrincipalType": [principal_type],
+            },
+        )
+
+    assert evaluate_condition(example, write(backup_reader, "Group"))
+    assert evaluate_condition(example, write(backup_contributor.upper(), "user"))
+    assert not evaluate_condition(example, write(backup_reader, "ServicePrincipal"))
+    assert not evaluate_condition(example, write(NEVER_GRANTED["Owner"], "User"))
+    assert evaluate_condition(example, Request(DELETE))  # the write branch says nothing about deletes
+    # The operator the bootstrap used to have: one principal type can never equal both values.
+    all_values = example.replace("ForAnyOfAnyValues:StringEqualsIgnoreCase", "ForAnyOfAllValues:StringEqualsIgnoreCase")
+    assert not evaluate_condition(all_values, write(backup_reader, "Group"))
+
+
+def test_the_evaluator_refuses_an_ungrouped_chain():
+    with pytest.raises(ConditionSyntaxError, match="add parentheses"):
+        parse("(!(ActionMatches{'a'})) OR (ActionMatches{'b'}) OR (ActionMatches{'c'})")
+    assert parse("(!(ActionMatches{'a'})) OR ((ActionMatches{'b'}) OR (ActionMatches{'c'}))")
+
+
+def test_the_invoker_role_can_only_score(boot):
+    role = boot.named("invoker-role").inputs
+    assert role["roleDefinitionId"] == invoker_role_guid(SUBSCRIPTION_ID)
+    assert role["permissions"] == [{"actions": ["Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"]}]
+    assert role["assignableScopes"] == [f"/subscriptions/{SUBSCRIPTION_ID}"]
+    assert boot.outputs["invokerRoleDefinitionId"].endswith(invoker_role_guid(SUBSCRIPTION_ID))
+
+
+def test_state_backend(boot):
+    account = boot.named("state-account")
+    assert account.inputs["allowSharedKeyAccess"] is False and account.inputs["minimumTlsVersion"] == "TLS1_2"
+    assert account.inputs["allowBlobPublicAccess"] is False and account.protect
+    assert account.inputs["defaultToOAuthAuthentication"] is True
+    vault = boot.named("state-vault").inputs["properties"]
+    assert vault["enableRbacAuthorization"] and vault["enablePurgeProtection"] and vault["softDeleteRetentionInDays"] == 90
+    vault_host = boot.named("state-vault").outputs["properties"]["vaultUri"].split("://")[1].rstrip("/")
+    for env in ENVIRONMENTS:
+        assert boot.named(f"state-key-{env}").inputs["properties"]["kty"] == "RSA"
+        assert boot.named(f"state-container-{env}").inputs["publicAccess"] == "None"
+        assert boot.outputs["backendUrls"][env] == f"azblob://pulumi-state-{env}"
+        # Built from the vault URI Azure returns, so it holds that cloud's vault host.
+        assert boot.outputs["secretsProviderUrls"][env] == f"azurekeyvault://{vault_host}/keys/pulumi-secrets-{env}"
+
+
+def test_state_survives_overwrites_and_deletes(boot):
+    blob_service = boot.named("state-blob-service")
+    assert blob_service.inputs["accountName"] == boot.named("state-account").inputs["accountName"]
+    assert blob_service.inputs["isVersioningEnabled"] is True
+    assert blob_service.inputs["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    assert blob_service.inputs["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    lock = boot.named("state-lock")
+    assert lock.inputs["level"] == "CanNotDelete" and lock.inputs["resourceGroupName"] == "rg-pulumi-state" and lock.protect
+    for env in ENVIRONMENTS:  # containers are created once the retention policies are in force
+        assert blob_service.urn in boot.named(f"state-container-{env}").dependencies
+
+
+def test_outputs_carry_every_id_the_workflows_need(boot):
+    assert set(boot.outputs) >= {
+        "tenantId",
+        "subscriptionId",
+        "readerClientIds",
+        "deployerClientIds",
+        "backendUrls",
+        "secretsProviderUrls",
+        "stateStorageAccount",
+    }
+    for output in ("readerClientIds", "deployerClientIds", "backendUrls", "secretsProviderUrls"):
+        assert set(boot.outputs[output]) == set(ENVIRONMENTS), output
+    assert len(set(boot.outputs["readerClientIds"].values()) | set(boot.outputs["deployerClientIds"].values())) == 6
+
+
+def test_the_policy_pack_accepts_the_bootstrap_with_its_config_and_not_as_a_workload(boot):
+    with PolicyPackServer() as pack:
+        assert pack.check(boot.registrations, load_policy_config("bootstrap")) == []
+        as_workload = {v.policy for v in pack.check(boot.registrations, load_policy_config("dev")) if v.level == "mandatory"}
+        # As a workload stack, Contributor and Storage Blob Data Contributor may go to a created workspace's identity only.
+        assert as_workload == {"role-assignment-allowed-roles", "role-assignment-resource-scope", "workspace-identity-roles"}
+        without_condition = [r for r in boot.registrations]
+        delegation = next(r for r in without_condition if r.name == "deployer-dev-roles-role-delegation")
+        delegation.inputs.pop("condition")
+        (violation,) = [v for v in pack.check(without_condition, load_policy_config("bootstrap")) if v.level == "mandatory"]
+        assert violation.resource_name == "deployer-dev-roles-role-delegation" and "without a condition" in violation.message
+
+
+def test_bad_bootstrap_config_is_refused_before_anything_exists():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:github"]["repository"] = "not a repo"
+    config["azureml-endpoints-bootstrap:state"]["storageAccount"] = "Bad_Name"
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    message = str(evaluation.error)
+    assert "azureml-endpoints-bootstrap:github.repository: 'not a repo' is not valid: owner/name" in message
+    assert "azureml-endpoints-bootstrap:state.storageAccount: 'Bad_Name' is not valid" in message
+    assert evaluation.registrations == []
+
+
+def test_a_per_environment_name_that_breaks_azures_rules_is_refused():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:state"]["container"] = "a" * 60
+    config["azureml-endpoints-bootstrap:environments"]["prod-"] = {"resourceGroup": "rg-x"}
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    message = str(evaluation.error)
+    assert f"azureml-endpoints-bootstrap:environments.dev: its state container '{'a' * 60}-dev'" in message
+    assert evaluation.registrations == []
+
+
+@pytest.mark.parametrize("stack", shipped_stacks())
+def test_every_stack_encrypts_with_its_environments_key_never_a_passphrase(stack):
+    """Without `secretsprovider:` the CLI creates a passphrase provider for a DIY backend (pulumi/pulumi#17236)."""
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    state = stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:state"]
+    environment = document["config"]["azureml-endpoints:environment"]
+    assert re.fullmatch(
+        rf"azurekeyvault://{state['keyVault']}\.[a-z0-9.-]+/keys/{state['keyName']}-{environment}", document.get("secretsprovider", "")
+    ), stack
+    assert "encryptionsalt" not in document  # the passphrase provider's mark
+    assert environment in stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:environments"]
