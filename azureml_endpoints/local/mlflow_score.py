@@ -18,6 +18,7 @@ and the swagger samples built from the signature.
 """
 
 import inspect
+import io
 import json
 import os
 
@@ -55,7 +56,7 @@ def model_input(input_data):
     if isinstance(input_data, list):
         return np.asarray(input_data)
     if isinstance(input_data, dict) and {"columns", "index", "data"} <= set(input_data):
-        return pd.read_json(json.dumps(input_data), orient="split", dtype=False)
+        return pd.read_json(io.StringIO(json.dumps(input_data)), orient="split", dtype=False)
     if isinstance(input_data, dict):
         return {name: np.asarray(value) for name, value in input_data.items()}
     raise ValueError(f"input_data must be a list (tensor) or an object (split DataFrame or named tensors), not {type(input_data).__name__}")

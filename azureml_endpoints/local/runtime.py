@@ -185,10 +185,11 @@ def requirements_env(name: str, requirements: list[str], base: Path = RUNTIME_DI
             [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True
         ).stdout.strip()
     key = hashlib.sha256("\n".join([version, *requirements]).encode()).hexdigest()[:12]
+    built = sorted(base.glob(f"*-{key}/.complete"))  # the same interpreter and list, whichever file it came from
+    if built:
+        return built[0].parent / "bin" / "python"
     target = base / f"{name}-{key}"
     venv_python, done = target / "bin" / "python", target / ".complete"
-    if done.is_file():
-        return venv_python
     shutil.rmtree(target, ignore_errors=True)  # a half-built environment from an interrupted run
     base.mkdir(parents=True, exist_ok=True)
     steps = [
