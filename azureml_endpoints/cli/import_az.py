@@ -23,6 +23,8 @@ Printed as YAML to paste under `config:` in Pulumi.<stack>.yaml, or merged into 
 lists; an endpoint or catalog entry of the same name is refused), written atomically. Comments of an existing
 stack file are not kept by the merge: keep them by pasting the printed YAML instead.
 
+Documented in docs/testing.md#importing-az-ml-yaml.
+
 Exit codes: 0 converted; 1 a file has a key or value with no stack-config equivalent, or an image that is not
 pinned (the message says what to write instead); 2 bad arguments, a file the azure-ai-ml loader refuses, or a
 path outside the project; 3 the azure-ai-ml environment could not be built (pip failed).

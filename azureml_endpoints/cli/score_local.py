@@ -25,6 +25,8 @@ Batch: the input folder's files go through the driver's init() and run(mini_batc
 calls them (azureml_endpoints/local/batch_runner.py); the output file (AppendRow) is printed, or written
 to --output.
 
+Documented in docs/testing.md#running-a-deployment-locally.
+
 Exit codes: 0 the request was answered with HTTP 200, or the batch job succeeded; 1 the deployment did not
 start, did not answer 200, or the batch job failed (more failed files than errorThreshold); 2 it cannot run
 here (unknown stack, endpoint or deployment, an invalid stack config, or code, model or environment that
