@@ -25,7 +25,7 @@ from azureml_endpoints.config.common import (
     names_exist,
 )
 from azureml_endpoints.config.names import DeploymentName, EndpointName, EntraObjectId, GroupDisplayName, UserAssignedIdentityName
-from azureml_endpoints.config.operability import AutoscaleConfig, DataCollectorConfig
+from azureml_endpoints.config.operability import MAX_INSTANCES_PER_DEPLOYMENT, AutoscaleConfig, DataCollectorConfig
 
 # "CLI (v2) managed online deployment YAML schema": request_settings.request_timeout_ms allows at most
 # 180000 ms (PT3M).
@@ -79,7 +79,11 @@ class OnlineDeploymentConfig(ConfigModel):
     name: DeploymentName = Field(description="Deployment name, e.g. blue or green.")
     instance_type: str = Field(description="Managed online endpoint VM SKU, e.g. Standard_DS3_v2.")
     instance_count: int | None = Field(
-        None, ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability. Not with autoscale."
+        None,
+        ge=1,
+        le=MAX_INSTANCES_PER_DEPLOYMENT,
+        description="Instances (the deployment sku capacity), at most 50 (Azure's per-deployment limit); 3 or more for "
+        "high availability. Not with autoscale.",
     )
     model: str | None = Field(None, description=MODEL_KEY_HELP)
     code: str | None = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")

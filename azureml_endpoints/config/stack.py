@@ -35,6 +35,9 @@ CONFIG_NAMESPACE = "azureml-endpoints"
 # tag names at most 512 characters, 128 for storage accounts (every stack tags its data account); values at
 # most 256; tag names are case-insensitive.
 MAX_TAGS = 50
+# "Autoscale Settings - Create Or Update" (Azure Monitor REST): "A maximum of 15 tags can be provided for a
+# resource", keys of at most 128 characters, values of at most 256. Every autoscale setting carries the stack tags.
+MAX_AUTOSCALE_SETTING_TAGS = 15
 STORAGE_TAG_NAME_LENGTH = 128
 TAG_VALUE_LENGTH = 256
 PROGRAM_TAGS = ("environment", "stack", "managed-by")  # added by StackConfig.tags_for
@@ -136,6 +139,23 @@ class StackConfig(ConfigModel):
     def _some_endpoint(self) -> StackConfig:
         if not self.online_endpoints and not self.batch_endpoints:
             raise ValueError("onlineEndpoints, batchEndpoints: the stack needs at least one endpoint")
+        return self
+
+    @model_validator(mode="after")
+    def _autoscale_setting_tags(self) -> StackConfig:
+        """An autoscale setting takes fewer tags than other resources, and it carries the stack's tags."""
+        total = len(self.tags) + len(PROGRAM_TAGS)
+        if total > MAX_AUTOSCALE_SETTING_TAGS and any(d.autoscale for e in self.online_endpoints for d in e.deployments):
+            raise KeyedErrors(
+                [
+                    (
+                        ("tags",),
+                        f"{len(self.tags)} tags plus the program's {len(PROGRAM_TAGS)} exceed the {MAX_AUTOSCALE_SETTING_TAGS} "
+                        f"an autoscale setting takes (\"Autoscale Settings - Create Or Update\"); with autoscale keep at most "
+                        f"{MAX_AUTOSCALE_SETTING_TAGS - len(PROGRAM_TAGS)}",
+                    )
+                ]
+            )
         return self
 
     @model_validator(mode="after")

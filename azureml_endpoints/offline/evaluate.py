@@ -68,17 +68,19 @@ def evaluate(
     raise_errors: bool = True,
     program: Path | None = None,
     project_dir: Path = REPO,
+    azure: ArmMocks | None = None,
 ) -> Evaluation:
     """Runs a project's program (or another `program`) for a stack.
 
     `config` replaces the stack file's config, `workspaces` the fake Azure's; `project_dir` selects the
-    Pulumi project (this repository's, or bootstrap/).
+    Pulumi project (this repository's, or bootstrap/). `azure` is the fake Azure a previous evaluation left
+    (its `mocks`): the run is then the next `up` against it.
 
     With raise_errors=False a failing program still returns what it registered, with `error` set.
     """
     config = {**project_defaults(project_dir), **(stack_config(stack, project_dir) if config is None else config)}
     program = program or project_dir / "__main__.py"
-    mocks = ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
+    mocks = azure or ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project_name(project_dir), stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})

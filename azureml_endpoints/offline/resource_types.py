@@ -79,9 +79,8 @@ def _endpoint(r: Registration) -> str:
 
 def _online_deployment(r: Registration) -> str:
     i, p = r.inputs, r.inputs["properties"]
-    # Under autoscale the program sets only the first count; Azure Monitor owns it afterwards.
-    count = f"x {int(i['sku']['capacity'])}" + (" at first, autoscaled" if "sku.capacity" in r.ignore_changes else "")
-    return f"{p['instanceType']} {count}, {runs(p, p['model'])}"
+    # Under autoscale the count is Azure's current one (the first `up`: the default); the autoscale line shows the range.
+    return f"{p['instanceType']} x {int(i['sku']['capacity'])}, {runs(p, p['model'])}"
 
 
 def _batch_deployment(r: Registration) -> str:
