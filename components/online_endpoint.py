@@ -139,9 +139,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self),
             )
 
-        deployments = [
-            self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after], live) for d in s.deployments
-        ]
+        deployments = [self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after], live) for d in s.deployments]
         traffic = redeploy_endpoint(
             f"{name}-traffic",
             ws.resource_group,

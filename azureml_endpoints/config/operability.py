@@ -138,7 +138,7 @@ class AutoscaleRuleConfig(ConfigModel):
         if value != METRIC_TIME_GRAIN:
             raise ValueError(
                 f"'{value}': online endpoint and deployment metrics are sampled at {METRIC_TIME_GRAIN} only (\"Supported "
-                "metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints\" and \".../deployments\")"
+                'metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints" and ".../deployments")'
             )
         return value
 

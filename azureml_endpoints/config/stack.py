@@ -151,7 +151,7 @@ class StackConfig(ConfigModel):
                     (
                         ("tags",),
                         f"{len(self.tags)} tags plus the program's {len(PROGRAM_TAGS)} exceed the {MAX_AUTOSCALE_SETTING_TAGS} "
-                        f"an autoscale setting takes (\"Autoscale Settings - Create Or Update\"); with autoscale keep at most "
+                        f'an autoscale setting takes ("Autoscale Settings - Create Or Update"); with autoscale keep at most '
                         f"{MAX_AUTOSCALE_SETTING_TAGS - len(PROGRAM_TAGS)}",
                     )
                 ]

@@ -64,7 +64,9 @@ class FakeWorkspace:
 
     @property
     def storage_account_id(self) -> str:
-        return self.storage_account or rg_id(self.resource_group) + f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+        return (
+            self.storage_account or rg_id(self.resource_group) + f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+        )
 
     @property
     def registry_id(self) -> str:
@@ -620,7 +622,9 @@ def _get_online_endpoint(m: ArmMocks, a: dict):
     rid = _arm(a["resourceGroupName"], f"{_workspace_path(a)}/onlineEndpoints/{a['endpointName']}")
     found = m.by_id.get(rid.lower())
     if found is None:
-        raise not_found(f"The Resource 'Microsoft.MachineLearningServices/workspaces/{a['workspaceName']}/onlineEndpoints/{a['endpointName']}'")
+        raise not_found(
+            f"The Resource 'Microsoft.MachineLearningServices/workspaces/{a['workspaceName']}/onlineEndpoints/{a['endpointName']}'"
+        )
     return copy.deepcopy(found)
 
 

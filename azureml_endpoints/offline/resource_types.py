@@ -113,6 +113,13 @@ def _template_deployment(r: Registration) -> str:
     return f"traffic {split}" + (f"; mirror {', '.join(f'{k} {int(v)}%' for k, v in mirror.items())}" if mirror else "")
 
 
+def _autoscale_setting(r: Registration) -> str:
+    capacity = r.inputs["profiles"][0]["capacity"]
+    return (
+        f"{r.inputs['autoscaleSettingName']}: {capacity['minimum']} to {capacity['maximum']} instances, the deployment's count is Azure's"
+    )
+
+
 def _named(key: str) -> Callable[[Registration], str]:
     return lambda r: str(r.inputs.get(key, ""))
 
@@ -178,7 +185,7 @@ RECORDS: dict[str, ResourceType] = {
         arm.resource_group_lock, _QUICK, lambda r: f"{r.inputs.get('level')} lock on {r.inputs.get('resourceGroupName')}"
     ),
     # Operability
-    "azure-native:monitor:AutoscaleSetting": ResourceType(arm.autoscale_setting, _QUICK, _named("autoscaleSettingName")),
+    "azure-native:monitor:AutoscaleSetting": ResourceType(arm.autoscale_setting, _QUICK, _autoscale_setting),
     "azure-native:monitor:DiagnosticSetting": ResourceType(arm.diagnostic_setting, _QUICK, _named("name")),
     "azure-native:monitor:ActionGroup": ResourceType(arm.action_group, _QUICK, _named("actionGroupName")),
     "azure-native:monitor:MetricAlert": ResourceType(arm.metric_alert, (5, 30), _named("ruleName")),

@@ -157,5 +157,6 @@ def dev_components():
 def test_an_autoscaled_deployment_shows_that_its_count_is_only_the_first(capsys, tmp_path):
     assert main(["--stack", "prod", "--graph", str(tmp_path / "g.mmd")]) == 0
     out = capsys.readouterr().out
-    assert "mi-uai-prod-blue    [Standard_DS3_v2 x 3 at first, autoscaled, model sklearn-regression:1" in out
+    assert "mi-uai-prod-blue    [Standard_DS3_v2 x 3, model sklearn-regression:1" in out
+    assert "[autoscale-mi-uai-prod-blue: 3 to 6 instances, the deployment's count is Azure's]" in out
     assert "mi-uai-prod-green    [Standard_DS3_v2 x 3, model sklearn-regression:2" in out

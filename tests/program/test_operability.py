@@ -441,7 +441,11 @@ def test_the_collector_grant_in_a_created_workspace_is_the_default_datastore_con
     assert evaluate_condition(condition, _blob("write", f"{prefix}/2026/01/01/00/0.jsonl"))
     assert evaluate_condition(condition, _blob("add/action", f"{prefix}/2026/01/01/00/0.jsonl"))
     # Not the models and code the endpoint loads from the same container, not another collection or endpoint.
-    for path in ("LocalUpload/model/model.pkl", f"modelDataCollector/{endpoint['name']}/x/model_outputs/a.jsonl", "modelDataCollector/other/a"):
+    for path in (
+        "LocalUpload/model/model.pkl",
+        f"modelDataCollector/{endpoint['name']}/x/model_outputs/a.jsonl",
+        "modelDataCollector/other/a",
+    ):
         for action in ("write", "delete", "read", "add/action", "move/action"):
             assert not evaluate_condition(condition, _blob(action, path)), (action, path)
 

@@ -196,6 +196,8 @@ def test_traffic_is_applied_after_deployments_by_a_template(dev):
     assert resource["apiVersion"] == ML_API_VERSION
     assert resource["name"] == "mlw-endpoints-dev/mi-uai-dev"
     assert resource["properties"]["traffic"] == {"blue": 100}
+    # An explicit empty mirror, as azure-ai-ml sends it: leaving the key out is not how a mirror is cleared.
+    assert resource["properties"]["mirrorTraffic"] == {}
     # The template re-sends the endpoint exactly as the endpoint resource declares it.
     uai_id = dev.named("mi-uai-dev-identity").id
     assert resource["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {uai_id: {}}}
@@ -262,7 +264,15 @@ def test_no_update_of_the_endpoint_leaves_its_deployments_at_zero_traffic():
     evaluate("prod", config=changed, azure=azure)
 
     declared = {"blue": 100, "green": 0}
-    assert _endpoint_puts(azure, start) == [declared, declared, declared, declared, {"blue": 90, "green": 10}, {"blue": 90, "green": 10}, declared]
+    assert _endpoint_puts(azure, start) == [
+        declared,
+        declared,
+        declared,
+        declared,
+        {"blue": 90, "green": 10},
+        {"blue": 90, "green": 10},
+        declared,
+    ]
     endpoint_id = first.named(f"{PROD_ENDPOINT}-endpoint").id
     assert azure.by_id[endpoint_id.lower()]["properties"]["traffic"] == declared
     assert azure.by_id[endpoint_id.lower()]["properties"]["mirrorTraffic"] == {"green": 10}

@@ -20,6 +20,8 @@ TOKEN = re.compile(
     r"(?P<operator>(?:For(?:Any|All)Of(?:Any|All)Values:)?(?:GuidEquals|StringEqualsIgnoreCase|StringEquals|StringLike))|"
     r"(?P<values>\{[^}]*\}|'[^']*'))"
 )
+
+
 def _like(value: str, pattern: str) -> bool:
     return re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), value, re.DOTALL) is not None
 
