@@ -1,11 +1,13 @@
 """`azureml-endpoints <command>`: one entry point, every command behind it with --help, unknown commands refused."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 
 from azureml_endpoints.cli.main import COMMANDS, main
+from azureml_endpoints.paths import REPO
 
 
 def test_no_command_prints_the_command_table_and_exits_2(capsys):
@@ -31,3 +33,8 @@ def test_every_command_has_help_that_names_it(command):
 def test_the_console_script_is_installed_and_dispatches():
     result = subprocess.run(["azureml-endpoints", "--help"], capture_output=True, text=True, timeout=60, env={"PATH": f"{sys.prefix}/bin"})
     assert result.returncode == 0 and "plan-diff" in result.stdout
+
+
+def test_readme_command_table_lists_exactly_the_commands():
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \|", (REPO / "README.md").read_text(), re.M)
+    assert sorted(rows) == sorted(COMMANDS), "README.md's command table and azureml_endpoints/cli/main.py COMMANDS differ"
