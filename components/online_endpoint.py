@@ -25,7 +25,6 @@ from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.info import DEFAULT_DATASTORE, WorkspaceInfo
-from components.workspace.lookup import _field
 
 # Deployments take 8 to 14 minutes (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"); leave room for image builds and retries.
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="40m", update="40m", delete="20m")
@@ -305,6 +304,11 @@ def data_collector_condition(s: OnlineEndpointConfig) -> str:
     return f"({other_actions} OR {_pairs(paths, 'OR')})"
 
 
+def _container_name(properties) -> str:
+    """A datastore's container from getDatastore's union-typed properties (a typed object or a raw dict)."""
+    return properties["containerName"] if isinstance(properties, dict) else properties.container_name
+
+
 def _data_collector_grants(s: OnlineEndpointConfig, ws: WorkspaceInfo) -> tuple[RoleGrant, ...]:
     """The data collector writes as the endpoint identity into the default datastore's container: Storage Blob
     Data Contributor on that container, narrowed by an ABAC condition to the collector's paths, only when a
@@ -315,7 +319,7 @@ def _data_collector_grants(s: OnlineEndpointConfig, ws: WorkspaceInfo) -> tuple[
         account_id, container_name = ws.storage_account_id, ws.datastore_container_name
     else:  # a created one: Azure creates the default datastore with the workspace; read it once it exists
         default = ml.get_datastore_output(name=DEFAULT_DATASTORE, resource_group_name=ws.resource_group, workspace_name=ws.name)
-        account_id, container_name = ws.storage_account_id, default.properties.apply(lambda p: _field(p, "containerName"))
+        account_id, container_name = ws.storage_account_id, default.properties.apply(_container_name)
     container = pulumi.Output.concat(account_id, "/blobServices/default/containers/", container_name)
     return (RoleGrant("Storage Blob Data Contributor", container, "data-collector-writer", data_collector_condition(s)),)
 
