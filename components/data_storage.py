@@ -9,8 +9,8 @@ from pulumi_azure_native import storage
 
 from azureml_endpoints.azure.clouds import BLOB_GROUP
 from azureml_endpoints.resources.entra_blob import EntraBlob
+from azureml_endpoints.resources.storage_account import secure_storage_account
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
-from components.storage_account import secure_storage_account
 from components.workspace.info import WorkspaceInfo
 
 

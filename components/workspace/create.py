@@ -21,11 +21,11 @@ from pulumi_azure_native import machinelearningservices as ml
 from azureml_endpoints.azure.clouds import BLOB_GROUP, VAULT_GROUP, WORKSPACE_GROUP
 from azureml_endpoints.config.network import NetworkConfig
 from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
+from azureml_endpoints.resources.identity import user_assigned_identity
+from azureml_endpoints.resources.storage_account import secure_storage_account
 from components.data_storage import storage_suffix
-from components.identity import placed_user_assigned_identity
 from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.storage_account import secure_storage_account
 from components.workspace.info import WorkspaceInfo
 
 # The program's own container and identity-based datastore for assets in a created workspace. Azure's default
@@ -156,8 +156,7 @@ class MlWorkspace(pulumi.ComponentResource):
         )
 
         identities = {
-            n: placed_user_assigned_identity(f"{name}-identity-{n}", n, rg, location, tags, child)
-            for n in s.identity.user_assigned_identity_names
+            n: user_assigned_identity(f"{name}-identity-{n}", n, rg, location, tags, child) for n in s.identity.user_assigned_identity_names
         }
         primary = identities.get(s.identity.primary_user_assigned_identity)
         ready = []
