@@ -27,6 +27,7 @@ from azureml_endpoints.config.catalog import (
     short_version,
 )
 from azureml_endpoints.paths import REPO
+from azureml_endpoints.resources.entra_blob import EntraBlob
 from components.workspace.info import WorkspaceInfo
 
 ASSET_PREFIX = "pulumi-assets"
@@ -171,25 +172,42 @@ class WorkspaceAssets(pulumi.ComponentResource):
         # A version already registered in the workspace: its ARM id, derived from the workspace's own id.
         return pulumi.Output.concat(self._workspace.id, f"/{collection}/{ref.name}/versions/{ref.version}")
 
-    def _upload(self, prefix: str, source: Path, blob_root: str) -> list[storage.Blob]:
-        """Every file of `source` (a folder, or one file) as a blob under `blob_root`, by its path below the folder."""
+    def _upload(self, prefix: str, source: Path, blob_root: str) -> list[pulumi.CustomResource]:
+        """Every file of `source` (a folder, or one file) as a blob under `blob_root`, by its path below the folder;
+        with Entra when the workspace storage refuses shared keys (a private stack)."""
         root = source if source.is_dir() else source.parent
         ws = self._workspace
-        return [
-            storage.Blob(
-                f"{prefix}-{path.relative_to(root).as_posix()}",
-                storage.BlobArgs(
-                    account_name=ws.datastore_account_name,
-                    resource_group_name=ws.datastore_resource_group,
-                    container_name=ws.datastore_container_name,
-                    blob_name=f"{blob_root}/{path.relative_to(root).as_posix()}",
-                    type=storage.BlobType.BLOCK,
-                    source=pulumi.FileAsset(str(path)),
-                ),
-                pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        opts = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        blobs: list[pulumi.CustomResource] = []
+        for path in asset_files(source):
+            relative = path.relative_to(root).as_posix()
+            if ws.keyless:
+                blobs.append(
+                    EntraBlob(
+                        f"{prefix}-{relative}",
+                        ws.datastore_blob_endpoint,
+                        ws.datastore_container_name,
+                        f"{blob_root}/{relative}",
+                        path,
+                        opts,
+                    )
+                )
+                continue
+            blobs.append(
+                storage.Blob(
+                    f"{prefix}-{relative}",
+                    storage.BlobArgs(
+                        account_name=ws.datastore_account_name,
+                        resource_group_name=ws.datastore_resource_group,
+                        container_name=ws.datastore_container_name,
+                        blob_name=f"{blob_root}/{relative}",
+                        type=storage.BlobType.BLOCK,
+                        source=pulumi.FileAsset(str(path)),
+                    ),
+                    opts,
+                )
             )
-            for path in asset_files(source)
-        ]
+        return blobs
 
 
 def _unique(items, key) -> list:

@@ -7,13 +7,24 @@ live one module per concept beside this one; this module holds the stack root an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from azureml_endpoints.config.base import ConfigModel, KeyedErrors, quote, read_config, unique_ignoring_case, validate_config
+from azureml_endpoints.azure.clouds import BLOB_GROUP, VAULT_GROUP, WORKSPACE_GROUP, cloud_name
+from azureml_endpoints.config.base import (
+    ConfigModel,
+    KeyedErrors,
+    SettingsError,
+    config_key,
+    quote,
+    read_config,
+    unique_ignoring_case,
+    validate_config,
+)
 from azureml_endpoints.config.batch import BatchEndpointConfig
 from azureml_endpoints.config.catalog import (
     SAMPLE_MODEL,
@@ -24,11 +35,13 @@ from azureml_endpoints.config.catalog import (
     read_model_lock,
     resolve_deployment_assets,
 )
+from azureml_endpoints.config.common import PublicNetworkAccess
 from azureml_endpoints.config.names import TAG_NAME
+from azureml_endpoints.config.network import IsolationMode, NetworkConfig, isolation_step, zone_problems
 from azureml_endpoints.config.online import OnlineEndpointConfig
 from azureml_endpoints.config.operability import MonitoringConfig
 from azureml_endpoints.config.storage import DataStorageConfig
-from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
+from azureml_endpoints.config.workspace import RegistrySku, WorkspaceConfig, WorkspaceIdentityType
 
 CONFIG_NAMESPACE = "azureml-endpoints"
 # "Use tags to organize your Azure resources" (Limitations): at most 50 tag name-value pairs per resource;
@@ -69,6 +82,13 @@ class StackConfig(ConfigModel):
         "written by `azureml-endpoints baseline --program-config` from the stack's state.",
     )
     monitoring: MonitoringConfig | None = Field(None, description="Logs, Application Insights and alerts for online endpoints.")
+    network: NetworkConfig | None = Field(
+        None, description="Private end to end: managed network, private endpoints, DNS (docs/private-networking.md)."
+    )
+    network_isolation_baseline: dict[str, str] = Field(
+        default_factory=dict,
+        description="resourceGroup/workspace (lowercase) -> the managed network isolation mode the workspace has in Azure now.",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -119,7 +139,7 @@ class StackConfig(ConfigModel):
         )
         return value
 
-    @field_validator("monitoring", mode="before")
+    @field_validator("monitoring", "network", mode="before")
     @classmethod
     def _empty_monitoring_is_none(cls, value: Any) -> Any:
         # Pulumi.yaml declares {} as the default (the CLI requires one for an optional key): it means no monitoring.
@@ -227,6 +247,60 @@ class StackConfig(ConfigModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _private_end_to_end(self) -> StackConfig:
+        """With network set, nothing the stack creates stays reachable from the internet, each refusal at its key."""
+        if self.network is None:
+            return self
+        errors = []
+        w = self.workspace
+        if w.create and w.public_network_access is not PublicNetworkAccess.DISABLED:
+            errors.append((("workspace", "publicNetworkAccess"), "must be Disabled: the stack is private (network)"))
+        if w.create and w.container_registry_sku is not RegistrySku.PREMIUM:
+            errors.append(
+                (("workspace", "containerRegistrySku"), "must be Premium: only Premium registries take private endpoints (network)")
+            )
+        for index, endpoint in enumerate(self.online_endpoints):
+            if endpoint.public_network_access is not PublicNetworkAccess.DISABLED:
+                errors.append((("onlineEndpoints", index, "publicNetworkAccess"), "must be Disabled: the stack is private (network)"))
+        clusters = [e.compute.name for e in self.batch_endpoints]
+        build = self.network.image_build_compute
+        if w.create and build is None:
+            errors.append(
+                (("network", "imageBuildCompute"), "is required for a created workspace: a registry behind a network cannot build images")
+            )
+        elif build is not None and build not in clusters:
+            errors.append(
+                (("network", "imageBuildCompute"), f"{quote(build)} is not a batch endpoint's cluster ({', '.join(clusters) or 'none'})")
+            )
+        if errors:
+            raise KeyedErrors(errors)
+        return self
+
+    @model_validator(mode="after")
+    def _isolation_only_forward(self) -> StackConfig:
+        """Azure: managed network isolation cannot be disabled once enabled, nor loosened."""
+        baseline = {k.lower(): v for k, v in self.network_isolation_baseline.items()}
+        was = baseline.get(self.workspace.baseline_key)
+        now = self.network.isolation_mode if self.network else IsolationMode.DISABLED
+        if was in [m.value for m in IsolationMode] and isolation_step(was) > isolation_step(now.value):
+            raise KeyedErrors(
+                [
+                    (
+                        ("network", "isolationMode"),
+                        f"workspace '{self.workspace.name}' has managed network {was} in Azure (networkIsolationBaseline) and "
+                        f"isolation only moves forward (Disabled -> AllowInternetOutbound -> AllowOnlyApprovedOutbound): not {now.value}",
+                    )
+                ]
+            )
+        return self
+
+    def private_endpoint_groups(self) -> list[str]:
+        """The private endpoint groups the stack creates: the data storage's blob; a created workspace's own and its vault's."""
+        if self.network is None:
+            return []
+        return [BLOB_GROUP] + ([WORKSPACE_GROUP, VAULT_GROUP] if self.workspace.create else [])
+
     def tags_for(self, stack: str) -> dict[str, str]:
         """The tags every taggable resource carries."""
         return {**self.tags, "environment": self.environment.value, "stack": stack, "managed-by": "pulumi"}
@@ -240,6 +314,28 @@ def parse_settings(raw: Mapping[str, Any]) -> StackConfig:
     return validate_config(StackConfig, CONFIG_NAMESPACE, raw)
 
 
+def check_cloud(settings: StackConfig, cloud: str) -> StackConfig:
+    """Rules that need the cloud the provider deploys to (private DNS zone names differ per cloud)."""
+    if settings.network is not None:
+        problems = zone_problems(settings.network, cloud, settings.private_endpoint_groups())
+        if problems:
+            key = config_key(CONFIG_NAMESPACE, ("network", "dns", "zoneIds"))
+            raise SettingsError(f"invalid {CONFIG_NAMESPACE} config:\n  " + "\n  ".join(f"{key}: {p}" for p in problems))
+    return settings
+
+
+def provider_cloud(environment: str | None) -> str:
+    """The cloud azure-native deploys to: its `environment` setting, else ARM_ENVIRONMENT, else public."""
+    try:
+        return cloud_name(environment or os.environ.get("ARM_ENVIRONMENT"))
+    except ValueError as error:
+        raise SettingsError(f"azure-native:environment: {error}") from None
+
+
 def load_settings(config) -> StackConfig:
-    """Reads every setting from a `pulumi.Config` for the project namespace and validates it."""
-    return parse_settings(read_config(config, StackConfig))
+    """Reads every setting from a `pulumi.Config` for the project namespace and validates it, with the
+    provider's cloud (`azure-native:environment`) for the rules that depend on it."""
+    import pulumi
+
+    settings = parse_settings(read_config(config, StackConfig))
+    return check_cloud(settings, provider_cloud(pulumi.Config("azure-native").get("environment")))

@@ -51,6 +51,7 @@ class FakeWorkspace:
     location: str = "westeurope"
     has_registry: bool = True
     storage_account: str | None = None  # the ARM id a created workspace was given; derived from the name otherwise
+    isolation_mode: str = "Disabled"  # its managed network
 
     @property
     def id(self) -> str:
@@ -500,8 +501,20 @@ def ml_workspace(m: ArmMocks, i: dict):
     primary = i.get("primaryUserAssignedIdentity")
     if primary is not None and primary not in attached:
         raise ArmError(f"BadRequest: primaryUserAssignedIdentity '{primary}' is not one of the workspace's identities")
+    managed = i.get("managedNetwork") or {}
+    isolation = managed.get("isolationMode", "Disabled")
+    if managed.get("outboundRules") and isolation == "Disabled":
+        raise ArmError("BadRequest: outbound rules need a managed network (isolationMode not Disabled)")
+    if i.get("publicNetworkAccess") == "Disabled" and isolation != "Disabled":
+        registry = m.by_id.get((i.get("containerRegistry") or "").lower()) or {}
+        if (registry.get("sku") or {}).get("name") not in (None, "Premium"):
+            raise ArmError("BadRequest: a workspace behind a managed network needs a Premium container registry for private endpoints")
     m.workspaces[(group.lower(), name.lower())] = FakeWorkspace(
-        name=name, resource_group=group, location=i.get("location", "westeurope"), storage_account=i.get("storageAccount")
+        name=name,
+        resource_group=group,
+        location=i.get("location", "westeurope"),
+        storage_account=i.get("storageAccount"),
+        isolation_mode=isolation,
     )
     return rid, {
         "name": name,
@@ -526,6 +539,82 @@ def resource_group_lock(m: ArmMocks, i: dict):
         raise ArmError(f"LockLevelInvalid: a lock's level is CanNotDelete or ReadOnly, not {i['level']!r}")
     rid = _arm(i["resourceGroupName"], f"Microsoft.Authorization/locks/{i['lockName']}")
     return rid, {"name": i["lockName"], "type": "Microsoft.Authorization/locks"}
+
+
+def managed_network_rule(m: ArmMocks, i: dict):
+    """An outbound rule: the workspace has a managed network; FQDN rules only in AllowOnlyApprovedOutbound; a
+    private endpoint rule targets a resource that exists, with a sub-resource that resource type offers."""
+    ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
+    rule = i["properties"]
+    if ws.isolation_mode == "Disabled":
+        raise ArmError(f"BadRequest: workspace '{ws.name}' has no managed network (isolationMode Disabled)")
+    if rule["type"] == "FQDN" and ws.isolation_mode != "AllowOnlyApprovedOutbound":
+        raise ArmError("BadRequest: FQDN outbound rules need isolationMode AllowOnlyApprovedOutbound")
+    if rule["type"] == "PrivateEndpoint":
+        destination = rule["destination"]
+        _existing(m, destination["serviceResourceId"], "private endpoint rule target")
+        _sub_resource(destination["serviceResourceId"], destination["subresourceTarget"])
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/outboundRules/{i['ruleName']}")
+    return rid, {
+        "name": i["ruleName"],
+        "type": "Microsoft.MachineLearningServices/workspaces/outboundRules",
+        "properties": {**rule, "status": "Active"},
+    }
+
+
+# "What is a private endpoint?" (Private-link resource): the group ids each target type offers.
+_GROUP_IDS = {
+    "microsoft.machinelearningservices/workspaces": ("amlworkspace",),
+    "microsoft.storage/storageaccounts": ("blob", "queue", "table", "file", "dfs", "web"),
+    "microsoft.keyvault/vaults": ("vault",),
+    "microsoft.containerregistry/registries": ("registry",),
+}
+
+
+def _sub_resource(target_id: str, group: str) -> None:
+    parts = target_id.strip("/").split("/")
+    kind = f"{parts[5]}/{parts[6]}".lower() if len(parts) > 6 else ""
+    if group not in _GROUP_IDS.get(kind, ()):
+        raise ArmError(f"PrivateLinkServiceGroupIdNotSupported: '{group}' is not a sub-resource of {kind or target_id}")
+
+
+def private_endpoint(m: ArmMocks, i: dict):
+    subnet = (i.get("subnet") or {}).get("id", "")
+    if "/subnets/" not in subnet:
+        raise ArmError(f"InvalidSubnetId: '{subnet}' is not a subnet id")
+    (connection,) = i["privateLinkServiceConnections"]
+    _existing(m, connection["privateLinkServiceId"], "private link resource")
+    (group,) = connection["groupIds"]
+    _sub_resource(connection["privateLinkServiceId"], group)
+    name = i["privateEndpointName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Network/privateEndpoints/{name}")
+    return rid, {"name": name, "type": "Microsoft.Network/privateEndpoints", "provisioningState": "Succeeded"}
+
+
+def private_dns_zone_group(m: ArmMocks, i: dict):
+    configs = i["privateDnsZoneConfigs"]
+    if len(configs) > 5:
+        raise ArmError("BadRequest: a private DNS zone group holds at most 5 zones")
+    rid = _arm(
+        i["resourceGroupName"],
+        f"Microsoft.Network/privateEndpoints/{i['privateEndpointName']}/privateDnsZoneGroups/{i['privateDnsZoneGroupName']}",
+    )
+    return rid, {"name": i["privateDnsZoneGroupName"], "type": "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"}
+
+
+def private_zone(m: ArmMocks, i: dict):
+    if i.get("location") != "global":
+        raise ArmError("BadRequest: private DNS zones are global (location 'global')")
+    name = i["privateZoneName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Network/privateDnsZones/{name}")
+    return rid, {"name": name, "type": "Microsoft.Network/privateDnsZones"}
+
+
+def virtual_network_link(m: ArmMocks, i: dict):
+    zone = _arm(i["resourceGroupName"], f"Microsoft.Network/privateDnsZones/{i['privateZoneName']}")
+    _existing(m, zone, "private DNS zone")
+    rid = f"{zone}/virtualNetworkLinks/{i['virtualNetworkLinkName']}"
+    return rid, {"name": i["virtualNetworkLinkName"], "type": "Microsoft.Network/privateDnsZones/virtualNetworkLinks"}
 
 
 def _existing(m: ArmMocks, resource_id: str, what: str) -> dict:
@@ -594,6 +683,7 @@ def _get_workspace(m: ArmMocks, a: dict):
         "storageAccount": ws.storage_account_id,
         "workspaceId": ws.workspace_guid,
         "identity": {"type": "SystemAssigned", "principalId": fake_guid("principal", ws.id), "tenantId": TENANT_ID},
+        "managedNetwork": {"isolationMode": ws.isolation_mode},
     }
     if ws.has_registry:
         result["containerRegistry"] = ws.registry_id

@@ -29,8 +29,8 @@ def test_every_registered_type_has_a_record_a_time_and_a_line(registrations):
 
 
 def test_a_type_without_a_record_is_refused_by_name_everywhere():
-    with pytest.raises(resource_types.UnknownResourceType, match="azure-native:network:PrivateEndpoint.*resource_types.py"):
-        resource_types.record("azure-native:network:PrivateEndpoint")
+    with pytest.raises(resource_types.UnknownResourceType, match="azure-native:network:VirtualNetwork.*resource_types.py"):
+        resource_types.record("azure-native:network:VirtualNetwork")
 
 
 def test_the_mocks_refuse_an_unknown_azure_type_instead_of_echoing_it(dev_config):
@@ -39,5 +39,5 @@ def test_the_mocks_refuse_an_unknown_azure_type_instead_of_echoing_it(dev_config
     from azureml_endpoints.offline.arm_mocks import ArmMocks
 
     with pytest.raises(resource_types.UnknownResourceType):
-        ArmMocks().new_resource(MockResourceArgs("azure-native:network:PrivateEndpoint", "pe", {}, None, None, True))
+        ArmMocks().new_resource(MockResourceArgs("azure-native:network:VirtualNetwork", "pe", {}, None, None, True))
     assert ArmError  # the mocks' own refusals (what ARM answers) stay ArmError
