@@ -15,12 +15,17 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from azureml_endpoints.azure.skus import ONLINE_SKUS, sku_cores
 from azureml_endpoints.config.base import ConfigModel, iso_duration, quote, unique_ignoring_case
+from azureml_endpoints.config.catalog import ModelType
 from azureml_endpoints.config.common import (
+    CODE_KEY_HELP,
     ENVIRONMENT_KEY_HELP,
     MODEL_KEY_HELP,
+    MODEL_TYPE_HELP,
     RESERVED_ENV_VARS,
+    SCORING_SCRIPT_HELP,
     IdentityType,
     PublicNetworkAccess,
+    az_ml_deployment_spellings,
     deployment_names_unique,
     names_exist,
 )
@@ -81,9 +86,10 @@ class OnlineDeploymentConfig(ConfigModel):
     instance_count: int | None = Field(
         None, ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability. Not with autoscale."
     )
-    model: str | None = Field(None, description=MODEL_KEY_HELP)
-    code: str | None = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
-    scoring_script: str | None = Field(None, description="Script in the code folder (default score_managedidentity.py).")
+    model: str = Field(description=MODEL_KEY_HELP)
+    model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
+    code: str | None = Field(None, description=CODE_KEY_HELP)
+    scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     request_settings: RequestSettingsConfig | None = None
     liveness_probe: ProbeConfig | None = None
@@ -126,6 +132,11 @@ class OnlineDeploymentConfig(ConfigModel):
         if clash:
             raise ValueError(f"{', '.join(clash)} are set by the program and cannot be overridden")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _az_ml(cls, data: Any) -> Any:
+        return az_ml_deployment_spellings(data)
 
 
 class CallersConfig(ConfigModel):

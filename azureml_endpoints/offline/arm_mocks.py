@@ -94,6 +94,7 @@ class Registration:
     delete_before_replace: bool
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
+    aliases: tuple[str, ...] = ()  # the URNs this resource had before (`aliases` with a new name; same type and parent)
 
 
 class ArmMocks(pulumi.runtime.Mocks):
@@ -583,6 +584,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "update": request.customTimeouts.update,
                     "delete": request.customTimeouts.delete,
                 },
+                aliases=tuple(a.urn or f"{response.urn.rsplit('::', 1)[0]}::{a.spec.name}" for a in request.aliases),
             )
         )
         return response
