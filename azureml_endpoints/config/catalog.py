@@ -163,7 +163,7 @@ class CatalogModelConfig(ConfigModel):
     version: int = Field(description="Positive integer, unquoted, as `az ml model create --version`.")
     path: str = Field(description="A folder or file in the project, relative to its directory.")
     type: ModelType = Field(description="custom_model (runs the code it names) or mlflow_model (a folder with an MLmodel file).")
-    description: str | None = Field(None, max_length=5000)
+    description: str | None = Field(None, max_length=5000, description="Shown on the registered model version.")
     code: str | None = Field(None, description="Project folder with the scoring code this model runs with.")
     scoring_script: str | None = Field(None, description="The script in code that defines init() and run(); a path relative to code.")
     environment: str | None = Field(
@@ -220,7 +220,7 @@ class CatalogEnvironmentConfig(ConfigModel):
     name: AssetName = Field(description="Environment name in the workspace.")
     image: str = Field(description="Base image pinned by tag or digest, e.g. mcr.microsoft.com/azureml/<image>:<dated tag>.")
     conda_file: str | None = Field(None, description="A conda YAML file in the project, relative to its directory.")
-    description: str | None = Field(None, max_length=5000)
+    description: str | None = Field(None, max_length=5000, description="Shown on the registered environment version.")
 
     @field_validator("image")
     @classmethod
