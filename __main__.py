@@ -10,7 +10,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings, provider_cloud
-from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
+from azureml_endpoints.paths import data_dir, project_dir
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs, PrivateAccess
@@ -56,9 +56,9 @@ if settings.workspace.create:
 else:
     workspace = lookup_workspace(settings.workspace, private.isolation_mode if private else None)
 
-files = [(DATA_DIR / settings.data_storage.file_name, settings.data_storage.file_name)]
+files = [(data_dir() / settings.data_storage.file_name, settings.data_storage.file_name)]
 if settings.batch_endpoints:  # sample input, so a batch endpoint can be invoked right after `up`
-    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted(BATCH_DATA_DIR.glob("*.csv"))]
+    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted((project_dir() / "ml/batch-data").glob("*.csv"))]
 data = DataStorage(
     "data",
     DataStorageArgs(
