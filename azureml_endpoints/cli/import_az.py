@@ -17,7 +17,7 @@ What it writes, per file:
   `environment: {image, conda_file}` an `environments` entry, `code_configuration` becomes `code` and
   `scoringScript`; `azureml:` references stay references (with `modelType`: custom_model when the deployment
   has code, mlflow_model when it has none, as `az ml` reads a no-code deployment).
-Every path must lie inside the project (the repository) and is written relative to it.
+Every path must lie inside the Pulumi project (`project_dir()`, azureml_endpoints/paths.py) and is written relative to it.
 
 Printed as YAML to paste under `config:` in Pulumi.<stack>.yaml, or merged into --stack-file (appending to its
 lists; an endpoint or catalog entry of the same name is refused), written atomically. Comments of an existing
@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 
 from azureml_endpoints.local.runtime import EnvironmentBuildError, requirements_env
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 
 NS = "azureml-endpoints:"
 # The azure-ai-ml version whose loaders read the files, the one tests/program/test_request_bodies.py checks bodies against.
@@ -72,7 +72,7 @@ def load(files: list[Path]) -> list[dict]:
 def project_path(value: str, file: str, key: str, project: Path) -> str:
     path = Path(value).resolve()
     if path != project and project not in path.parents:
-        raise ValueError(f"{file}: {key} {value} is outside the project {project}: copy it into the repository first")
+        raise ValueError(f"{file}: {key} {value} is outside the project {project}: copy it into the project first")
     return path.relative_to(project).as_posix()
 
 
@@ -154,7 +154,7 @@ class Converter:
         name = env["name"] if not ANONYMOUS.fullmatch(env["name"] or "") else f"{model_name}-env"
         entry = {"name": name, "image": pinned_image(env["image"], d["file"], self.image)}
         if env.get("conda_file"):
-            entry["conda_file"] = project_path(env["conda_file"], d["file"], "environment.conda_file", self.project)
+            entry["condaFile"] = project_path(env["conda_file"], d["file"], "environment.conda_file", self.project)
         known = [e for e in self.environments if e["name"] == name]
         if known and known[0] != entry:
             raise ImportRefused(f"{d['file']}: a different environment named {name} is already imported: name this one in the YAML")
@@ -223,9 +223,9 @@ class Converter:
         return out
 
 
-def convert(loaded: list[dict], project: Path = REPO, image: str | None = None) -> dict:
+def convert(loaded: list[dict], project: Path | None = None, image: str | None = None) -> dict:
     """Stack config (`azureml-endpoints:<key>` -> value) from what the loader read; endpoints before their deployments."""
-    converter = Converter(project, image)
+    converter = Converter(project or project_dir(), image)
     for item in sorted(loaded, key=lambda i: not i.get("kind", "").endswith("endpoint")):
         if "error" in item:
             raise ValueError(f"{item['file']}: azure-ai-ml refuses it: {item['error']}")

@@ -9,7 +9,7 @@ mocks (azureml_endpoints/offline/evaluate.py), not from a second description of 
 
 - the deployment's code id, scoring script, model id, environment id and environment variables;
 - the CodeVersion's code URI and the ModelVersion's datastore path, and the `storage.Blob` uploads under
-  them, whose sources are this repository's files;
+  them, whose sources are the project's files;
 - the EnvironmentVersion's conda file, built into a local virtual environment (.venv-runtime/) by the
   Python version it names, with its conda dependencies mapped to pip packages of the same name and version
   and its pip list (azureml_endpoints/local/runtime.py).
@@ -19,7 +19,7 @@ Azure adds, and the scoring Azure generates (azureml_endpoints/local/mlflow_scor
 azureml_endpoints/local/mlflow_batch_driver.py batch).
 
 Online: the deployment's blob is served by Azurite (HTTPS, OAuth) and its managed identity by a loopback
-token endpoint; the request (default ml/sample-request.json) is POSTed to /score under the real
+token endpoint; the request (default the project's ml/sample-request.json) is POSTed to /score under the real
 azureml-inference-server-http; the response and the server's log from start-up (init) are printed.
 Batch: the input folder's files go through the driver's init() and run(mini_batch) as Azure's batch runtime
 calls them (azureml_endpoints/local/batch_runner.py); the output file (AppendRow) is printed, or written
@@ -61,8 +61,8 @@ from azureml_endpoints.local.runtime import (
     conda_pip_requirements,
     python_env,
 )
-from azureml_endpoints.offline.evaluate import REPO, Evaluation, evaluate
-from azureml_endpoints.paths import BATCH_DATA_DIR
+from azureml_endpoints.offline.evaluate import Evaluation, evaluate
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 ML = "azure-native:machinelearningservices:"
@@ -323,10 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help=f"a stack with a Pulumi.<stack>.yaml ({', '.join(shipped_stacks())})")
     parser.add_argument("--endpoint", required=True, help="online or batch endpoint name")
     parser.add_argument("--deployment", required=True, help="deployment name")
-    parser.add_argument("--request", type=Path, default=REPO / "ml" / "sample-request.json", help="online: JSON body to POST to /score")
-    parser.add_argument("--input", type=Path, default=BATCH_DATA_DIR, help="batch: the folder whose files are the job's input")
+    parser.add_argument("--request", type=Path, help="online: JSON body to POST to /score (default: the project's ml/sample-request.json)")
+    parser.add_argument("--input", type=Path, help="batch: the folder whose files are the job's input (default: the project's ml/batch-data)")
     parser.add_argument("--output", type=Path, help="batch: the folder the output file is written to (default: printed only)")
     args = parser.parse_args(argv)
+    args.request = args.request or project_dir() / "ml" / "sample-request.json"
+    args.input = args.input or project_dir() / "ml" / "batch-data"
     try:
         local = resolve(evaluate(args.stack), args.endpoint, args.deployment)
         request = args.request.read_bytes() if local.kind == "online" else b""

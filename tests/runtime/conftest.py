@@ -11,31 +11,34 @@ from pathlib import Path
 import pytest
 
 from azureml_endpoints.azure.images import ONLINE_IMAGE
-from azureml_endpoints.config import catalog
 from azureml_endpoints.config.catalog import content_sha256
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import MODEL_LOCK
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 NS = "azureml-endpoints:"
-SAMPLES = "tests/fixtures/az-ml/online"
-MODEL_1 = {"name": "model-1-sample", "version": 1, "path": f"{SAMPLES}/model-1/model"}
-MODEL_1_ENVIRONMENT = {"name": "model-1-env", "image": ONLINE_IMAGE, "conda_file": f"{SAMPLES}/model-1/environment/conda.yaml"}
+SAMPLES = "az-ml/online"  # in the sample project (tests/conftest.py)
+MODEL_1 = {"name": "model-1-sample", "version": 1, "path": f"{SAMPLES}/model-1/model", "type": "custom_model"}
+MODEL_1_ENVIRONMENT = {"name": "model-1-env", "image": ONLINE_IMAGE, "condaFile": f"{SAMPLES}/model-1/environment/conda.yaml"}
 SKLEARN_DIABETES = {"name": "sklearn-diabetes", "version": 2, "path": f"{SAMPLES}/ncd/sklearn-diabetes/model", "type": "mlflow_model"}
 
 
 @pytest.fixture
-def sample_stack(tmp_path, monkeypatch):
-    """`(online deployment, batch deployment) -> Evaluation` of dev with the samples in its catalog, and their versions locked.
-
-    The lock file is a copy of the committed one plus the samples, so the program's lock rule holds as in a real stack.
-    """
-    lock = catalog.read_model_lock()
+def sample_project(az_ml_project):
+    """The sample project with model-1 and sklearn-diabetes in its lock file, as a team would lock them."""
+    lock_file = az_ml_project / MODEL_LOCK
+    lock = json.loads(lock_file.read_text())
     for entry in (MODEL_1, SKLEARN_DIABETES):
-        lock.setdefault(entry["name"], {})[str(entry["version"])] = "sha256:" + content_sha256((REPO / entry["path"]).resolve())
-    lock_file = tmp_path / "models.lock.json"
-    lock_file.write_text(json.dumps({"models": lock}))
-    monkeypatch.setattr(catalog, "MODEL_LOCK_FILE", lock_file)
+        lock["models"].setdefault(entry["name"], {})[str(entry["version"])] = "sha256:" + content_sha256(
+            (az_ml_project / entry["path"]).resolve()
+        )
+    lock_file.write_text(json.dumps(lock))
+    return az_ml_project
+
+
+@pytest.fixture
+def sample_stack(sample_project):
+    """`(online deployment, batch deployment keys) -> Evaluation` of dev with the samples in its catalog."""
 
     def build(online: dict | None = None, batch: dict | None = None):
         config = copy.deepcopy(stack_config("dev"))
@@ -45,10 +48,9 @@ def sample_stack(tmp_path, monkeypatch):
             config[f"{NS}onlineEndpoints"][0]["deployments"] = [
                 {"name": "blue", "instanceType": "Standard_DS3_v2", "instanceCount": 1, **online}
             ]
-        if batch is not None:
-            deployment = config[f"{NS}batchEndpoints"][0]["deployments"][0]
-            deployment.pop("scoringScript", None)
-            deployment.update(batch)
+        deployment = config[f"{NS}batchEndpoints"][0]["deployments"][0]
+        for key, value in (batch or {}).items():  # None leaves a key out
+            deployment.pop(key) if value is None else deployment.update({key: value})
         return evaluate("dev", config=config)
 
     return build
