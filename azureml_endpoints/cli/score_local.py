@@ -293,7 +293,13 @@ def run_batch(local: LocalDeployment, input_folder: Path, output_folder: Path, f
     }
     job_file = folder / "job.json"
     job_file.write_text(json.dumps(job))
-    env = {"PATH": "/usr/bin:/bin", **local.environment_variables, "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        **local.environment_variables,
+        "AZUREML_MODEL_DIR": str(model_dir),
+        "PYTHONPATH": str(code),  # the driver's own modules import, as from the code folder in Azure
+        "PYTHONUNBUFFERED": "1",
+    }
     result = subprocess.run(
         [str(python), str(LOCAL / "batch_runner.py"), str(job_file)],
         capture_output=True,
@@ -324,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", required=True, help="online or batch endpoint name")
     parser.add_argument("--deployment", required=True, help="deployment name")
     parser.add_argument("--request", type=Path, help="online: JSON body to POST to /score (default: the project's ml/sample-request.json)")
-    parser.add_argument("--input", type=Path, help="batch: the folder whose files are the job's input (default: the project's ml/batch-data)")
+    parser.add_argument(
+        "--input", type=Path, help="batch: the folder whose files are the job's input (default: the project's ml/batch-data)"
+    )
     parser.add_argument("--output", type=Path, help="batch: the folder the output file is written to (default: printed only)")
     args = parser.parse_args(argv)
     args.request = args.request or project_dir() / "ml" / "sample-request.json"

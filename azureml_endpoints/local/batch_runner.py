@@ -1,6 +1,7 @@
 """Azure ML's batch runtime on one machine, for `score-local`: a batch driver's init() once, then run(mini_batch).
 
-Runs in the deployment's own environment: `python batch_runner.py <job.json>`. The job names the driver, the
+Runs in the deployment's own environment: `python batch_runner.py <job.json>`, with the code folder on PYTHONPATH
+(the driver's own modules import, as in Azure). The job names the driver, the
 input files and the deployment's settings. As "Author scoring scripts for batch deployments" and "Deploy models
 for scoring in batch endpoints" describe the runtime:
 
@@ -32,7 +33,6 @@ def main(job_file: str) -> None:
     job = json.loads(Path(job_file).read_text())
     spec = importlib.util.spec_from_file_location("batch_driver", job["driver"])
     driver = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(Path(job["driver"]).parent))
     spec.loader.exec_module(driver)
     driver.init()
     files, size = job["files"], job["mini_batch_size"]
