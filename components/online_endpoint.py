@@ -300,9 +300,9 @@ def _probe(p):
 
 def traffic_properties(s: OnlineEndpointConfig) -> dict:
     """The endpoint's properties as declared, plus its traffic split."""
-    properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
-    if s.mirror_traffic:
-        properties["mirrorTraffic"] = dict(s.mirror_traffic)
+    # An explicit mirror, empty included: leaving the key out is not how Microsoft's clients clear it (azure-ai-ml
+    # sends `mirrorTraffic: {}`; the safe-rollout sample "Perform safe rollout of new deployments" sends green=0).
+    properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic), "mirrorTraffic": dict(s.mirror_traffic)}
     if s.public_network_access:
         properties["publicNetworkAccess"] = s.public_network_access.value
     if s.description:
