@@ -8,6 +8,7 @@ import pulumi
 from pulumi_azure_native import authorization
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings
 from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
@@ -21,7 +22,20 @@ from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
 
-settings = load_settings(pulumi.Config())
+
+class ConfigRefused(SettingsError, pulumi.RunError):
+    """A refused config as Pulumi's Python language host prints it: the message alone.
+
+    The host prints a pulumi.RunError with `pulumi.log.error(str(e))` and any other exception as "Program failed
+    with an unhandled exception:" plus the traceback (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec).
+    Converted here, at the program's boundary, so the config package stays free of the Pulumi SDK for the tools;
+    still a SettingsError for everything that reads the program's refusals offline."""
+
+
+try:
+    settings = load_settings(pulumi.Config())
+except SettingsError as refused:
+    raise ConfigRefused(str(refused)) from None
 tags = settings.tags_for(pulumi.get_stack())
 if settings.workspace.create:
     client = authorization.get_client_config()
