@@ -7,7 +7,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
-from components.storage_account import secure_storage_account
+from azureml_endpoints.resources.storage_account import secure_storage_account
 from components.workspace.info import WorkspaceInfo
 
 

@@ -16,11 +16,11 @@ from pulumi_azure_native import machinelearningservices as ml
 from azureml_endpoints.config.common import IdentityType
 from azureml_endpoints.config.online import OnlineDeploymentConfig, OnlineEndpointConfig
 from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
+from azureml_endpoints.resources.identity import ml_identity, user_assigned_identity
 from components.assets import DeploymentAssetIds
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
-from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.info import WorkspaceInfo
 
@@ -63,7 +63,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
             uai = user_assigned_identity(
                 f"{name}-identity",
                 s.identity.user_assigned_identity_name,
-                ws,
+                ws.resource_group,
+                ws.location,
                 args.tags,
                 pulumi.ResourceOptions(parent=self, protect=args.protect),
             )

@@ -108,7 +108,7 @@ class BatchDeploymentConfig(ConfigModel):
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
     mini_batch_size: int = Field(5, ge=1, le=10000, description="Files per mini-batch.")
-    retry_settings: RetrySettingsConfig = Field(default_factory=RetrySettingsConfig)
+    retry_settings: RetrySettingsConfig = Field(default_factory=RetrySettingsConfig, description="Retries and timeout of each mini-batch.")
     error_threshold: int = Field(
         10, ge=-1, le=INT32_MAX, description="Failed files tolerated per job; -1 ignores all failures (Azure's int32)."
     )
@@ -120,7 +120,7 @@ class BatchDeploymentConfig(ConfigModel):
 
 class BatchEndpointConfig(ConfigModel):
     name: EndpointName = Field(description="Batch endpoint name, unique in the Azure region.")
-    description: str | None = None
+    description: str | None = Field(None, description="Shown on the endpoint in Azure.")
     protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
     compute: ComputeClusterConfig = Field(description="The AmlCompute cluster the deployments run on.")
     deployments: list[BatchDeploymentConfig] = Field(min_length=1, description="Batch deployments.")

@@ -141,7 +141,7 @@ class CatalogModelConfig(ConfigModel):
     version: StrictInt = Field(ge=1, description="Positive integer, as `az ml model create --version`.")
     path: str = Field(description="A folder or file in this repository, relative to its root.")
     type: ModelType = Field(ModelType.CUSTOM, description="custom_model, or mlflow_model for no-code deployments.")
-    description: str | None = Field(None, max_length=5000)
+    description: str | None = Field(None, max_length=5000, description="Shown on the registered model version.")
 
     @field_validator("path")
     @classmethod
@@ -171,7 +171,7 @@ class CatalogEnvironmentConfig(ConfigModel):
     name: AssetName = Field(description="Environment name in the workspace.")
     image: str = Field(description="Base image pinned by tag or digest, e.g. mcr.microsoft.com/azureml/<image>:<dated tag>.")
     conda_file: str | None = Field(None, description="A conda YAML file in this repository, relative to its root.")
-    description: str | None = Field(None, max_length=5000)
+    description: str | None = Field(None, max_length=5000, description="Shown on the registered environment version.")
 
     @field_validator("image")
     @classmethod

@@ -85,9 +85,13 @@ class OnlineDeploymentConfig(ConfigModel):
     code: str | None = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
     scoring_script: str | None = Field(None, description="Script in the code folder (default score_managedidentity.py).")
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
-    request_settings: RequestSettingsConfig | None = None
-    liveness_probe: ProbeConfig | None = None
-    readiness_probe: ProbeConfig | None = None
+    request_settings: RequestSettingsConfig | None = Field(
+        None, description="Scoring timeout, concurrency and queue wait; Azure's defaults when not set."
+    )
+    liveness_probe: ProbeConfig | None = Field(
+        None, description="When Azure restarts an instance whose scoring server stopped answering; Azure's defaults when not set."
+    )
+    readiness_probe: ProbeConfig | None = Field(None, description="When an instance receives traffic; Azure's defaults when not set.")
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     autoscale: AutoscaleConfig | None = Field(None, validate_default=True, description="Azure Monitor autoscale; replaces instanceCount.")
     data_collector: DataCollectorConfig | None = Field(None, description="Collect model inputs/outputs to the workspace blob store.")
@@ -155,7 +159,7 @@ class OnlineEndpointConfig(ConfigModel):
     auth_mode: AuthMode = Field(description="Key, AMLToken or AADToken (Entra).")
     public_network_access: PublicNetworkAccess | None = Field(None, description="Enabled or Disabled; prod must state it.")
     protect: bool = Field(False, description="Protect the endpoint from deletion and replacement (always on in prod).")
-    description: str | None = None
+    description: str | None = Field(None, description="Shown on the endpoint in Azure.")
     deployments: list[OnlineDeploymentConfig] = Field(min_length=1, description="Deployments of the endpoint.")
     traffic: dict[str, int] = Field(description="Live traffic per deployment in percent; integers summing to 100.")
     mirror_traffic: dict[str, int] = Field(default_factory=dict, description="Mirrored traffic per deployment in percent.")

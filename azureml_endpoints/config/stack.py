@@ -49,8 +49,10 @@ class Environment(str, Enum):
 class StackConfig(ConfigModel):
     environment: Environment = Field(description="dev, staging or prod; prod always protects endpoints.")
     tags: dict[str, str] = Field(description="Tags on every taggable resource; must include owner.")
-    workspace: WorkspaceConfig
-    data_storage: DataStorageConfig
+    workspace: WorkspaceConfig = Field(
+        description="The Azure ML workspace the endpoints live in: looked up by name, or created (create: true)."
+    )
+    data_storage: DataStorageConfig = Field(description="The storage account and container holding the data the scoring scripts read.")
     role_propagation_seconds: int = Field(
         120, ge=0, le=900, description="Wait after role assignments before deployments start (Azure RBAC propagation)."
     )

@@ -19,10 +19,10 @@ from pulumi_azure_native import applicationinsights, containerregistry, keyvault
 from pulumi_azure_native import machinelearningservices as ml
 
 from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
+from azureml_endpoints.resources.identity import user_assigned_identity
+from azureml_endpoints.resources.storage_account import secure_storage_account
 from components.data_storage import storage_suffix
-from components.identity import placed_user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.storage_account import secure_storage_account
 from components.workspace.info import WorkspaceInfo
 
 # The program's own container and identity-based datastore for assets in a created workspace. Azure's default
@@ -139,8 +139,7 @@ class MlWorkspace(pulumi.ComponentResource):
         )
 
         identities = {
-            n: placed_user_assigned_identity(f"{name}-identity-{n}", n, rg, location, tags, child)
-            for n in s.identity.user_assigned_identity_names
+            n: user_assigned_identity(f"{name}-identity-{n}", n, rg, location, tags, child) for n in s.identity.user_assigned_identity_names
         }
         primary = identities.get(s.identity.primary_user_assigned_identity)
         ready = []
