@@ -1,7 +1,9 @@
 """Azure ML managed online endpoints that read Azure resources through managed identities.
 
 Config is read and validated once (azureml_endpoints.config.stack); the workspace is looked up before any resource
-is registered, or created (workspace.create); everything else is built from those two values.
+is registered, or created (workspace.create); everything else is built from those two values. A feature's
+components (workspace creation, monitoring, batch) are imported in the branch that uses them, so a stack
+pays only for the features it names (docs/performance.md#what-a-stack-imports).
 """
 
 import pulumi
@@ -12,11 +14,9 @@ from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings
 from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
-from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs
-from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
+from components.endpoint_monitoring import EndpointOperability
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
-from components.workspace.create import create_workspace
 from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
@@ -24,6 +24,8 @@ BATCH_INPUT_FOLDER = "batch-input"
 settings = load_settings(pulumi.Config())
 tags = settings.tags_for(pulumi.get_stack())
 if settings.workspace.create:
+    from components.workspace.create import create_workspace
+
     client = authorization.get_client_config()
     workspace = create_workspace(
         settings.workspace,
@@ -70,6 +72,8 @@ def deployment_ids(kind: str, endpoint_settings) -> dict:
 
 operability = EndpointOperability()
 if settings.monitoring is not None and settings.online_endpoints:
+    from components.endpoint_monitoring import StackMonitoring, StackMonitoringArgs
+
     stack_monitoring = StackMonitoring(
         "monitoring",
         StackMonitoringArgs(
@@ -134,6 +138,8 @@ for endpoint_settings in settings.online_endpoints:
     endpoints[endpoint_settings.name] = outputs
 
 batch_endpoints = {}
+if settings.batch_endpoints:
+    from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 for batch_settings in settings.batch_endpoints:
     batch = BatchEndpoint(
         batch_settings.name,

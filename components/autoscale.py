@@ -6,6 +6,8 @@ rules on endpoint metrics (request latency) measure its endpoint, as azureml-exa
 deployment ignores `sku.capacity` on update, drift detection ignores it, the quota estimate uses the maximum.
 """
 
+from __future__ import annotations  # the monitor.* hints stay text: azure-native loads monitor on first use only
+
 from dataclasses import dataclass
 
 import pulumi
