@@ -1,6 +1,6 @@
 """Benchmark of the offline preview, as ratios measured in one run (the machines are noisy).
 
-    python -m benchmarks.bench_preview [--rounds 7] [--ratio-only]
+    python -m benchmarks.bench_preview [--rounds 7] [--ratio-only] [--no-bytecode-cache]
 
 Each measurement is a whole process, run in interleaved rounds so drift hits every variant alike:
   - program: evaluating the dev stack's program under the mocks;
@@ -10,6 +10,8 @@ Each measurement is a whole process, run in interleaved rounds so drift hits eve
     N = 1, 10, 50 online endpoints generated from its endpoint (left out with --ratio-only).
 Prints medians of wall and CPU (user + system) seconds, the program/floor ratio as the median of the
 per-round ratios, and the cost per extra endpoint over 1 -> 10 and 10 -> 50 (equal when it is flat).
+The processes cache bytecode as Python does by default (PYTHONDONTWRITEBYTECODE is removed from their
+environment); --no-bytecode-cache sets it, so every process compiles this repository's modules again.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def child_evaluate(program: str, print_modules: bool = False) -> None:
         print(json.dumps(loaded_azure_native_modules()))
 
 
-def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU (user + system of the child and what it waited for) seconds of one process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--ratio-only", action="store_true", help="measure the program and the floor only")
+    parser.add_argument("--no-bytecode-cache", action="store_true", help="compile every module in every process")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--print-modules", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -128,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-preview-"))
     spec = workdir / "floor.json"
     spec.write_text(json.dumps(floor_spec()))
-    floor_env = {**os.environ, "BENCH_FLOOR_SPEC": str(spec)}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if args.no_bytecode_cache:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    floor_env = {**env, "BENCH_FLOOR_SPEC": str(spec)}
     py = sys.executable
     variants = {
-        "program": ([py, "-m", "benchmarks.bench_preview", "--child", "__main__.py"], None),
+        "program": ([py, "-m", "benchmarks.bench_preview", "--child", "__main__.py"], env),
         "floor": ([py, "-m", "benchmarks.bench_preview", "--child", "benchmarks/floor_program.py"], floor_env),
     }
     for n in () if args.ratio_only else ENDPOINT_COUNTS:
@@ -149,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             "--graph",
             str(workdir / f"{n}.mmd"),
         ]
-        variants[f"preview {n}"] = (command, None)
+        variants[f"preview {n}"] = (command, env)
 
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
@@ -161,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             wall[name].append(w)
             cpu[name].append(c)
 
-    print(f"rounds: {args.rounds}, interleaved, whole processes; floor imports {', '.join(json.loads(spec.read_text())['modules'])}")
+    cache = "off" if args.no_bytecode_cache else "on"
+    print(
+        f"rounds: {args.rounds}, interleaved, whole processes, bytecode cache {cache}; floor imports {', '.join(json.loads(spec.read_text())['modules'])}"
+    )
     report("wall", wall)
     report("cpu (user + system)", cpu)
     return 0

@@ -86,11 +86,12 @@ def evaluate(
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     error = None
-    thresholds = gc.get_threshold()
-    # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
-    # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
-    # cost more per resource (measured in benchmarks/bench_preview.py, docs/performance.md).
-    gc.set_threshold(50_000, 20, 20)
+    collecting = gc.isenabled()
+    # The cyclic collector is off while the program runs: nearly everything the Pulumi runtime allocates
+    # lives until the end (resources, outputs, tasks), so each collection rescans survivors and frees little.
+    # Even at a gen0 threshold of 50,000 it took a third of a 50-endpoint evaluation, for about 20 MiB of
+    # cycles that wait until it is back on (docs/performance.md#the-cyclic-garbage-collector).
+    gc.disable()
     try:
         _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except Exception as caught:  # noqa: BLE001 handed back to the caller below
@@ -98,6 +99,7 @@ def evaluate(
             raise
         error = caught
     finally:
-        gc.set_threshold(*thresholds)
+        if collecting:
+            gc.enable()
         runtime_settings.ROOT.set(None)
     return Evaluation(stack, monitor.registrations, monitor.stack_outputs, mocks, error)
