@@ -8,8 +8,8 @@ before deploying. What runs is read from the program itself, evaluated for the s
 mocks (azureml_endpoints/offline/evaluate.py), not from a second description of the assets:
 
 - the deployment's code id, scoring script, model id, environment id and environment variables;
-- the CodeVersion's code URI and the ModelVersion's datastore path, and the `storage.Blob` uploads under
-  them, whose sources are the project's files;
+- the CodeVersion's code URI and the ModelVersion's datastore path, and the uploads under them (`storage.Blob`,
+  or a private stack's keyless uploads), whose sources are the project's files;
 - the EnvironmentVersion's conda file, built into a local virtual environment (.venv-runtime/) by the
   Python version it names, with its conda dependencies mapped to pip packages of the same name and version
   and its pip list (azureml_endpoints/local/runtime.py).
@@ -67,6 +67,7 @@ from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 ML = "azure-native:machinelearningservices:"
 BLOB = "azure-native:storage:Blob"
+ENTRA_UPLOAD = "pulumi-python:dynamic:Resource"
 LOCAL = Path(__file__).resolve().parent.parent / "local"
 # What Azure adds to an MLflow model's own conda dependencies for a no-code deployment ("Deploy MLflow models to
 # online endpoints": the MLflow image holds azureml-inference-server-http and mlflow-skinny), each only when the
@@ -116,13 +117,43 @@ def _only(evaluation: Evaluation, type_: str, id_: str, what: str) -> dict:
     return found[0].inputs
 
 
-def _uploads(evaluation: Evaluation, matches) -> dict[str, Path]:
-    files = {}
+@dataclass(frozen=True)
+class Upload:
+    """One file the stack uploads: with azure-native's `storage.Blob` (account key) or the keyless upload of a
+    private stack (azureml_endpoints/resources/entra_blob.py), which names the same blob by account URL."""
+
+    account: str
+    container: str
+    blob_name: str
+    url: str
+    source: Path
+
+
+def uploads(evaluation: Evaluation) -> list[Upload]:
+    found = []
     for blob in evaluation.of_type(BLOB):
-        relative = matches(blob)
         source = blob.inputs.get("source")
-        if relative and isinstance(source, dict) and "fileAsset" in source:
-            files[relative] = Path(source["fileAsset"])
+        if isinstance(source, dict) and "fileAsset" in source:
+            i = blob.inputs
+            found.append(
+                Upload(i.get("accountName", ""), i.get("containerName", ""), i.get("blobName", ""), blob.id, Path(source["fileAsset"]))
+            )
+    for upload in evaluation.of_type(ENTRA_UPLOAD):
+        i = upload.inputs
+        if {"accountUrl", "containerName", "blobName", "source"} <= set(i):
+            url = f"{str(i['accountUrl']).rstrip('/')}/{i['containerName']}/{i['blobName']}"
+            account = urlparse(str(i["accountUrl"])).hostname.split(".", 1)[0]
+            found.append(Upload(account, i["containerName"], i["blobName"], url, Path(i["source"])))
+    return found
+
+
+def _uploads(evaluation: Evaluation, matches) -> dict[str, Path]:
+    """`matches(upload)` -> the file's path inside its asset, or None; the files of one asset."""
+    files = {}
+    for upload in uploads(evaluation):
+        relative = matches(upload)
+        if relative:
+            files[relative] = upload.source
     return files
 
 
@@ -167,9 +198,7 @@ def resolve(evaluation: Evaluation, endpoint: str, deployment: str) -> LocalDepl
     model = _only(evaluation, "ModelVersion", model_id, "model")
     model_path = urlparse(model["properties"]["modelUri"]).path.split("/paths/", 1)[1].rstrip("/")
     prefix = model_path + "/"
-    model_files = _uploads(
-        evaluation, lambda b: b.inputs["blobName"][len(prefix) :] if b.inputs.get("blobName", "").startswith(prefix) else None
-    )
+    model_files = _uploads(evaluation, lambda u: u.blob_name[len(prefix) :] if u.blob_name.startswith(prefix) else None)
     if not model_files:
         raise NotLocal(f"the model files of {endpoint}/{deployment} are not uploaded by this stack")
     mlflow = model["properties"].get("modelType") == "mlflow_model"
@@ -178,7 +207,7 @@ def resolve(evaluation: Evaluation, endpoint: str, deployment: str) -> LocalDepl
     if code:
         script = code["scoringScript"]
         code_uri = _only(evaluation, "CodeVersion", code["codeId"], "code")["properties"]["codeUri"].rstrip("/") + "/"
-        code_files = _uploads(evaluation, lambda b: b.id[len(code_uri) :] if b.id.startswith(code_uri) else None)
+        code_files = _uploads(evaluation, lambda u: u.url[len(code_uri) :] if u.url.startswith(code_uri) else None)
         if script not in code_files:
             raise NotLocal(f"the scoring script {script} of {endpoint}/{deployment} is not uploaded by this stack")
     elif mlflow:
@@ -207,7 +236,7 @@ def resolve(evaluation: Evaluation, endpoint: str, deployment: str) -> LocalDepl
         key = (variables["STORAGE_ACCOUNT_NAME"], variables["STORAGE_CONTAINER_NAME"], variables["FILE_NAME"])
         blob = _uploads(
             evaluation,
-            lambda b: "x" if (b.inputs.get("accountName"), b.inputs.get("containerName"), b.inputs.get("blobName")) == key else None,
+            lambda u: "x" if (u.account, u.container, u.blob_name) == key else None,
         )
         if not blob:
             raise NotLocal(f"the blob {'/'.join(key)} the deployment reads is not uploaded by this stack")
