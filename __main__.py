@@ -8,9 +8,10 @@ import pulumi
 from pulumi_azure_native import authorization
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings, provider_cloud
-from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
+from azureml_endpoints.paths import data_dir, project_dir
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs, PrivateAccess
@@ -24,7 +25,20 @@ from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
 
-settings = load_settings(pulumi.Config())
+
+class ConfigRefused(SettingsError, pulumi.RunError):
+    """A refused config as Pulumi's Python language host prints it: the message alone.
+
+    The host prints a pulumi.RunError with `pulumi.log.error(str(e))` and any other exception as "Program failed
+    with an unhandled exception:" plus the traceback (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec).
+    Converted here, at the program's boundary, so the config package stays free of the Pulumi SDK for the tools;
+    still a SettingsError for everything that reads the program's refusals offline."""
+
+
+try:
+    settings = load_settings(pulumi.Config())
+except SettingsError as refused:
+    raise ConfigRefused(str(refused)) from None
 tags = settings.tags_for(pulumi.get_stack())
 private = settings.network  # set: private end to end (docs/private-networking.md)
 cloud = provider_cloud(pulumi.Config("azure-native").get("environment"))
@@ -56,9 +70,9 @@ if settings.workspace.create:
 else:
     workspace = lookup_workspace(settings.workspace, private.isolation_mode if private else None)
 
-files = [(DATA_DIR / settings.data_storage.file_name, settings.data_storage.file_name)]
+files = [(data_dir() / settings.data_storage.file_name, settings.data_storage.file_name)]
 if settings.batch_endpoints:  # sample input, so a batch endpoint can be invoked right after `up`
-    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted(BATCH_DATA_DIR.glob("*.csv"))]
+    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted((project_dir() / "ml/batch-data").glob("*.csv"))]
 data = DataStorage(
     "data",
     DataStorageArgs(

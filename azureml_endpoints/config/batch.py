@@ -7,14 +7,20 @@ Azure Machine Learning compute cluster".
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from azureml_endpoints.config.base import ConfigModel, iso_duration, unique_ignoring_case
+from azureml_endpoints.config.catalog import ModelType
 from azureml_endpoints.config.common import (
+    CODE_KEY_HELP,
     ENVIRONMENT_KEY_HELP,
     MODEL_KEY_HELP,
+    MODEL_TYPE_HELP,
+    SCORING_SCRIPT_HELP,
     IdentityType,
+    az_ml_deployment_spellings,
     deployment_names_unique,
     names_exist,
 )
@@ -101,9 +107,10 @@ class RetrySettingsConfig(ConfigModel):
 
 class BatchDeploymentConfig(ConfigModel):
     name: DeploymentName = Field(description="Deployment name.")
-    model: str | None = Field(None, description=MODEL_KEY_HELP)
-    code: str | None = Field(None, description="Repository folder with the batch driver (default ml/batchscoring).")
-    scoring_script: str | None = Field(None, description="Script in the code folder (default batch_driver.py).")
+    model: str = Field(description=MODEL_KEY_HELP)
+    model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
+    code: str | None = Field(None, description=CODE_KEY_HELP)
+    scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
@@ -116,6 +123,11 @@ class BatchDeploymentConfig(ConfigModel):
     output_action: OutputAction = Field(OutputAction.APPEND_ROW, description="AppendRow or SummaryOnly.")
     output_file_name: OutputFileName = Field("predictions.csv", description="File the rows are appended to.")
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _az_ml(cls, data: Any) -> Any:
+        return az_ml_deployment_spellings(data)
 
 
 class BatchEndpointConfig(ConfigModel):

@@ -15,12 +15,17 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from azureml_endpoints.azure.skus import ONLINE_SKUS, sku_cores
 from azureml_endpoints.config.base import ConfigModel, iso_duration, quote, unique_ignoring_case
+from azureml_endpoints.config.catalog import ModelType
 from azureml_endpoints.config.common import (
+    CODE_KEY_HELP,
     ENVIRONMENT_KEY_HELP,
     MODEL_KEY_HELP,
+    MODEL_TYPE_HELP,
     RESERVED_ENV_VARS,
+    SCORING_SCRIPT_HELP,
     IdentityType,
     PublicNetworkAccess,
+    az_ml_deployment_spellings,
     deployment_names_unique,
     names_exist,
 )
@@ -85,9 +90,10 @@ class OnlineDeploymentConfig(ConfigModel):
         description="Instances (the deployment sku capacity), at most 50 (Azure's per-deployment limit); 3 or more for "
         "high availability. Not with autoscale.",
     )
-    model: str | None = Field(None, description=MODEL_KEY_HELP)
-    code: str | None = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
-    scoring_script: str | None = Field(None, description="Script in the code folder (default score_managedidentity.py).")
+    model: str = Field(description=MODEL_KEY_HELP)
+    model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
+    code: str | None = Field(None, description=CODE_KEY_HELP)
+    scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     request_settings: RequestSettingsConfig | None = Field(
         None, description="Scoring timeout, concurrency and queue wait; Azure's defaults when not set."
@@ -134,6 +140,11 @@ class OnlineDeploymentConfig(ConfigModel):
         if clash:
             raise ValueError(f"{', '.join(clash)} are set by the program and cannot be overridden")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _az_ml(cls, data: Any) -> Any:
+        return az_ml_deployment_spellings(data)
 
 
 class CallersConfig(ConfigModel):

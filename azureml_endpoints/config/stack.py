@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -27,11 +28,13 @@ from azureml_endpoints.config.base import (
 )
 from azureml_endpoints.config.batch import BatchEndpointConfig
 from azureml_endpoints.config.catalog import (
-    SAMPLE_MODEL,
     CatalogEnvironmentConfig,
     CatalogModelConfig,
     DeploymentAssets,
+    code_identity,
     lock_problem,
+    parse_environment_reference,
+    project_relative,
     read_model_lock,
     resolve_deployment_assets,
 )
@@ -182,23 +185,43 @@ class StackConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _assets_resolve(self) -> StackConfig:
-        """Every deployment's model, code and environment resolve, and every shipped model matches the lock file."""
+        """Every deployment's model, code and environment resolve, every models entry's environment resolves,
+        and every shipped model matches the lock file."""
         errors = []
+        for index, entry in enumerate(self.models):
+            if entry.environment is not None:
+                try:
+                    parse_environment_reference(entry.environment, self.environments)
+                except ValueError as error:
+                    errors.append((("models", index, "environment"), str(error)))
+        if errors:  # a deployment of such an entry would repeat the error
+            raise KeyedErrors(errors)
+        code_folders: dict[tuple[str, str], Path] = {}
         for key, _ in self._deployments():
             try:
-                self._resolve(*key)
+                assets = self._resolve(*key)
             except ValueError as error:
                 field, _, message = str(error).partition(": ")
                 errors.append(((*self._location(*key), field), message))
+                continue
+            if assets.code is None:
+                continue
+            # Two folders with the same name and the same files would be one Azure code asset (name, content version).
+            identity = code_identity(assets.code)
+            other = code_folders.setdefault(identity, assets.code)
+            if other != assets.code:
+                errors.append(
+                    (
+                        (*self._location(*key), "code"),
+                        f"{project_relative(assets.code)} and {project_relative(other)} hold the same files under the same folder "
+                        f"name, so both would be code asset {identity[0]}:{identity[1]}: name one of the two folders in both deployments",
+                    )
+                )
         lock = read_model_lock()
         for index, entry in enumerate(self.models):
             problem = lock_problem(entry, lock)
             if problem:
                 errors.append((("models", index, "version"), problem))
-        if self.uses_sample_model() and all(m.reference != SAMPLE_MODEL.reference for m in self.models):
-            problem = lock_problem(SAMPLE_MODEL, lock)
-            if problem:
-                errors.append(((), f"the shipped sample model: {problem}"))
         if errors:
             raise KeyedErrors(errors)
         return self
@@ -219,9 +242,7 @@ class StackConfig(ConfigModel):
     def _resolve(self, kind: str, endpoint: int, deployment: int) -> DeploymentAssets:
         endpoints = self.online_endpoints if kind == "online" else self.batch_endpoints
         d = endpoints[endpoint].deployments[deployment]
-        return resolve_deployment_assets(
-            d.model, d.code, d.scoring_script, d.environment, self.models, self.environments, batch=kind == "batch"
-        )
+        return resolve_deployment_assets(d.model, d.code, d.scoring_script, d.environment, self.models, self.environments, d.model_type)
 
     def deployment_assets(self) -> dict[tuple[str, str, str], DeploymentAssets]:
         """(online|batch, endpoint name, deployment name) -> what that deployment runs."""
@@ -229,9 +250,6 @@ class StackConfig(ConfigModel):
         return {
             (kind, endpoints[kind][e].name, deployment.name): self._resolve(kind, e, d) for (kind, e, d), deployment in self._deployments()
         }
-
-    def uses_sample_model(self) -> bool:
-        return any(d.model is None for _, d in self._deployments())
 
     @model_validator(mode="after")
     def _workspace_identity_only_grows(self) -> StackConfig:

@@ -126,6 +126,7 @@ class Registration:
     delete_before_replace: bool
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
+    aliases: tuple[str, ...] = ()  # URNs this resource had under an earlier name (same type and parent)
 
 
 class ArmMocks(pulumi.runtime.Mocks):
@@ -795,6 +796,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "update": request.customTimeouts.update,
                     "delete": request.customTimeouts.delete,
                 },
+                # Name aliases only: the SDK adds one per older type token azure-native declares for the type.
+                aliases=tuple(
+                    a.urn or f"{response.urn.rsplit('::', 1)[0]}::{a.spec.name}" for a in request.aliases if a.urn or a.spec.name
+                ),
             )
         )
         return response

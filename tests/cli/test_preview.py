@@ -8,12 +8,13 @@ import yaml
 
 from azureml_endpoints.cli.preview import main
 from azureml_endpoints.offline.estimates import dependency_graph, reserved_cores, time_estimate
-from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 
 def stack_file(tmp_path, stack: str, change) -> str:
-    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    document = yaml.safe_load((project_dir() / f"Pulumi.{stack}.yaml").read_text())
     change(document["config"])
     path = tmp_path / f"Pulumi.{stack}-variant.yaml"
     path.write_text(yaml.safe_dump(document))

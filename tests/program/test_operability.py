@@ -11,7 +11,7 @@ from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
 from azureml_endpoints.offline.estimates import online_quota
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.offline.policy_client import load_policy_config
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 from scripts.api_version_table import TABLE, default_api_versions, preview_defaults
 from tests.support.abac import Request
@@ -30,7 +30,7 @@ EXISTING_LOGS = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-shared/prov
 
 
 def raw(stack: str) -> dict:
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = yaml.safe_load((project_dir() / f"Pulumi.{stack}.yaml").read_text())["config"]
     return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in config.items()}
 
 

@@ -9,10 +9,9 @@ from azureml_endpoints.azure.endpoint_template import ML_API_VERSION
 from azureml_endpoints.azure.images import ONLINE_IMAGE
 from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, role_assignment_name
 from azureml_endpoints.config.base import SettingsError
-from azureml_endpoints.config.catalog import SAMPLE_ONLINE_ENVIRONMENT
 from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID, FakeWorkspace, template_deployment
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import is_secret, shipped_stacks, stack_config
 from components.assets import code_version
 
@@ -140,15 +139,17 @@ def test_deployments_start_after_roles_have_propagated_and_data_exists(fixture, 
 
 def test_deployment_references_registered_assets(dev):
     properties = dev.named("mi-uai-dev-blue").inputs["properties"]
-    code = dev.named("assets-code-onlinescoring")
+    code = dev.named("assets-code-ml-onlinescoring")
     model = dev.named("assets-model-sklearn-regression-1")
-    environment = dev.named(f"assets-environment-sklearn-scoring-{SAMPLE_ONLINE_ENVIRONMENT.version}")
+    (environment,) = [
+        r for r in dev.of_type("azure-native:machinelearningservices:EnvironmentVersion") if r.inputs["name"] == "sklearn-scoring"
+    ]
     assert properties["model"] == model.id
     assert properties["codeConfiguration"] == {"codeId": code.id, "scoringScript": "score_managedidentity.py"}
     assert properties["environmentId"] == environment.id
     assert properties["instanceType"] == "Standard_DS3_v2"
     assert dev.named("mi-uai-dev-blue").inputs["sku"] == {"name": "Default", "capacity": 1.0}
-    assert code.inputs["version"] == code_version(REPO / "ml" / "onlinescoring")
+    assert code.inputs["version"] == code_version(project_dir() / "ml" / "onlinescoring")
     assert model.inputs["version"] == "1"  # Azure ML: a workspace model version is a positive integer
     assert environment.inputs["name"] == "sklearn-scoring"
     assert environment.inputs["properties"]["image"] == ONLINE_IMAGE
@@ -158,10 +159,10 @@ def test_deployment_references_registered_assets(dev):
 
 def test_assets_live_in_the_workspace_default_datastore(dev):
     ws = workspace_of(dev)
-    code = dev.named("assets-code-onlinescoring")
+    code = dev.named("assets-code-ml-onlinescoring")
     version = code.inputs["version"]
     code_uri = code.inputs["properties"]["codeUri"]
-    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-onlinescoring-")]
+    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-ml-onlinescoring-")]
     assert {b.inputs["blobName"].rsplit("/", 1)[1] for b in blobs} == {"sample_model.py", "score.py", "score_managedidentity.py"}
     for blob in blobs:
         assert blob.inputs["accountName"] == ws.storage_account_name
