@@ -8,6 +8,9 @@ A policy sees a resource's new inputs only, so the isolation mode each workspace
 the pack as configuration, as the identities are (azureml_endpoints/cli/baseline.py).
 """
 
+import json
+from pathlib import Path
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -42,30 +45,12 @@ SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 ISOLATION_ORDER = ("Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound")
 # "Azure Container Registry service tiers": only Premium has private endpoints and network rules.
 REGISTRY_SKUS_WITHOUT_PRIVATE_ACCESS = ("Basic", "Standard")
-# "Azure Private Endpoint private DNS zone values" (Azure Machine Learning, Storage blob, Key Vault rows) and
-# each cloud's storage suffix. The program keeps the same table (azureml_endpoints/azure/private_dns_zones.json);
-# a test keeps the two equal.
-ZONES_BY_CLOUD = {
-    "public": (
-        "privatelink.api.azureml.ms",
-        "privatelink.notebooks.azure.net",
-        "privatelink.blob.core.windows.net",
-        "privatelink.vaultcore.azure.net",
-    ),
-    "usgovernment": (
-        "privatelink.api.ml.azure.us",
-        "privatelink.notebooks.usgovcloudapi.net",
-        "privatelink.blob.core.usgovcloudapi.net",
-        "privatelink.vaultcore.usgovcloudapi.net",
-    ),
-    "china": (
-        "privatelink.api.ml.azure.cn",
-        "privatelink.notebooks.chinacloudapi.cn",
-        "privatelink.blob.core.chinacloudapi.cn",
-        "privatelink.vaultcore.azure.cn",
-    ),
-}
-STORAGE_SUFFIXES = {"public": "core.windows.net", "usgovernment": "core.usgovcloudapi.net", "china": "core.chinacloudapi.cn"}
+# "Azure Private Endpoint private DNS zone values" (Azure Machine Learning, Storage blob, Key Vault rows) and each
+# cloud's storage suffix: a copy of the program's table (azureml_endpoints/azure/private_dns_zones.json), which a
+# test keeps equal; the pack runs on its own.
+_TABLE = {k: v for k, v in json.loads((Path(__file__).parent / "private_dns_zones.json").read_text()).items() if not k.startswith("_")}
+ZONES_BY_CLOUD = {cloud: tuple(z for group in ("amlworkspace", "blob", "vault") for z in entry[group]) for cloud, entry in _TABLE.items()}
+STORAGE_SUFFIXES = {cloud: entry["storageSuffix"] for cloud, entry in _TABLE.items()}
 CLOUD_OF_ZONE = {zone: cloud for cloud, zones in ZONES_BY_CLOUD.items() for zone in zones}
 
 # Where each kind states its public network access.
