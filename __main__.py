@@ -207,6 +207,7 @@ for batch_settings in settings.batch_endpoints:
             protect=settings.is_protected(batch_settings),
             propagation_seconds=settings.role_propagation_seconds,
             ready_after=(data, *network_ready),
+            private=private is not None,
         ),
     )
     batch_endpoints[batch_settings.name] = {
