@@ -4,7 +4,7 @@
 
 The files are read by Microsoft's own loaders (azure-ai-ml's load_online_endpoint, load_online_deployment,
 load_batch_endpoint, load_batch_deployment; azureml_endpoints/local/aml_yaml_loader.py), run in the
-azure-ai-ml virtual environment under .venv-runtime/ (built on first use; azure-ai-ml cannot share the
+azure-ai-ml virtual environment under ~/.cache/azureml-endpoints/runtime/ (built on first use; azure-ai-ml cannot share the
 program's venv). There is no home-made YAML reader to fall back to: a second reading of the CLI v2 schema
 would drift from the one `az ml` applies, so when that environment cannot be built the command says so (exit 3).
 

@@ -10,7 +10,7 @@ mocks (azureml_endpoints/offline/evaluate.py), not from a second description of 
 - the deployment's code id, scoring script, model id, environment id and environment variables;
 - the CodeVersion's code URI and the ModelVersion's datastore path, and the uploads under them (`storage.Blob`,
   or a private stack's keyless uploads), whose sources are the project's files;
-- the EnvironmentVersion's conda file, built into a local virtual environment (.venv-runtime/) by the
+- the EnvironmentVersion's conda file, built into a local virtual environment (~/.cache/azureml-endpoints/runtime/) by the
   Python version it names, with its conda dependencies mapped to pip packages of the same name and version
   and its pip list (azureml_endpoints/local/runtime.py).
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -39,9 +40,12 @@ from urllib.parse import parse_qs, urlparse
 
 import yaml
 
-from azureml_endpoints.paths import REPO
-
-RUNTIME_DIR = REPO / ".venv-runtime"  # gitignored: one venv per distinct pip list
+# One venv per distinct interpreter and pip list, named by their hash, so a cache shared by every checkout (and CI
+# on the same machine) is safe: a changed list builds a new venv. AZUREML_ENDPOINTS_RUNTIME_DIR moves it.
+RUNTIME_DIR = Path(
+    os.environ.get("AZUREML_ENDPOINTS_RUNTIME_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "azureml-endpoints" / "runtime"
+)
 LOOPBACK = "127.0.0.1"
 TENANT_ID = "00000000-0000-4000-8000-0000000000aa"  # the emulated tenant
 # Azurite's documented development account key: public, accepted only by the emulator.
@@ -188,10 +192,18 @@ def requirements_env(name: str, requirements: list[str], base: Path = RUNTIME_DI
     built = sorted(base.glob(f"*-{key}/.complete"))  # the same interpreter and list, whichever file it came from
     if built:
         return built[0].parent / "bin" / "python"
-    target = base / f"{name}-{key}"
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / f".{key}.lock", "w") as lock:  # two processes never build (or half-delete) the same venv
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = sorted(base.glob(f"*-{key}/.complete"))  # built by whoever held the lock before
+        if built:
+            return built[0].parent / "bin" / "python"
+        return _build_env(base / f"{name}-{key}", name, requirements, python)
+
+
+def _build_env(target: Path, name: str, requirements: list[str], python: Path) -> Path:
     venv_python, done = target / "bin" / "python", target / ".complete"
     shutil.rmtree(target, ignore_errors=True)  # a half-built environment from an interrupted run
-    base.mkdir(parents=True, exist_ok=True)
     steps = [
         [str(python), "-m", "venv", str(target)],
         [str(venv_python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
