@@ -432,4 +432,6 @@ def test_az_ml_batch_settings_block_says_what_to_write_instead():
     batch(raw)["deployments"][0]["settings"] = {"mini_batch_size": 10, "retry_settings": {"max_retries": 3}}
     message = refused(raw)
     assert f"{NS}:batchEndpoints[0].deployments[0]: " in message
-    assert "settings: the az ml batch deployment block; write miniBatchSize, retrySettings: {maxRetries, timeout} on the deployment" in message
+    assert (
+        "settings: the az ml batch deployment block; write miniBatchSize, retrySettings: {maxRetries, timeout} on the deployment" in message
+    )
