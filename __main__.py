@@ -72,7 +72,7 @@ else:
 
 files = [(data_dir() / settings.data_storage.file_name, settings.data_storage.file_name)]
 # Each batch endpoint's input folder, uploaded once however many endpoints name it (docs/batch.md#input-data).
-files += list(dict.fromkeys(f for b in settings.batch_endpoints for f in b.input.files()))
+files += list(dict.fromkeys(f for b in settings.batch_endpoints if b.input for f in b.input.files()))
 data = DataStorage(
     "data",
     DataStorageArgs(
@@ -214,9 +214,11 @@ for batch_settings in settings.batch_endpoints:
         "defaultDeployment": batch_settings.default_deployment,
         "computeId": batch.compute_id,
         "computePrincipalIds": batch.compute_principal_ids,
-        "input": batch_settings.input.uri
-        or pulumi.Output.concat("azureml://datastores/", data.datastore_name, f"/paths/{batch_settings.input.blob_prefix}"),
     }
+    if batch_settings.input is not None:  # where its jobs read by default (docs/batch.md#input-data)
+        batch_endpoints[batch_settings.name]["input"] = batch_settings.input.uri or pulumi.Output.concat(
+            "azureml://datastores/", data.datastore_name, f"/paths/{batch_settings.input.blob_prefix}"
+        )
 
 pulumi.export("onlineEndpoints", endpoints)
 pulumi.export("batchEndpoints", batch_endpoints)

@@ -153,14 +153,14 @@ def collision(created: str, deleted: str) -> str:
 
 
 def live_shares(step: Step) -> Iterable[tuple[str, str, str]]:
-    """(endpoint, deployment, share) for each deployment that takes traffic now: a traffic template's or an online
+    """(endpoint, deployment, how it is live) for each deployment that takes traffic now: a traffic template's or an online
     endpoint's state before the step (the state it keeps, for an unchanged step), a batch endpoint's default."""
     state = step.new if step.op in UNCHANGED_OPS and not step.old else step.old
     if step.type == "azure-native:machinelearningservices:OnlineEndpoint":
         endpoint = ((state or {}).get("inputs") or {}).get("endpointName")
         traffic = _lookup(state, ["properties", "traffic"])
         if isinstance(endpoint, str) and isinstance(traffic, dict):
-            yield from ((endpoint, d, f"{p:g} %") for d, p in traffic.items() if isinstance(p, int | float) and p > 0)
+            yield from ((endpoint, d, f"takes {p:g} % of {code_span(endpoint)}'s traffic") for d, p in traffic.items() if _live(p))
     if step.type != TEMPLATE_TYPE:
         return
     resources = _lookup(state, ["properties", "template", "resources"])
@@ -169,11 +169,15 @@ def live_shares(step: Step) -> Iterable[tuple[str, str, str]]:
             continue
         endpoint, properties = resource["name"].rsplit("/", 1)[-1], resource.get("properties") or {}
         for deployment, percent in (properties.get("traffic") or {}).items():
-            if isinstance(percent, int | float) and percent > 0:
-                yield endpoint, deployment, f"{percent:g} %"
+            if _live(percent):
+                yield endpoint, deployment, f"takes {percent:g} % of {code_span(endpoint)}'s traffic"
         default = (properties.get("defaults") or {}).get("deploymentName")
         if isinstance(default, str):
-            yield endpoint, default, "the default"
+            yield endpoint, default, f"is {code_span(endpoint)}'s default (every job that names no deployment runs it)"
+
+
+def _live(percent: object) -> bool:
+    return isinstance(percent, int | float) and not isinstance(percent, bool) and percent > 0
 
 
 def runs_changed(step: Step) -> tuple[str, str, list[str]] | None:
@@ -190,11 +194,11 @@ def runs_changed(step: Step) -> tuple[str, str, list[str]] | None:
     return endpoint, deployment, changed
 
 
-def live_change(name: str, endpoint: str, deployment: str, share: str, changed: list[str]) -> str:
+def live_change(name: str, deployment: str, live: str, changed: list[str]) -> str:
     return (
-        f"{code_span(name)}: deployment {code_span(deployment)} takes {share} of {code_span(endpoint)}'s traffic and its "
+        f"{code_span(name)}: deployment {code_span(deployment)} {live} and its "
         f"{' and '.join(changed)} would change in place; roll the change out on another deployment and shift traffic "
-        "to it instead (docs/progressive-rollout.md)."
+        "to it instead (docs/progressive-rollout.md#changing-what-a-live-deployment-runs)."
     )
 
 
@@ -212,11 +216,11 @@ def review(steps: Iterable[Step]) -> Review:
     result = Review()
     created: list[tuple[tuple, str]] = []  # (Azure identity, urn): kept small, the states are not
     deleted: dict[tuple, str] = {}
-    live: dict[tuple[str, str], str] = {}  # (endpoint, deployment), lower case -> its share of the traffic
+    live: dict[tuple[str, str], str] = {}  # (endpoint, deployment), lower case -> how it takes traffic
     rerun: list[tuple[str, str, str, list[str]]] = []  # (name, endpoint, deployment, what changes)
     for step in steps:
-        for endpoint, deployment, share in live_shares(step):
-            live.setdefault((endpoint.lower(), deployment.lower()), share)
+        for endpoint, deployment, how in live_shares(step):
+            live.setdefault((endpoint.lower(), deployment.lower()), how)
         if found := runs_changed(step):
             if (step.name, *found) not in rerun:  # a replacement shows in several steps; say it once
                 rerun.append((step.name, *found))
@@ -243,8 +247,8 @@ def review(steps: Iterable[Step]) -> Review:
         if old is not None and old != urn:
             result.blockers.setdefault(f"collision {urn}", collision(urn.rsplit("::", 1)[-1], old.rsplit("::", 1)[-1]))
     for name, endpoint, deployment, changed in rerun:
-        if share := live.get((endpoint.lower(), deployment.lower())):
-            result.warnings.append(live_change(name, endpoint, deployment, share, changed))
+        if how := live.get((endpoint.lower(), deployment.lower())):
+            result.warnings.append(live_change(name, deployment, how, changed))
     return result
 
 

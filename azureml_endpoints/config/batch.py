@@ -210,9 +210,10 @@ class BatchEndpointConfig(ConfigModel):
     description: str | None = Field(None, description="Shown on the endpoint in Azure.")
     protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
     compute: ComputeClusterConfig = Field(description="The AmlCompute cluster the deployments run on.")
-    input: BatchInputConfig = Field(
-        description="The data a job reads by default: {folder: <project folder>} uploaded here, or {uri: azureml://...}; "
-        "the endpoint's `input` output says where (docs/batch.md#input-data)."
+    input: BatchInputConfig | None = Field(
+        None,
+        description="The data its jobs read unless the caller names other: {folder: <project folder>} uploaded here, or "
+        "{uri: azureml://...}; the endpoint's `input` output says where. Without it nothing is uploaded (docs/batch.md#input-data).",
     )
     deployments: list[BatchDeploymentConfig] = Field(min_length=1, description="Batch deployments.")
     default_deployment: str = Field(description="The deployment the endpoint invokes by default.")

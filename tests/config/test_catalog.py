@@ -636,7 +636,10 @@ def test_plan_diff_from_git_reads_the_base_revisions_files_after_an_in_place_ret
     summary = capsys.readouterr().out
     assert "**Warning:**" in summary
     assert "`mi-uai-dev-blue`: deployment `blue` takes 100 % of `mi-uai-dev`'s traffic and its model would change in place" in summary
-    assert "`batch-dev-blue`: deployment `blue` takes the default of `batch-dev`'s traffic and its model would change in place" in summary
+    assert (
+        "`batch-dev-blue`: deployment `blue` is `batch-dev`'s default (every job that names no deployment runs it) and its model would change in place"
+        in summary
+    )
 
 
 def test_plan_diff_from_git_refuses_an_unknown_revision_in_one_line(tmp_path, monkeypatch, capsys):

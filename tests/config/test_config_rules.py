@@ -382,7 +382,6 @@ def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
 @pytest.mark.parametrize(
     "given, key, rule",
     [
-        (None, "batchEndpoints[0].input", "is required"),
         ({"folder": "ml/no-such-data"}, "batchEndpoints[0].input.folder", "does not exist in the project (expected a folder)"),
         ({"folder": "ml/data/hello.txt"}, "batchEndpoints[0].input.folder", "does not exist in the project (expected a folder)"),
         ({"folder": "../outside"}, "batchEndpoints[0].input.folder", "is outside the project directory"),
@@ -395,9 +394,7 @@ def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
 )
 def test_batch_input_names_a_project_folder_or_data_in_azure(given, key, rule):
     raw = dev_raw()
-    batch(raw).pop("input")
-    if given is not None:
-        batch(raw)["input"] = given
+    batch(raw)["input"] = given
     message = refused(raw)
     assert f"{NS}:{key}: " in message and rule in message, message
 

@@ -221,3 +221,25 @@ def test_batch_input_folder_uploads_every_file_under_its_own_prefix(dev_config):
     assert uploads == {f"batch-input/ml/environment/{p.name}": str(p) for p in folder.iterdir()}
     output = evaluation.outputs["batchEndpoints"]["batch-dev"]
     assert output["input"] == "azureml://datastores/endpointdata/paths/batch-input/ml/environment/"
+
+
+def test_a_folder_two_batch_endpoints_name_is_uploaded_once(dev_config):
+    import copy
+
+    second = copy.deepcopy(dev_config[BATCH][0])
+    second["name"] = "batch-second"
+    second["compute"].update(name="batch-second")
+    second["compute"]["identity"]["userAssignedIdentityNames"] = ["id-batch-second-dev"]
+    dev_config[BATCH].append(second)
+    evaluation = evaluate("dev", config=dev_config)
+    blobs = [r.inputs["blobName"] for r in evaluation.of_type("azure-native:storage:Blob") if r.name.startswith("data-batch-input-")]
+    assert sorted(blobs) == [f"batch-input/ml/batch-data/part-00{n}.csv" for n in range(3)]
+    outputs = evaluation.outputs["batchEndpoints"]
+    assert outputs["batch-second"]["input"] == outputs["batch-dev"]["input"]
+
+
+def test_a_batch_endpoint_without_input_uploads_nothing_and_has_no_input_output(dev_config):
+    dev_config[BATCH][0].pop("input")
+    evaluation = evaluate("dev", config=dev_config)
+    assert not [r for r in evaluation.of_type("azure-native:storage:Blob") if r.name.startswith("data-batch-input-")]
+    assert "input" not in evaluation.outputs["batchEndpoints"]["batch-dev"]
