@@ -13,14 +13,12 @@ from pulumi_azure_native import machinelearningservices as ml
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings, provider_cloud
-from azureml_endpoints.paths import data_dir, project_dir
+from azureml_endpoints.paths import data_dir
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.data_storage import DataStorage, DataStorageArgs, PrivateAccess
 from components.endpoint_monitoring import EndpointOperability
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
 from components.workspace.lookup import lookup_workspace
-
-BATCH_INPUT_FOLDER = "batch-input"
 
 
 class ConfigRefused(SettingsError, pulumi.RunError):
@@ -72,8 +70,8 @@ else:
     workspace = lookup_workspace(settings.workspace, private.isolation_mode if private else None)
 
 files = [(data_dir() / settings.data_storage.file_name, settings.data_storage.file_name)]
-if settings.batch_endpoints:  # sample input, so a batch endpoint can be invoked right after `up`
-    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted((project_dir() / "ml/batch-data").glob("*.csv"))]
+# Each batch endpoint's input folder, uploaded once however many endpoints name it (docs/batch.md#input-data).
+files += list(dict.fromkeys(f for b in settings.batch_endpoints if b.input for f in b.input.files()))
 data = DataStorage(
     "data",
     DataStorageArgs(
@@ -218,8 +216,11 @@ for batch_settings in settings.batch_endpoints:
         "defaultDeployment": batch_settings.default_deployment,
         "computeId": batch.compute_id,
         "computePrincipalIds": batch.compute_principal_ids,
-        "input": pulumi.Output.concat("azureml://datastores/", data.datastore_name, f"/paths/{BATCH_INPUT_FOLDER}/"),
     }
+    if batch_settings.input is not None:  # where its jobs read by default (docs/batch.md#input-data)
+        batch_endpoints[batch_settings.name]["input"] = batch_settings.input.uri or pulumi.Output.concat(
+            "azureml://datastores/", data.datastore_name, f"/paths/{batch_settings.input.blob_prefix}"
+        )
 
 pulumi.export("onlineEndpoints", endpoints)
 pulumi.export("batchEndpoints", batch_endpoints)

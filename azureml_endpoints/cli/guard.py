@@ -10,6 +10,11 @@ refuses an existing resource, and the delete runs only after the create); otherw
 counts first, then only the changed resources with each changed property path, old -> new, replacements
 called out. Exit 1, with one line on stderr, when the input is unusable or the preview itself failed
 (error diagnostics). Reads either JSON shape in bounded memory (azureml_endpoints/pulumi_io/pulumi_json.py).
+
+It warns, without blocking, when a deployment that takes live traffic (a share of its online endpoint's
+traffic, or its batch endpoint's default) would change its model, code or environment in place: callers are
+served by what is being replaced while it is replaced, with no canary and no way back but another deployment
+(docs/progressive-rollout.md#changing-what-a-live-deployment-runs).
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ ENDPOINT_TYPES = {
 REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced", "read-replacement"}
 DELETE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced"}
 UNCHANGED_OPS = {"same", "read", "refresh"}
+DEPLOYMENT_TYPES = {
+    "azure-native:machinelearningservices:OnlineDeployment",
+    "azure-native:machinelearningservices:BatchDeployment",
+}
+TEMPLATE_TYPE = "azure-native:resources:Deployment"  # an endpoint's traffic or default (components/online_endpoint.py)
+# What a deployment runs (Microsoft.MachineLearningServices online/batch deployment properties).
+RUNS = {"model": "model", "codeConfiguration": "code", "environmentId": "environment"}
 # The inputs azure-native builds a resource's ARM id from (the path parameters of its REST operation, e.g.
 # CodeVersions_CreateOrUpdate: resourceGroupName, workspaceName, name, version; Blobs: accountName,
 # containerName, blobName). Two resources of one type with equal values here are one Azure resource.
@@ -140,11 +152,62 @@ def collision(created: str, deleted: str) -> str:
     )
 
 
+def live_shares(step: Step) -> Iterable[tuple[str, str, str]]:
+    """(endpoint, deployment, how it is live) for each deployment that takes traffic now: a traffic template's or an online
+    endpoint's state before the step (the state it keeps, for an unchanged step), a batch endpoint's default."""
+    state = step.new if step.op in UNCHANGED_OPS and not step.old else step.old
+    if step.type == "azure-native:machinelearningservices:OnlineEndpoint":
+        endpoint = ((state or {}).get("inputs") or {}).get("endpointName")
+        traffic = _lookup(state, ["properties", "traffic"])
+        if isinstance(endpoint, str) and isinstance(traffic, dict):
+            yield from ((endpoint, d, f"takes {p:g} % of {code_span(endpoint)}'s traffic") for d, p in traffic.items() if _live(p))
+    if step.type != TEMPLATE_TYPE:
+        return
+    resources = _lookup(state, ["properties", "template", "resources"])
+    for resource in resources if isinstance(resources, list) else []:
+        if not isinstance(resource, dict) or not isinstance(resource.get("name"), str):
+            continue
+        endpoint, properties = resource["name"].rsplit("/", 1)[-1], resource.get("properties") or {}
+        for deployment, percent in (properties.get("traffic") or {}).items():
+            if _live(percent):
+                yield endpoint, deployment, f"takes {percent:g} % of {code_span(endpoint)}'s traffic"
+        default = (properties.get("defaults") or {}).get("deploymentName")
+        if isinstance(default, str):
+            yield endpoint, default, f"is {code_span(endpoint)}'s default (every job that names no deployment runs it)"
+
+
+def _live(percent: object) -> bool:
+    return isinstance(percent, int | float) and not isinstance(percent, bool) and percent > 0
+
+
+def runs_changed(step: Step) -> tuple[str, str, list[str]] | None:
+    """(endpoint, deployment, what changes) when a deployment is updated or replaced with another model, code or
+    environment; None otherwise."""
+    if step.type not in DEPLOYMENT_TYPES or step.op in UNCHANGED_OPS or step.op == "create" or step.op in DELETE_OPS - REPLACE_OPS:
+        return None
+    paths = [parse_path(p) for p in [*step.detailed_diff, *step.diff_reasons]]
+    changed = sorted({RUNS[p[1]] for p in paths if len(p) > 1 and p[0] == "properties" and p[1] in RUNS})
+    inputs = (step.new or step.old or {}).get("inputs") or {}
+    endpoint, deployment = inputs.get("endpointName"), inputs.get("deploymentName")
+    if not changed or not isinstance(endpoint, str) or not isinstance(deployment, str):
+        return None
+    return endpoint, deployment, changed
+
+
+def live_change(name: str, deployment: str, live: str, changed: list[str]) -> str:
+    return (
+        f"{code_span(name)}: deployment {code_span(deployment)} {live} and its "
+        f"{' and '.join(changed)} would change in place; roll the change out on another deployment and shift traffic "
+        "to it instead (docs/progressive-rollout.md#changing-what-a-live-deployment-runs)."
+    )
+
+
 @dataclass
 class Review:
     """What the summary shows, kept small: rendered lines, never the resources' states."""
 
     blockers: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     changed_steps: int = 0
 
@@ -153,7 +216,14 @@ def review(steps: Iterable[Step]) -> Review:
     result = Review()
     created: list[tuple[tuple, str]] = []  # (Azure identity, urn): kept small, the states are not
     deleted: dict[tuple, str] = {}
+    live: dict[tuple[str, str], str] = {}  # (endpoint, deployment), lower case -> how it takes traffic
+    rerun: list[tuple[str, str, str, list[str]]] = []  # (name, endpoint, deployment, what changes)
     for step in steps:
+        for endpoint, deployment, how in live_shares(step):
+            live.setdefault((endpoint.lower(), deployment.lower()), how)
+        if found := runs_changed(step):
+            if (step.name, *found) not in rerun:  # a replacement shows in several steps; say it once
+                rerun.append((step.name, *found))
         if step.op == "create" and (identity := azure_identity(step.type, step.new)):
             created.append((identity, step.urn))
         elif step.op in ("delete", "discard") and (identity := azure_identity(step.type, step.old)):
@@ -176,6 +246,9 @@ def review(steps: Iterable[Step]) -> Review:
         old = deleted.get(identity)
         if old is not None and old != urn:
             result.blockers.setdefault(f"collision {urn}", collision(urn.rsplit("::", 1)[-1], old.rsplit("::", 1)[-1]))
+    for name, endpoint, deployment, changed in rerun:
+        if how := live.get((endpoint.lower(), deployment.lower())):
+            result.warnings.append(live_change(name, deployment, how, changed))
     return result
 
 
@@ -188,6 +261,8 @@ def summary(found: Review, change_counts: dict[str, int]) -> str:
     lines.append("")
     if found.blockers:
         lines += ["**Blocked:**", ""] + [f"- {b}" for b in found.blockers.values()] + [""]
+    if found.warnings:
+        lines += ["**Warning:**", ""] + [f"- {w}" for w in found.warnings] + [""]
     lines += found.changed
     if not found.changed:
         lines.append("No changes.")

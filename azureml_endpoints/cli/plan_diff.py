@@ -1,9 +1,12 @@
 """What a config change would do to a stack, offline: the program run under the mocks for the old and the new config.
 
+    azureml-endpoints plan-diff --stack staging --from-git origin/main [--to new.yaml] [--digest preview.json]
     azureml-endpoints plan-diff --stack staging --from old.yaml [--to new.yaml] [--digest preview.json]
 
-`--from` is the stack file before the change (for a pull request: `git show origin/main:Pulumi.staging.yaml`),
-`--to` the one after (default Pulumi.<stack>.yaml). Resources are matched by URN and compared by their inputs,
+`--from-git <rev>` evaluates the project as it is at that git revision (its stack file, and the model, code
+and data files that config names, read from git into a temporary copy), so a model retrained in place under a
+new version diffs against the files of its old version. `--from` is a stack file before the change, evaluated
+against the working tree's files. `--to` is the stack file after (default Pulumi.<stack>.yaml). Resources are matched by URN and compared by their inputs,
 as the engine does, with two approximations of the provider's diff, stated here because no engine runs:
 a change to an input that names the Azure resource (its name, parents, scope, version or location) or to
 a `replaceOnChanges` path is a replacement; a path in `ignoreChanges` is no change. `--digest` writes the
@@ -14,8 +17,14 @@ Exit codes: 0 the diff was computed, 1 either config or the program failed.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
+import re
+import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,7 @@ from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.offline.arm_mocks import Registration
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.resource_types import preview_line
+from azureml_endpoints.paths import PROGRAM, project_dir
 from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 from azureml_endpoints.pulumi_io.stack_files import StackFileError, read_stack_file, stack_config
 
@@ -48,11 +58,23 @@ NAMING_INPUTS = {
     "location",
 }
 SYMBOLS = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+# An asset version's ARM id ("Microsoft.MachineLearningServices workspaces/models/versions" and its code and
+# environment siblings), shown as the asset it names, never cut: the version is at its end.
+ASSET_VERSION_ID = re.compile(
+    r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+/"
+    r"(?P<kind>models|codes|environments)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)",
+    re.IGNORECASE,
+)
+ASSET_KINDS = {"models": "model", "codes": "code", "environments": "environment"}
 
 
 def differences(old: Any, new: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(path, kind) for each leaf that differs; paths as Pulumi's detailedDiff writes them (`a.b[0].c`)."""
-    if isinstance(old, dict) and isinstance(new, dict):
+    """(path, kind) for each leaf that differs; paths as Pulumi's detailedDiff writes them (`a.b[0].c`). A file
+    asset differs by its content, as the engine compares assets by hash, not by where the file is read from."""
+    if _file_asset(old) and _file_asset(new):
+        if _file_asset(old) != _file_asset(new):
+            yield path, "update"
+    elif isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
             child = f"{path}.{key}" if path else str(key)
             if key not in old:
@@ -66,6 +88,16 @@ def differences(old: Any, new: Any, path: str = "") -> Iterator[tuple[str, str]]
             yield from differences(a, b, f"{path}[{index}]")
     elif old != new:
         yield path, "update"
+
+
+def _file_asset(value: Any) -> str | None:
+    """The SHA-256 of a `{"fileAsset": path}` input's file (a missing file hashes as its path), else None."""
+    if not (isinstance(value, dict) and set(value) == {"fileAsset"} and isinstance(value["fileAsset"], str)):
+        return None
+    try:
+        return hashlib.sha256(Path(value["fileAsset"]).read_bytes()).hexdigest()
+    except OSError:
+        return value["fileAsset"]
 
 
 def _under(path: str, prefixes: list[str]) -> bool:
@@ -140,6 +172,10 @@ def _value(inputs: dict | None, path: str) -> str:
             value = value.get(part) if isinstance(value, dict) else None
     if value is None:
         return "(absent)"
+    if isinstance(value, str) and (asset := ASSET_VERSION_ID.fullmatch(value)):
+        return f"{ASSET_KINDS[asset['kind'].lower()]} {asset['name']}:{asset['version']}"
+    if isinstance(value, str) and value.startswith("azureml://registries/"):
+        return value
     text = value if isinstance(value, str) else json.dumps(_whole_numbers(value))
     return text if len(text) <= 120 else text[:117] + "..."
 
@@ -160,27 +196,58 @@ def _config(path: Path) -> dict[str, Any]:
     return read_stack_file(path)
 
 
+class GitRevisionError(Exception):
+    """A revision whose project files cannot be read from git."""
+
+
+def project_at(revision: str, into: Path) -> Path:
+    """The project directory as it is at `revision`, written under `into`: every file git holds under it there."""
+    root = project_dir()
+    git = ["git", "-C", str(root)]
+    try:
+        prefix = subprocess.run([*git, "rev-parse", "--show-prefix"], capture_output=True, text=True, check=True).stdout.strip()
+        archive = subprocess.run([*git, "archive", "--format=tar", f"{revision}:{prefix}"], capture_output=True, check=True).stdout
+    except FileNotFoundError:
+        raise GitRevisionError("--from-git needs git on the PATH") from None
+    except subprocess.CalledProcessError as failed:
+        said = (failed.stderr.decode(errors="replace") if isinstance(failed.stderr, bytes) else failed.stderr or "").strip()
+        raise GitRevisionError(f"--from-git {revision}: {said.splitlines()[0] if said else 'git failed'}") from None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")  # refuses links and paths that leave `into`
+    return into
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="azureml-endpoints plan-diff", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: the URNs and the workspace come from it")
-    parser.add_argument("--from", dest="before", type=Path, required=True, help="the stack file before the change")
+    base = parser.add_mutually_exclusive_group(required=True)
+    base.add_argument("--from", dest="before", type=Path, help="the stack file before the change (working-tree files)")
+    base.add_argument("--from-git", dest="revision", help="a git revision: the project as it is there, with its own files")
     parser.add_argument("--to", dest="after", type=Path, help="the stack file after the change (default Pulumi.<stack>.yaml)")
     parser.add_argument(
         "--digest", type=Path, help="also write the change as `pulumi preview --json` does, for azureml_endpoints.cli.guard"
     )
     args = parser.parse_args(argv)
+    program = project_dir() / "__main__.py" if (project_dir() / "__main__.py").is_file() else PROGRAM
     try:
-        configs = [_config(args.before), _config(args.after) if args.after else stack_config(args.stack)]
-        before, after = (evaluate(args.stack, config=c, raise_errors=False) for c in configs)
-    except (OSError, StackFileError) as error:
+        with tempfile.TemporaryDirectory(prefix="plan-diff-") as temporary:
+            after_config = _config(args.after) if args.after else stack_config(args.stack)
+            if args.revision is None:
+                before = evaluate(args.stack, config=_config(args.before), raise_errors=False)
+            else:  # today's program over the revision's files: only the config and its files differ
+                base_project = project_at(args.revision, Path(temporary))
+                base_config = _config(base_project / f"Pulumi.{args.stack}.yaml")
+                before = evaluate(args.stack, config=base_config, raise_errors=False, program=program, project_dir=base_project)
+            after = evaluate(args.stack, config=after_config, raise_errors=False)
+            for label, evaluation in (("--from-git" if args.revision else "--from", before), ("--to", after)):
+                if evaluation.error is not None:
+                    kind = "" if isinstance(evaluation.error, SettingsError) else f"{type(evaluation.error).__name__}: "
+                    print(f"error: {label}: {kind}{evaluation.error}", file=sys.stderr)
+                    return 1
+            document = digest(before, after)  # while the revision's files exist: assets compare by content
+    except (OSError, StackFileError, GitRevisionError, tarfile.TarError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    for label, evaluation in (("--from", before), ("--to", after)):
-        if evaluation.error is not None:
-            kind = "" if isinstance(evaluation.error, SettingsError) else f"{type(evaluation.error).__name__}: "
-            print(f"error: {label}: {kind}{evaluation.error}", file=sys.stderr)
-            return 1
-    document = digest(before, after)
     if args.digest:
         try:
             args.digest.parent.mkdir(parents=True, exist_ok=True)

@@ -6,13 +6,16 @@ Azure Machine Learning compute cluster".
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from azureml_endpoints.config.base import ConfigModel, iso_duration, unique_ignoring_case
-from azureml_endpoints.config.catalog import ModelType
+from azureml_endpoints.config.base import ConfigModel, iso_duration, quote, unique_ignoring_case
+from azureml_endpoints.config.catalog import ModelType, asset_files, project_relative, repository_path
 from azureml_endpoints.config.common import (
     CODE_KEY_HELP,
     ENVIRONMENT_KEY_HELP,
@@ -31,6 +34,23 @@ from azureml_endpoints.config.names import ComputeName, DeploymentName, Endpoint
 # every failure).
 INT32_MAX = 2**31 - 1
 _duration = iso_duration()
+# Where a batch job reads its input ("Create jobs and input data for batch endpoints"; "Data concepts in Azure
+# Machine Learning", URI forms): a datastore path, short or workspace-qualified, or a data asset by name and version.
+DATASTORE_PATH = re.compile(
+    r"azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/workspaces/[^/]+/)?datastores/[A-Za-z0-9_]{1,255}/paths/\S*"
+)
+DATA_ASSET = re.compile(r"azureml:[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9._-]{0,29}")
+# The batch deployment YAML's `settings:` block ("CLI (v2) batch deployment YAML schema") and the stack key of each.
+AZ_ML_BATCH_SETTINGS = {
+    "max_concurrency_per_instance": "maxConcurrencyPerInstance",
+    "mini_batch_size": "miniBatchSize",
+    "output_action": "outputAction",
+    "output_file_name": "outputFileName",
+    "retry_settings": "retrySettings: {maxRetries, timeout}",
+    "logging_level": "loggingLevel",
+    "environment_variables": "environmentVariables",
+    "error_threshold": "errorThreshold",
+}
 
 
 class RemoteLoginPortPublicAccess(str, Enum):
@@ -127,7 +147,62 @@ class BatchDeploymentConfig(ConfigModel):
     @model_validator(mode="before")
     @classmethod
     def _az_ml(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("settings"), Mapping):
+            written = [f"{AZ_ML_BATCH_SETTINGS.get(k, k)}" for k in data["settings"]]
+            raise ValueError(
+                f"settings: the az ml batch deployment block; write {', '.join(written) or 'its keys'} on the deployment itself instead"
+            )
         return az_ml_deployment_spellings(data)
+
+
+class BatchInputConfig(ConfigModel):
+    """What a job of the endpoint reads by default: a project folder this stack uploads, or data already in Azure."""
+
+    folder: str | None = Field(
+        None, description="Project folder uploaded to the data container under batch-input/<folder>/ (every file, sub-folders kept)."
+    )
+    uri: str | None = Field(
+        None,
+        description="Data already in Azure: azureml://datastores/<datastore>/paths/<path> (or its workspace-qualified form), "
+        "or a data asset azureml:<name>:<version>.",
+    )
+
+    @field_validator("folder")
+    @classmethod
+    def _folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        folder = repository_path(value, "folder")
+        if not asset_files(folder):
+            raise ValueError(f"{quote(value)} holds no files to upload")
+        return project_relative(folder)
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is not None and not (DATASTORE_PATH.fullmatch(value) or DATA_ASSET.fullmatch(value)):
+            raise ValueError(
+                f"{quote(value)} is not a batch input: write azureml://datastores/<datastore>/paths/<path> "
+                "or a data asset azureml:<name>:<version>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> BatchInputConfig:
+        if (self.folder is None) == (self.uri is None):
+            raise ValueError("name exactly one of folder (a project folder to upload) or uri (data already in Azure)")
+        return self
+
+    def files(self) -> list[tuple[Path, str]]:
+        """(file, blob name) of an uploaded folder: under batch-input/<folder>/, so each folder keeps its own blobs."""
+        if self.folder is None:
+            return []
+        root = repository_path(self.folder, "folder")
+        return [(path, f"{self.blob_prefix}{path.relative_to(root).as_posix()}") for path in asset_files(root)]
+
+    @property
+    def blob_prefix(self) -> str:
+        return f"batch-input/{self.folder}/"
 
 
 class BatchEndpointConfig(ConfigModel):
@@ -135,6 +210,11 @@ class BatchEndpointConfig(ConfigModel):
     description: str | None = Field(None, description="Shown on the endpoint in Azure.")
     protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
     compute: ComputeClusterConfig = Field(description="The AmlCompute cluster the deployments run on.")
+    input: BatchInputConfig | None = Field(
+        None,
+        description="The data its jobs read unless the caller names other: {folder: <project folder>} uploaded here, or "
+        "{uri: azureml://...}; the endpoint's `input` output says where. Without it nothing is uploaded (docs/batch.md#input-data).",
+    )
     deployments: list[BatchDeploymentConfig] = Field(min_length=1, description="Batch deployments.")
     default_deployment: str = Field(description="The deployment the endpoint invokes by default.")
 

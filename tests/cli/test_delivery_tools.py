@@ -107,6 +107,27 @@ def test_guard_summarises_an_ordinary_update(dev, tmp_path, capsys):
     assert "data-account" not in out  # only changed resources
 
 
+def test_guard_warns_when_a_deployment_serving_the_endpoints_live_traffic_changes_environment(dev, tmp_path, capsys):
+    """A real preview as an event stream: the live split is in the endpoint's state as Azure reported it."""
+    endpoint, deployment = dev.named("mi-uai-dev-endpoint"), dev.named("mi-uai-dev-blue")
+    live = state(endpoint)
+    live["outputs"].setdefault("properties", {})["traffic"] = {"blue": 100}
+    old, new = state(deployment), state(deployment)
+    new["inputs"]["properties"]["environmentId"] = old["inputs"]["properties"]["environmentId"].replace("/versions/", "/versions/9")
+    changed = {"op": "update", "urn": deployment.urn, "type": deployment.type, "old": old, "new": new}
+    changed["detailedDiff"] = {"properties.environmentId": {"diffKind": "update", "inputDiff": True}}
+    same = {"op": "same", "urn": endpoint.urn, "type": endpoint.type, "old": live, "new": live}
+    stream = events(("resourcePreEvent", same), ("resourcePreEvent", changed), ("resOutputsEvent", changed))
+    code, out, _ = run(guard, stream, tmp_path, capsys)
+    assert code == 0
+    (warning,) = [line for line in out.splitlines() if "would change in place" in line]
+    assert warning.startswith("- `mi-uai-dev-blue`: deployment `blue` takes 100 % of `mi-uai-dev`'s traffic and its environment")
+
+    live["outputs"]["properties"]["traffic"] = {"blue": 0}
+    code, out, _ = run(guard, events(("resourcePreEvent", same), ("resourcePreEvent", changed)), tmp_path, capsys)
+    assert code == 0 and "would change in place" not in out
+
+
 def test_guard_refuses_an_identity_change(dev, tmp_path, capsys):
     endpoint = dev.named("mi-uai-dev-endpoint")
     new = state(endpoint)

@@ -577,3 +577,96 @@ def test_plan_diff_refuses_a_broken_config_with_exit_1(tmp_path, capsys):
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump({"config": broken}))
     assert plan_diff.main(["--stack", "staging", "--from", str(tmp_path / "broken.yaml")]) == 1
     assert "error: --from: invalid azureml-endpoints config" in capsys.readouterr().err
+
+
+# --- rollout safety: whole asset labels, the base's own files, the live-traffic warning ------------------------
+
+
+def _git(repository, *args):
+    subprocess.run(
+        ["git", "-C", str(repository), "-c", "user.name=t", "-c", "user.email=t@example.org", *args], check=True, capture_output=True
+    )
+
+
+def _retrained_in_place(tmp_path, monkeypatch):
+    """A project in git whose dev model was retrained in place: ml/model-1/model holds new weights as version 3."""
+    import shutil
+
+    from azureml_endpoints.paths import PROJECT_ENV
+
+    repository = tmp_path / "repository"
+    shutil.copytree(project_dir(), repository)
+    _git(repository, "init", "-q")
+    _git(repository, "add", "-A")
+    _git(repository, "commit", "-q", "-m", "base")
+    monkeypatch.setenv(PROJECT_ENV, str(repository))
+    model = repository / "ml/model-1/model"
+    (model / "sklearn_regression_model.pkl").write_bytes((repository / "ml/model-2/model/sklearn_regression_model.pkl").read_bytes())
+    stack = repository / "Pulumi.dev.yaml"
+    text = (
+        stack.read_text().replace("version: 1\n", "version: 3\n", 1).replace("model: sklearn-regression:1", "model: sklearn-regression:3")
+    )
+    stack.write_text(text)
+    lock = json.loads((repository / "ml/models.lock.json").read_text())
+    lock["models"]["sklearn-regression"]["3"] = "sha256:" + content_sha256(model)
+    (repository / "ml/models.lock.json").write_text(json.dumps(lock))
+    return repository
+
+
+def test_plan_diff_from_git_reads_the_base_revisions_files_after_an_in_place_retrain(tmp_path, monkeypatch, capsys):
+    from azureml_endpoints.cli import guard, plan_diff
+
+    repository = _retrained_in_place(tmp_path, monkeypatch)
+    old_stack = tmp_path / "old.yaml"
+    old_stack.write_bytes(subprocess.run(["git", "-C", str(repository), "show", "HEAD:Pulumi.dev.yaml"], capture_output=True).stdout)
+    # The old stack file over today's files: version 1's files changed under it, so the lock refuses it.
+    assert plan_diff.main(["--stack", "dev", "--from", str(old_stack)]) == 1
+    assert "error: --from: " in capsys.readouterr().err
+
+    digest = tmp_path / "digest.json"
+    assert plan_diff.main(["--stack", "dev", "--from-git", "HEAD", "--digest", str(digest)]) == 0
+    out = capsys.readouterr().out
+    assert "~ azure-native:machinelearningservices:OnlineDeployment    mi-uai-dev-blue" in out
+    assert "properties.model: model sklearn-regression:1 → model sklearn-regression:3" in out  # whole labels, never cut
+    steps = {s["urn"].rsplit("::", 1)[1]: s["op"] for s in json.loads(digest.read_text())["steps"]}
+    assert steps["assets-model-sklearn-regression-3"] == "create" and steps["assets-model-sklearn-regression-1"] == "delete"
+    assert steps["data-hello.txt"] == "same"  # files read from another directory with equal content are no change
+
+    assert guard.main([str(digest)]) == 0  # a warning, not a block
+    summary = capsys.readouterr().out
+    assert "**Warning:**" in summary
+    assert "`mi-uai-dev-blue`: deployment `blue` takes 100 % of `mi-uai-dev`'s traffic and its model would change in place" in summary
+    assert (
+        "`batch-dev-blue`: deployment `blue` is `batch-dev`'s default (every job that names no deployment runs it) and its model would change in place"
+        in summary
+    )
+
+
+def test_plan_diff_from_git_refuses_an_unknown_revision_in_one_line(tmp_path, monkeypatch, capsys):
+    from azureml_endpoints.cli import plan_diff
+
+    _retrained_in_place(tmp_path, monkeypatch)
+    assert plan_diff.main(["--stack", "dev", "--from-git", "no-such-revision"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: --from-git no-such-revision: fatal: ")
+
+
+def test_guard_is_silent_when_a_deployment_without_traffic_changes_its_model(tmp_path, capsys):
+    """Green at 0 % takes a new model in place before traffic shifts to it: that is the rollout, not a risk."""
+    from azureml_endpoints.cli import guard, plan_diff
+
+    before, after = staging(), staging()
+    green = next(d for d in deployments(after) if d["name"] == "green")
+    green["model"] = "sklearn-regression:1"
+    after[f"{NAMESPACE}:onlineEndpoints"][0]["traffic"] = {"blue": 100, "green": 0}
+    before[f"{NAMESPACE}:onlineEndpoints"][0]["traffic"] = {"blue": 100, "green": 0}
+    before[f"{NAMESPACE}:onlineEndpoints"][0].pop("mirrorTraffic", None)
+    after[f"{NAMESPACE}:onlineEndpoints"][0].pop("mirrorTraffic", None)
+    (tmp_path / "before.yaml").write_text(yaml.safe_dump({"config": before}))
+    (tmp_path / "after.yaml").write_text(yaml.safe_dump({"config": after}))
+    digest = tmp_path / "digest.json"
+    args = ["--stack", "staging", "--from", str(tmp_path / "before.yaml"), "--to", str(tmp_path / "after.yaml"), "--digest", str(digest)]
+    assert plan_diff.main(args) == 0
+    assert "properties.model: model sklearn-regression:2 → model sklearn-regression:1" in capsys.readouterr().out
+    assert guard.main([str(digest)]) == 0
+    assert "Warning" not in capsys.readouterr().out

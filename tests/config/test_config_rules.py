@@ -6,6 +6,7 @@ pass silently or crash, through the model and, where the stack file matters, thr
 
 import copy
 import json
+import shutil
 import types
 import typing
 
@@ -17,7 +18,7 @@ from azureml_endpoints.cli.preview import main as preview_main
 from azureml_endpoints.config.base import SettingsError, duration_seconds, model_at, quote
 from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO, project_dir
+from azureml_endpoints.paths import PROJECT_ENV, REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import read_stack_file, stack_config
 
 NS = CONFIG_NAMESPACE
@@ -373,3 +374,61 @@ def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
     config = read_stack_file(path)
     assert config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"] == 1
     assert isinstance(config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"], int)
+
+
+# --- a batch endpoint's input (docs/batch.md#input-data) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given, key, rule",
+    [
+        ({"folder": "ml/no-such-data"}, "batchEndpoints[0].input.folder", "does not exist in the project (expected a folder)"),
+        ({"folder": "ml/data/hello.txt"}, "batchEndpoints[0].input.folder", "does not exist in the project (expected a folder)"),
+        ({"folder": "../outside"}, "batchEndpoints[0].input.folder", "is outside the project directory"),
+        ({"folder": "ml/batch-data", "uri": "azureml:diabetes:1"}, "batchEndpoints[0].input", "name exactly one of folder"),
+        ({}, "batchEndpoints[0].input", "name exactly one of folder"),
+        ({"uri": "https://example.org/data/"}, "batchEndpoints[0].input.uri", "write azureml://datastores/<datastore>/paths/<path>"),
+        ({"uri": "azureml:diabetes"}, "batchEndpoints[0].input.uri", "or a data asset azureml:<name>:<version>"),
+        ({"path": "ml/batch-data"}, "batchEndpoints[0].input.path", "is not a known setting (known: folder, uri)"),
+    ],
+)
+def test_batch_input_names_a_project_folder_or_data_in_azure(given, key, rule):
+    raw = dev_raw()
+    batch(raw)["input"] = given
+    message = refused(raw)
+    assert f"{NS}:{key}: " in message and rule in message, message
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "azureml://datastores/workspaceblobstore/paths/scoring/2026-12/",
+        "azureml://subscriptions/0000/resourcegroups/rg-ml/workspaces/mlw-dev/datastores/landing/paths/in/",
+        "azureml:heart-disease:3",
+    ],
+)
+def test_batch_input_accepts_a_datastore_path_or_a_data_asset(uri):
+    raw = dev_raw()
+    batch(raw)["input"] = {"uri": uri}
+    assert parse_settings(raw).batch_endpoints[0].input.uri == uri
+
+
+def test_batch_input_folder_with_a_link_out_of_the_project_is_refused(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    shutil.copytree(project_dir(), project)
+    (tmp_path / "secret.txt").write_text("not for upload")
+    (project / "ml/batch-data/leak.csv").symlink_to(tmp_path / "secret.txt")
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    message = refused(dev_raw())
+    assert f"{NS}:batchEndpoints[0].input.folder: " in message
+    assert "ml/batch-data/leak.csv is a symbolic link to" in message and "outside the repository: refused" in message
+
+
+def test_az_ml_batch_settings_block_says_what_to_write_instead():
+    raw = dev_raw()
+    batch(raw)["deployments"][0]["settings"] = {"mini_batch_size": 10, "retry_settings": {"max_retries": 3}}
+    message = refused(raw)
+    assert f"{NS}:batchEndpoints[0].deployments[0]: " in message
+    assert (
+        "settings: the az ml batch deployment block; write miniBatchSize, retrySettings: {maxRetries, timeout} on the deployment" in message
+    )

@@ -129,7 +129,7 @@ def test_batch_deployment_waits_for_cluster_roles_and_input_data(dev):
     wait = dev.named("batch-dev-cluster-roles-id-batch-cluster-dev-propagation")
     assert wait.urn in deployment.dependencies
     for part in ("000", "001", "002"):
-        assert dev.named(f"data-batch-input-part-{part}.csv").urn in deployment.dependencies
+        assert dev.named(f"data-batch-input-ml-batch-data-part-{part}.csv").urn in deployment.dependencies
     assert deployment.custom_timeouts["create"] == "40m"
 
 
@@ -164,9 +164,10 @@ def test_input_data_and_identity_based_datastore(dev):
     assert p["credentials"] == {"credentialsType": "None"}
     assert p["endpoint"] == FAKE_STORAGE_SUFFIX  # taken from the account's blob endpoint, never hard-coded
     blobs = {r.inputs["blobName"] for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("data-")}
-    assert blobs == {"hello.txt", "batch-input/part-000.csv", "batch-input/part-001.csv", "batch-input/part-002.csv"}
+    parts = {f"batch-input/ml/batch-data/part-00{n}.csv" for n in range(3)}
+    assert blobs == {"hello.txt", *parts}  # the endpoint's input folder, under a prefix of its own
     output = dev.outputs["batchEndpoints"]["batch-dev"]
-    assert output["input"] == "azureml://datastores/endpointdata/paths/batch-input/"
+    assert output["input"] == "azureml://datastores/endpointdata/paths/batch-input/ml/batch-data/"
     assert output["defaultDeployment"] == "blue"
     assert output["scoringUri"] == dev.named("batch-dev-endpoint").outputs["properties"]["scoringUri"]
 
@@ -198,3 +199,47 @@ def test_shipped_batch_data_is_what_the_script_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(maker, "OUT", tmp_path)
     for written in maker.write():
         assert written.read_bytes() == (project_dir() / "ml/batch-data" / written.name).read_bytes()
+
+
+def test_batch_input_in_azure_uploads_nothing_and_the_output_names_it(dev_config):
+    dev_config[BATCH][0]["input"] = {"uri": "azureml:heart-disease:3"}
+    evaluation = evaluate("dev", config=dev_config)
+    blobs = {r.inputs["blobName"] for r in evaluation.of_type("azure-native:storage:Blob") if r.name.startswith("data-")}
+    assert blobs == {"hello.txt"}
+    assert evaluation.outputs["batchEndpoints"]["batch-dev"]["input"] == "azureml:heart-disease:3"
+
+
+def test_batch_input_folder_uploads_every_file_under_its_own_prefix(dev_config):
+    dev_config[BATCH][0]["input"] = {"folder": "ml/environment"}
+    evaluation = evaluate("dev", config=dev_config)
+    uploads = {
+        r.inputs["blobName"]: r.inputs["source"]["fileAsset"]
+        for r in evaluation.of_type("azure-native:storage:Blob")
+        if r.name.startswith("data-batch-input-")
+    }
+    folder = project_dir() / "ml/environment"
+    assert uploads == {f"batch-input/ml/environment/{p.name}": str(p) for p in folder.iterdir()}
+    output = evaluation.outputs["batchEndpoints"]["batch-dev"]
+    assert output["input"] == "azureml://datastores/endpointdata/paths/batch-input/ml/environment/"
+
+
+def test_a_folder_two_batch_endpoints_name_is_uploaded_once(dev_config):
+    import copy
+
+    second = copy.deepcopy(dev_config[BATCH][0])
+    second["name"] = "batch-second"
+    second["compute"].update(name="batch-second")
+    second["compute"]["identity"]["userAssignedIdentityNames"] = ["id-batch-second-dev"]
+    dev_config[BATCH].append(second)
+    evaluation = evaluate("dev", config=dev_config)
+    blobs = [r.inputs["blobName"] for r in evaluation.of_type("azure-native:storage:Blob") if r.name.startswith("data-batch-input-")]
+    assert sorted(blobs) == [f"batch-input/ml/batch-data/part-00{n}.csv" for n in range(3)]
+    outputs = evaluation.outputs["batchEndpoints"]
+    assert outputs["batch-second"]["input"] == outputs["batch-dev"]["input"]
+
+
+def test_a_batch_endpoint_without_input_uploads_nothing_and_has_no_input_output(dev_config):
+    dev_config[BATCH][0].pop("input")
+    evaluation = evaluate("dev", config=dev_config)
+    assert not [r for r in evaluation.of_type("azure-native:storage:Blob") if r.name.startswith("data-batch-input-")]
+    assert "input" not in evaluation.outputs["batchEndpoints"]["batch-dev"]
