@@ -12,6 +12,7 @@ the engine sends them (floats). Everything is derived from names, so two runs an
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -328,6 +329,24 @@ def entra_service_principal(m: ArmMocks, i: dict):
 
 def federated_credential(m: ArmMocks, i: dict):
     credential = fake_guid("federated", i["applicationId"], i["subject"])
+    return f"{i['applicationId']}/federatedIdentityCredential/{credential}", {"credentialId": credential}
+
+
+def flexible_federated_credential(m: ArmMocks, i: dict):
+    """Entra ("Flexible federated identity credentials", GitHub): `sub` must be matched, with `repository_id` or
+    `repository_owner_id`; only `eq`/`matches` on `sub` and `job_workflow_ref`, `eq` on the two ids, joined by `and`."""
+    expression = i["claimsMatchingExpression"]
+    terms = [t.strip() for t in re.split(r"\s+and\s+", expression)]
+    allowed = {"sub": ("eq", "matches"), "job_workflow_ref": ("eq", "matches"), "repository_id": ("eq",), "repository_owner_id": ("eq",)}
+    claims = set()
+    for term in terms:
+        match = re.fullmatch(r"claims\['(\w+)'\] (\w+) '[^']*'", term)
+        if match is None or match[2] not in allowed.get(match[1], ()):
+            raise ArmError(f"BadRequest: unsupported claims matching expression term '{term}'")
+        claims.add(match[1])
+    if "sub" not in claims or not claims & {"repository_id", "repository_owner_id"}:
+        raise ArmError("BadRequest: a GitHub flexible credential must match 'sub' and 'repository_id' or 'repository_owner_id'")
+    credential = fake_guid("federated", i["applicationId"], expression)
     return f"{i['applicationId']}/federatedIdentityCredential/{credential}", {"credentialId": credential}
 
 

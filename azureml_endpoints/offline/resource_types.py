@@ -190,6 +190,9 @@ RECORDS: dict[str, ResourceType] = {
     "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential": ResourceType(
         arm.federated_credential, _QUICK, _named("subject")
     ),
+    "azuread:index/applicationFlexibleFederatedIdentityCredential:ApplicationFlexibleFederatedIdentityCredential": ResourceType(
+        arm.flexible_federated_credential, _QUICK, _named("claimsMatchingExpression")
+    ),
 }
 
 
