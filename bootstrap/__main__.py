@@ -12,6 +12,7 @@ import pulumi_azuread as azuread
 from bootstrap_settings import Environment, load
 from pipeline_identity import PipelineIdentity, PipelineIdentityArgs
 from pulumi_azure_native import authorization
+from state_audit import StateAudit, StateAuditArgs
 from state_backend import StateBackend, StateBackendArgs
 
 from azureml_endpoints.azure.roles import INVOKER_ROLE, invoker_role_guid, role_definition_id
@@ -158,6 +159,19 @@ deployers = {
     for env, e in settings.environments.items()
 }
 
+audit = StateAudit(
+    "audit",
+    StateAuditArgs(
+        logs=settings.logs,
+        resource_group_name=backend.resource_group_name,
+        location=settings.location,
+        vault_id=backend.vault_id,
+        blob_service_id=backend.blob_service_id,
+        watched_reader_client_ids=[readers[env].client_id for env, e in settings.environments.items() if not e.pull_request_previews],
+        tags=tags,
+    ),
+)
+
 pulumi.export("tenantId", client.tenant_id)
 pulumi.export("subscriptionId", subscription)
 pulumi.export("readerClientIds", {env: r.client_id for env, r in readers.items()})
@@ -166,3 +180,4 @@ pulumi.export("stateStorageAccount", backend.account_name)
 pulumi.export("backendUrls", backend.backend_urls)
 pulumi.export("secretsProviderUrls", backend.secrets_provider_urls)
 pulumi.export("invokerRoleDefinitionId", invoker.id)
+pulumi.export("auditWorkspaceId", audit.workspace_id)

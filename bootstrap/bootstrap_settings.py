@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from azureml_endpoints.cli.github_environments import ENVIRONMENTS as WORKFLOW_ENVIRONMENTS
 from azureml_endpoints.config.base import ConfigModel, KeyedErrors, matches, read_config, validate_config
 from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
+from azureml_endpoints.config.operability import LogAnalyticsConfig
 
 NAMESPACE = "azureml-endpoints-bootstrap"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
@@ -19,6 +20,9 @@ GITHUB_REPOSITORY_IMMUTABLE = re.compile(r"^[A-Za-z0-9-]{1,39}@[0-9]{1,20}/[A-Za
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 KEY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,127}$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+ACTION_GROUP_ID = re.compile(
+    r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/microsoft\.insights/actionGroups/[A-Za-z0-9_-]{1,260}", re.I
+)
 REPOSITORY_ID = re.compile(r"[0-9]{1,20}")
 WORKFLOW_FILE = re.compile(r"[A-Za-z0-9._-]{1,100}\.ya?ml")
 
@@ -82,6 +86,26 @@ class State(ConfigModel):
     _key = field_validator("key_name")(matches(KEY_NAME, "1-127 letters, digits, '-'"))
 
 
+class StateLogs(LogAnalyticsConfig):
+    """Where the state vault's and blob service's resource logs go, and who hears of an unscheduled decrypt."""
+
+    scheduled_run_hours_utc: list[int] = Field(
+        [5],
+        description="UTC hours in which the scheduled runs that decrypt with a reader start (drift.yml: 05:17); a "
+        "decrypt by prod's reader in any other hour raises the alert.",
+    )
+    action_group_id: str | None = Field(None, description="ARM id of an existing action group the decrypt alert notifies.")
+
+    _action_group = field_validator("action_group_id")(matches(ACTION_GROUP_ID, "a full ARM id of a microsoft.insights/actionGroups"))
+
+    @field_validator("scheduled_run_hours_utc")
+    @classmethod
+    def _hours(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 <= h <= 23 for h in value):
+            raise ValueError("one or more hours 0-23")
+        return value
+
+
 class Environment(ConfigModel):
     resource_group: ResourceGroupName = Field(description="The environment's resource group (the workspace's).")
     pull_request_previews: bool = Field(
@@ -133,6 +157,7 @@ class BootstrapSettings(ConfigModel):
     github: GitHub
     location: str
     state: State
+    logs: StateLogs
     environments: dict[str, Environment] = Field(min_length=1)
     tags: dict[str, str]
 

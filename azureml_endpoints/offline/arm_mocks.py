@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -95,6 +95,7 @@ class Registration:
     delete_before_replace: bool
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
 
 class ArmMocks(pulumi.runtime.Mocks):
@@ -454,8 +455,12 @@ def resource_group_lock(m: ArmMocks, i: dict):
 
 
 def _existing(m: ArmMocks, resource_id: str, what: str) -> dict:
-    """ARM refuses a setting whose target does not exist; the mocks know every resource the program created."""
+    """ARM refuses a setting whose target does not exist; the mocks know every resource the program created, and
+    a storage account's `blobServices/default`, which exists with the account."""
     found = m.by_id.get(resource_id.lower())
+    account, _, service = resource_id.lower().rpartition("/blobservices/")
+    if found is None and service == "default" and account in m.by_id:
+        found = {"id": resource_id, "type": "Microsoft.Storage/storageAccounts/blobServices"}
     if found is None:
         raise ArmError(f"ResourceNotFound: {what} '{resource_id}' does not exist")
     return found
@@ -482,6 +487,21 @@ def diagnostic_setting(m: ArmMocks, i: dict):
         raise ArmError(f"BadRequest: workspaceId '{i['workspaceId']}' is not an ARM id")
     rid = f"{i['resourceUri']}/providers/microsoft.insights/diagnosticSettings/{i['name']}"
     return rid, {"name": i["name"], "type": "Microsoft.Insights/diagnosticSettings"}
+
+
+def scheduled_query_rule(m: ArmMocks, i: dict):
+    for scope in i["scopes"]:  # a workspace of this stack, or an existing one named by id
+        if not scope.lower().startswith("/subscriptions/"):
+            raise ArmError(f"BadRequest: alert scope '{scope}' is not an ARM id")
+    for group in (i.get("actions") or {}).get("actionGroups") or []:
+        if not group.lower().startswith("/subscriptions/"):
+            raise ArmError(f"BadRequest: action group '{group}' is not an ARM id")
+    conditions = (i.get("criteria") or {}).get("allOf") or []
+    if not conditions or not all(c.get("query") for c in conditions):
+        raise ArmError("BadRequest: a log search alert needs criteria.allOf with a query")
+    name = i["ruleName"]
+    rid = _arm(i["resourceGroupName"], f"microsoft.insights/scheduledqueryrules/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/scheduledQueryRules"}
 
 
 def action_group(m: ArmMocks, i: dict):
@@ -602,6 +622,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "update": request.customTimeouts.update,
                     "delete": request.customTimeouts.delete,
                 },
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             )
         )
         return response

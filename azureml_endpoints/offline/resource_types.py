@@ -183,6 +183,7 @@ RECORDS: dict[str, ResourceType] = {
     "azure-native:monitor:DiagnosticSetting": ResourceType(arm.diagnostic_setting, _QUICK, _named("name")),
     "azure-native:monitor:ActionGroup": ResourceType(arm.action_group, _QUICK, _named("actionGroupName")),
     "azure-native:monitor:MetricAlert": ResourceType(arm.metric_alert, (5, 30), _named("ruleName")),
+    "azure-native:monitor:ScheduledQueryRule": ResourceType(arm.scheduled_query_rule, (5, 30), _named("ruleName")),
     # Entra (bootstrap/ and endpoint callers)
     "azuread:index/group:Group": ResourceType(arm.entra_group, _QUICK, _named("displayName")),
     "azuread:index/application:Application": ResourceType(arm.entra_application, _QUICK, _named("displayName")),

@@ -480,3 +480,51 @@ def test_every_stack_encrypts_with_its_environments_key_never_a_passphrase(stack
     ), stack
     assert "encryptionsalt" not in document  # the passphrase provider's mark
     assert environment in stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:environments"]
+
+
+# --- who touched state: resource logs and the decrypt alert ----------------------------------------------
+DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+
+
+def test_the_state_vault_and_blob_service_log_every_category_to_log_analytics(boot):
+    workspace = boot.named("audit-logs")
+    assert workspace.inputs["resourceGroupName"] == "rg-pulumi-state" and workspace.protect
+    targets = {r.inputs["resourceUri"]: r.inputs for r in boot.of_type(DIAGNOSTICS)}
+    account = boot.named("state-account").id
+    assert set(targets) == {boot.named("state-vault").id, f"{account}/blobServices/default"}
+    for setting in targets.values():
+        assert setting["workspaceId"] == workspace.id
+        assert setting["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    assert boot.outputs["auditWorkspaceId"] == workspace.id
+
+
+def test_an_existing_log_analytics_workspace_is_used_by_id():
+    existing = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central"
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:logs"] = {"workspaceId": existing}
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    assert not evaluation.of_type("azure-native:operationalinsights:Workspace")
+    assert {r.inputs["workspaceId"] for r in evaluation.of_type(DIAGNOSTICS)} == {existing}
+    assert evaluation.named("audit-decrypt-alert").inputs["scopes"] == [existing]
+
+
+def test_a_decrypt_by_prods_reader_outside_the_drift_hour_alerts(boot):
+    rule = boot.named("audit-decrypt-alert").inputs
+    assert rule["kind"] == "LogAlert" and rule["scopes"] == [boot.named("audit-logs").id]
+    (condition,) = rule["criteria"]["allOf"]
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+    query = condition["query"]
+    # prod's reader only: dev and staging readers decrypt on every pull request by design.
+    assert f'"{boot.outputs["readerClientIds"]["prod"]}"' in query
+    assert boot.outputs["readerClientIds"]["dev"] not in query and boot.outputs["readerClientIds"]["staging"] not in query
+    assert 'OperationName in ("KeyDecrypt", "KeyUnwrap")' in query
+    drift_hour = int(yaml.safe_load((REPO / ".github/workflows/drift.yml").read_text())[True]["schedule"][0]["cron"].split()[1])
+    assert f"hourofday(TimeGenerated) !in ({drift_hour})" in query
+
+
+def test_the_state_keys_notify_before_they_are_due_and_never_rotate_themselves(boot):
+    """A versionless azurekeyvault:// URL cannot decrypt after an automatic rotation (pulumi/pulumi#22338)."""
+    for env in ENVIRONMENTS:
+        policy = boot.named(f"state-key-{env}").inputs["properties"]["rotationPolicy"]
+        assert policy["attributes"] == {"expiryTime": "P2Y"}
+        assert policy["lifetimeActions"] == [{"action": {"type": "notify"}, "trigger": {"timeAfterCreate": "P1Y"}}]
