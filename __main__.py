@@ -9,13 +9,16 @@ from pulumi_azure_native import authorization
 from pulumi_azure_native import machinelearningservices as ml
 
 from azureml_endpoints.config.online import AuthMode
-from azureml_endpoints.config.stack import Environment, load_settings
-from azureml_endpoints.paths import BATCH_DATA_DIR, DATA_DIR
+from azureml_endpoints.config.stack import Environment, load_settings, provider_cloud
+from azureml_endpoints.paths import data_dir, project_dir
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
-from components.data_storage import DataStorage, DataStorageArgs
+from components.data_storage import DataStorage, DataStorageArgs, PrivateAccess
 from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
+from components.network import ManagedNetworkRules, ManagedNetworkRulesArgs, PrivateEndpointRule
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
+from components.private_endpoint import PrivateDns, PrivateDnsArgs
+from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.create import create_workspace
 from components.workspace.lookup import lookup_workspace
 
@@ -23,6 +26,20 @@ BATCH_INPUT_FOLDER = "batch-input"
 
 settings = load_settings(pulumi.Config())
 tags = settings.tags_for(pulumi.get_stack())
+private = settings.network  # set: private end to end (docs/private-networking.md)
+cloud = provider_cloud(pulumi.Config("azure-native").get("environment"))
+zone_ids = None
+if private is not None:
+    zone_ids = PrivateDns(
+        "private-dns",
+        PrivateDnsArgs(
+            settings=private,
+            cloud=cloud,
+            groups=tuple(settings.private_endpoint_groups()),
+            resource_group=settings.workspace.resource_group,
+            tags=tags,
+        ),
+    ).zone_ids
 if settings.workspace.create:
     client = authorization.get_client_config()
     workspace = create_workspace(
@@ -32,13 +49,16 @@ if settings.workspace.create:
         tags,
         protect=settings.environment is Environment.PROD,
         propagation_seconds=settings.role_propagation_seconds,
+        network=private,
+        cloud=cloud,
+        zone_ids=zone_ids,
     )
 else:
-    workspace = lookup_workspace(settings.workspace)
+    workspace = lookup_workspace(settings.workspace, private.isolation_mode if private else None)
 
-files = [(DATA_DIR / settings.data_storage.file_name, settings.data_storage.file_name)]
+files = [(data_dir() / settings.data_storage.file_name, settings.data_storage.file_name)]
 if settings.batch_endpoints:  # sample input, so a batch endpoint can be invoked right after `up`
-    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted(BATCH_DATA_DIR.glob("*.csv"))]
+    files += [(path, f"{BATCH_INPUT_FOLDER}/{path.name}") for path in sorted((project_dir() / "ml/batch-data").glob("*.csv"))]
 data = DataStorage(
     "data",
     DataStorageArgs(
@@ -48,8 +68,29 @@ data = DataStorage(
         datastore_name=settings.data_storage.datastore_name,
         files=tuple(files),
         tags=tags,
+        private=PrivateAccess(private.private_endpoint_subnet_id, cloud, zone_ids) if private else None,
     ),
 )
+# What deployments wait for besides the data: in a private stack, the provisioned managed network and its rules.
+network_ready = ()
+if private is not None:
+    rules = [PrivateEndpointRule("data-storage-blob", data.account_id, "blob")]
+    if settings.batch_endpoints:  # batch endpoints use the default storage's queues and tables
+        rules += [PrivateEndpointRule(f"default-storage-{s}", workspace.storage_account_id, s) for s in ("queue", "table")]
+    managed_rules = ManagedNetworkRules(
+        "managed-network", ManagedNetworkRulesArgs(settings=private, workspace=workspace, private_endpoints=tuple(rules))
+    )
+    network_ready = (*workspace.network_ready, data.private_endpoint, *managed_rules.rules)
+    if workspace.network_approver_principal_id is not None:
+        RoleAssignments(
+            "workspace-network-approver",
+            RoleAssignmentsArgs(
+                subscription_id=workspace.subscription_id,
+                principal_id=workspace.network_approver_principal_id,
+                grants=(RoleGrant("Azure AI Enterprise Network Connection Approver", data.account_id, "data-storage"),),
+                propagation_seconds=None,
+            ),
+        )
 # What each deployment runs; every model, code folder and environment is registered once for the stack.
 deployment_assets = settings.deployment_assets()
 runs = list(deployment_assets.values())
@@ -105,7 +146,7 @@ for endpoint_settings in settings.online_endpoints:
             tags=tags,
             protect=settings.is_protected(endpoint_settings),
             propagation_seconds=settings.role_propagation_seconds,
-            ready_after=(data,),
+            ready_after=(data, *network_ready),
             operability=operability,
         ),
     )
@@ -145,7 +186,7 @@ for batch_settings in settings.batch_endpoints:
             tags=tags,
             protect=settings.is_protected(batch_settings),
             propagation_seconds=settings.role_propagation_seconds,
-            ready_after=(data,),
+            ready_after=(data, *network_ready),
         ),
     )
     batch_endpoints[batch_settings.name] = {

@@ -2,5 +2,5 @@
 
 `config` (the stack schema), `azure` (facts about Azure), `pulumi_io` (what the Pulumi CLI reads and writes),
 `offline` (the program without Azure), `local` (Azure ML's runtime on this machine), `cli` (user commands),
-`resources` (the two resources the program registers that are no azure-native type).
+`resources` (resources several components share: builders, the propagation wait, the template deployment).
 """

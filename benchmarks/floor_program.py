@@ -49,4 +49,6 @@ for resource in json.loads(open(os.environ["BENCH_FLOOR_SPEC"]).read()):
             arg = "resource_name_"
         kwargs[arg] = literal(value)
     needs = [registered[i] for i in sorted(ids_in(resource["inputs"])) if i in registered]
+    if resource["type"] == "azure-native:resources:Deployment":  # a template names deployments by name, not id:
+        needs = list(registered.values())  # like the program, it waits for what came before (ARM refuses otherwise)
     registered[resource["id"]] = cls(resource["name"], pulumi.ResourceOptions(depends_on=needs), **kwargs)

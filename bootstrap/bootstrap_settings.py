@@ -77,7 +77,7 @@ class GitHub(ConfigModel):
 
 
 class State(ConfigModel):
-    resource_group: ResourceGroupName
+    resource_group: ResourceGroupName = Field(description="Resource group the program creates for the state account and the secrets vault.")
     storage_account: StorageAccountName = Field(description="Globally unique; holds the azblob:// state, one container per environment.")
     container: BlobContainerName = Field("pulumi-state", description="Prefix: environment <env> keeps its state in <container>-<env>.")
     key_vault: KeyVaultName = Field(description="Globally unique; holds the azurekeyvault:// secrets keys, one per environment.")
@@ -154,12 +154,14 @@ class Environment(ConfigModel):
 
 
 class BootstrapSettings(ConfigModel):
-    github: GitHub
-    location: str
-    state: State
-    logs: StateLogs
-    environments: dict[str, Environment] = Field(min_length=1)
-    tags: dict[str, str]
+    github: GitHub = Field(description="The repository whose workflows deploy, as its OIDC tokens name it.")
+    location: str = Field(description="Azure region of the state resource group, its storage account and its Key Vault.")
+    state: State = Field(description="Where every environment keeps its Pulumi state and secrets key.")
+    logs: StateLogs = Field(description="Where the state vault's and blob service's resource logs go, and the decrypt alert.")
+    environments: dict[str, Environment] = Field(
+        min_length=1, description="GitHub environment name -> what its pipeline identities may do."
+    )
+    tags: dict[str, str] = Field(description="Tags on every bootstrap resource; must include owner.")
 
     @field_validator("environments")
     @classmethod

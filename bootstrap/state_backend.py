@@ -13,7 +13,7 @@ import pulumi
 from bootstrap_settings import State, state_container, state_key
 from pulumi_azure_native import authorization, keyvault, resources, storage
 
-from components.storage_account import secure_storage_account
+from azureml_endpoints.resources.storage_account import secure_storage_account
 
 # Days a deleted or overwritten state blob, and a deleted container, can be restored.
 RETENTION_DAYS = 30

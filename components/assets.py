@@ -1,15 +1,19 @@
-"""Models, code and environments the stack registers as workspace assets, each once, from files in this repo.
+"""Models, code and environments the stack registers as workspace assets, each once, from files in the project.
 
 Model versions are the positive integers the stack's `models` catalog names (Azure ML refuses any other
 workspace model version); code and environment versions are content hashes. Files are uploaded once per
 stack: two deployments naming the same model version, code folder or environment share one registration.
 Asset versions are immutable in Azure ML and a deployment that still uses an old one can fail if it is
 deleted, so superseded versions and their blobs are retained, not deleted.
+
+Every resource name derives from what the resource is, never from which other assets exist: a model
+version from its catalog name and version (its blobs from its content hash), an environment from its name
+and content version, a code folder from its project path (`assets-code-ml-onlinescoring`). Adding or
+removing an asset renames nothing else.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,23 +27,15 @@ from azureml_endpoints.config.catalog import (
     CatalogModelConfig,
     DeploymentAssets,
     asset_files,
+    code_asset_name,
+    code_version,
     content_sha256,
-    short_version,
+    project_relative,
 )
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.resources.entra_blob import EntraBlob
 from components.workspace.info import WorkspaceInfo
 
 ASSET_PREFIX = "pulumi-assets"
-
-
-def code_version(folder: Path) -> str:
-    """First 16 hex digits of a SHA-256 over the folder's files: an unchanged folder keeps its version."""
-    return short_version(*[(p.relative_to(folder).as_posix(), p.read_bytes()) for p in asset_files(folder)])
-
-
-def code_asset_name(folder: Path) -> str:
-    """The folder's name as an asset name (letters, digits, '-', '_' and '.')."""
-    return re.sub(r"[^A-Za-z0-9._-]", "-", folder.name).lstrip("._-") or "code"
 
 
 @dataclass(frozen=True)
@@ -104,13 +100,17 @@ class WorkspaceAssets(pulumi.ComponentResource):
             )
             self._model_ids[model.reference.lower()] = version.id
 
-        labels = _code_labels(args.code_folders)
+        folder_names = [code_asset_name(f) for f in args.code_folders]
         for folder in args.code_folders:
             code_name, version = code_asset_name(folder), code_version(folder)
             code_path = f"{ASSET_PREFIX}/code/{code_name}/{version}"
-            blobs = self._upload(f"{name}-code-{labels[folder]}", folder, code_path)
+            label = code_label(folder)
+            # Earlier releases named a folder whose name was unique in the stack by that name alone (a repeated name
+            # got the path label); the alias keeps such deployed code versions and their blobs where they are.
+            old = code_name if folder_names.count(code_name) == 1 and code_name != label else None
+            blobs = self._upload(f"{name}-code-{label}", folder, code_path, f"{name}-code-{old}" if old else None)
             code = ml.CodeVersion(
-                f"{name}-code-{labels[folder]}",
+                f"{name}-code-{label}",
                 ml.CodeVersionArgs(
                     name=code_name,
                     version=version,
@@ -118,10 +118,15 @@ class WorkspaceAssets(pulumi.ComponentResource):
                     workspace_name=ws.name,
                     properties=ml.CodeVersionPropertiesArgs(
                         code_uri=ws.datastore_blob_url(code_path),
-                        description=f"Scoring code from {folder.relative_to(REPO).as_posix()}",
+                        description=f"Scoring code from {project_relative(folder)}",
                     ),
                 ),
-                pulumi.ResourceOptions(parent=self, depends_on=blobs, retain_on_delete=True),
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=blobs,
+                    retain_on_delete=True,
+                    aliases=[pulumi.Alias(name=f"{name}-code-{old}")] if old else None,
+                ),
             )
             self._code_ids[folder] = code.id
 
@@ -135,7 +140,7 @@ class WorkspaceAssets(pulumi.ComponentResource):
                     workspace_name=ws.name,
                     properties=ml.EnvironmentVersionPropertiesArgs(
                         image=environment.image,
-                        conda_file=(REPO / environment.conda_file).read_text() if environment.conda_file else None,
+                        conda_file=environment.conda_path.read_text() if environment.conda_path else None,
                         os_type=ml.OperatingSystemType.LINUX,
                         description=environment.description,
                     ),
@@ -147,7 +152,7 @@ class WorkspaceAssets(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "modelIds": self._model_ids,
-                "codeIds": {f.relative_to(REPO).as_posix(): i for f, i in self._code_ids.items()},
+                "codeIds": {project_relative(f): i for f, i in self._code_ids.items()},
                 "environmentIds": self._environment_ids,
             }
         )
@@ -171,25 +176,47 @@ class WorkspaceAssets(pulumi.ComponentResource):
         # A version already registered in the workspace: its ARM id, derived from the workspace's own id.
         return pulumi.Output.concat(self._workspace.id, f"/{collection}/{ref.name}/versions/{ref.version}")
 
-    def _upload(self, prefix: str, source: Path, blob_root: str) -> list[storage.Blob]:
-        """Every file of `source` (a folder, or one file) as a blob under `blob_root`, by its path below the folder."""
+    def _upload(self, prefix: str, source: Path, blob_root: str, old_prefix: str | None = None) -> list[pulumi.CustomResource]:
+        """Every file of `source` (a folder, or one file) as a blob under `blob_root`, by its path below the folder;
+        with Entra when the workspace storage refuses shared keys (a private stack). `old_prefix` is the prefix the
+        same blobs had before (an alias)."""
         root = source if source.is_dir() else source.parent
         ws = self._workspace
-        return [
-            storage.Blob(
-                f"{prefix}-{path.relative_to(root).as_posix()}",
-                storage.BlobArgs(
-                    account_name=ws.datastore_account_name,
-                    resource_group_name=ws.datastore_resource_group,
-                    container_name=ws.datastore_container_name,
-                    blob_name=f"{blob_root}/{path.relative_to(root).as_posix()}",
-                    type=storage.BlobType.BLOCK,
-                    source=pulumi.FileAsset(str(path)),
-                ),
-                pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        blobs: list[pulumi.CustomResource] = []
+        for path in asset_files(source):
+            relative = path.relative_to(root).as_posix()
+            opts = pulumi.ResourceOptions(
+                parent=self,
+                retain_on_delete=True,
+                aliases=[pulumi.Alias(name=f"{old_prefix}-{relative}")] if old_prefix else None,
             )
-            for path in asset_files(source)
-        ]
+            if ws.keyless:
+                blobs.append(
+                    EntraBlob(
+                        f"{prefix}-{relative}",
+                        ws.datastore_blob_endpoint,
+                        ws.datastore_container_name,
+                        f"{blob_root}/{relative}",
+                        path,
+                        opts,
+                    )
+                )
+                continue
+            blobs.append(
+                storage.Blob(
+                    f"{prefix}-{relative}",
+                    storage.BlobArgs(
+                        account_name=ws.datastore_account_name,
+                        resource_group_name=ws.datastore_resource_group,
+                        container_name=ws.datastore_container_name,
+                        blob_name=f"{blob_root}/{relative}",
+                        type=storage.BlobType.BLOCK,
+                        source=pulumi.FileAsset(str(path)),
+                    ),
+                    opts,
+                )
+            )
+        return blobs
 
 
 def _unique(items, key) -> list:
@@ -200,7 +227,6 @@ def _unique(items, key) -> list:
     return list(seen.values())
 
 
-def _code_labels(folders: tuple[Path, ...]) -> dict[Path, str]:
-    """A short, stable label per code folder for resource names: its name, or its repository path if names repeat."""
-    names = [code_asset_name(f) for f in folders]
-    return {f: n if names.count(n) == 1 else f.relative_to(REPO).as_posix().replace("/", "-") for f, n in zip(folders, names)}
+def code_label(folder: Path) -> str:
+    """A code folder's part of its resource names: its project path, `/` as `-` (`ml-onlinescoring`)."""
+    return project_relative(folder).replace("/", "-")

@@ -2,8 +2,10 @@
 
 The setting targets the deployment's ARM id; rules on deployment metrics (CPU, memory) measure the deployment,
 rules on endpoint metrics (request latency) measure its endpoint, as azureml-examples' autoscale sample
-(cli/deploy-moe-autoscale.sh) does. While it exists the scaler owns the deployment's instance count: the
-deployment ignores `sku.capacity` on update, drift detection ignores it, the quota estimate uses the maximum.
+(cli/deploy-moe-autoscale.sh) does, filtered to this deployment by the metric's `deployment` dimension (the
+sample's rule has no filter, so another deployment's latency would scale this one). While it exists the scaler
+owns the deployment's instance count: an update of the deployment re-sends the count Azure has
+(docs/operability.md#autoscale), drift detection ignores it, the quota estimate uses the maximum.
 """
 
 from dataclasses import dataclass
@@ -31,9 +33,17 @@ def autoscale_setting_name(endpoint_name: str, deployment_name: str) -> str:
     return f"autoscale-{endpoint_name}-{deployment_name}"
 
 
-def _rule(rule: AutoscaleRuleConfig, endpoint_id, deployment_id) -> monitor.ScaleRuleArgs:
+def _rule(rule: AutoscaleRuleConfig, endpoint_id, deployment_id, deployment_name: str) -> monitor.ScaleRuleArgs:
+    # "Supported metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints": the request metrics
+    # have a `deployment` dimension; only 'Equals' and 'NotEquals' are dimension operators in a scale rule.
+    only_this_deployment = (
+        [monitor.ScaleRuleMetricDimensionArgs(dimension_name="deployment", operator="Equals", values=[deployment_name])]
+        if rule.on_endpoint
+        else None
+    )
     return monitor.ScaleRuleArgs(
         metric_trigger=monitor.MetricTriggerArgs(
+            dimensions=only_this_deployment,
             metric_name=rule.metric,
             metric_namespace=ENDPOINT_NAMESPACE if rule.on_endpoint else DEPLOYMENT_NAMESPACE,
             metric_resource_uri=endpoint_id if rule.on_endpoint else deployment_id,
@@ -69,7 +79,7 @@ class DeploymentAutoscale(pulumi.ComponentResource):
                         capacity=monitor.ScaleCapacityArgs(
                             minimum=str(s.min_instances), maximum=str(s.max_instances), default=str(s.default_instances)
                         ),
-                        rules=[_rule(r, args.endpoint_id, args.deployment_id) for r in s.rules],
+                        rules=[_rule(r, args.endpoint_id, args.deployment_id, args.deployment_name) for r in s.rules],
                     )
                 ],
                 tags=args.tags,

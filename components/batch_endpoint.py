@@ -11,9 +11,9 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from azureml_endpoints.config.batch import BatchDeploymentConfig, BatchEndpointConfig
 from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
+from azureml_endpoints.resources.identity import ml_identity
 from components.assets import DeploymentAssetIds
 from components.compute_cluster import ComputeCluster, ComputeClusterArgs
-from components.identity import ml_identity
 from components.online_endpoint import DEPLOYMENT_TIMEOUTS
 from components.workspace.info import WorkspaceInfo
 

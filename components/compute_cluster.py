@@ -10,7 +10,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from azureml_endpoints.config.batch import ComputeClusterConfig
-from components.identity import ml_identity, user_assigned_identity
+from azureml_endpoints.resources.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.info import WorkspaceInfo
 
@@ -29,7 +29,9 @@ class ComputeCluster(pulumi.ComponentResource):
         super().__init__("azureml-endpoints:machinelearningservices:ComputeCluster", name, {}, opts)
         s, ws = args.settings, args.workspace
         identities = [
-            user_assigned_identity(f"{name}-identity-{n}", n, ws, args.tags, pulumi.ResourceOptions(parent=self))
+            user_assigned_identity(
+                f"{name}-identity-{n}", n, ws.resource_group, ws.location, args.tags, pulumi.ResourceOptions(parent=self)
+            )
             for n in s.identity.user_assigned_identity_names
         ]
         compute = ml.Compute(

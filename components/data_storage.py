@@ -7,8 +7,20 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
-from components.storage_account import secure_storage_account
+from azureml_endpoints.azure.clouds import BLOB_GROUP
+from azureml_endpoints.resources.entra_blob import EntraBlob
+from azureml_endpoints.resources.storage_account import secure_storage_account
+from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from components.workspace.info import WorkspaceInfo
+
+
+@dataclass(frozen=True)
+class PrivateAccess:
+    """A private stack's inbound side for the account: its blob private endpoint, and its DNS zones."""
+
+    subnet_id: str
+    cloud: str
+    zone_ids: dict[str, pulumi.Input[str]] | None  # None: the zone group is left to Azure Policy
 
 
 @dataclass(frozen=True)
@@ -19,29 +31,50 @@ class DataStorageArgs:
     datastore_name: str
     files: tuple[tuple[Path, str], ...]  # (file in the repo, blob name)
     tags: dict[str, str]
+    private: PrivateAccess | None = None  # set: no shared keys, no public access, Entra uploads, a private endpoint
 
 
 class DataStorage(pulumi.ComponentResource):
     """Standard_LRS account (TLS 1.2, HTTPS only, no public blob access), a private container, the files,
     and an identity-based workspace datastore over the container (it stores no credentials, Azure ML docs, "Set up authentication between Azure Machine Learning and other services").
 
-    Shared-key access stays enabled on this account only because azure-native uploads blobs with the
-    account key; nothing else uses keys (the endpoints read with Entra tokens).
+    A public stack keeps shared-key access on this account only because azure-native uploads blobs with the
+    account key; nothing else uses keys (the endpoints read with Entra tokens). A private stack refuses keys
+    and public access, uploads with Entra (resources/entra_blob.py) and reaches the account through a blob
+    private endpoint in the stack's subnet.
     """
 
     def __init__(self, name: str, args: DataStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("azureml-endpoints:storage:DataStorage", name, {}, opts)
-        # Shared-key access stays on: azure-native uploads the blobs below with the account key.
+        private = args.private
         account = secure_storage_account(
             f"{name}-account",
             args.account_name,
             args.workspace.resource_group,
             args.workspace.location,
             storage.SkuName.STANDARD_LRS,
-            True,
+            private is None,  # public stacks: azure-native uploads the blobs below with the account key
             args.tags,
             pulumi.ResourceOptions(parent=self),
+            public_network_access="Disabled" if private else None,
         )
+        endpoint = None
+        if private is not None:
+            endpoint = PrivateEndpoint(
+                f"{name}-blob-private-endpoint",
+                PrivateEndpointArgs(
+                    target_id=account.id,
+                    group=BLOB_GROUP,
+                    endpoint_name=f"pe-{args.account_name}-{BLOB_GROUP}",
+                    subnet_id=private.subnet_id,
+                    resource_group=args.workspace.resource_group,
+                    location=args.workspace.location,
+                    cloud=private.cloud,
+                    zone_ids=private.zone_ids,
+                    tags=args.tags,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
         container = storage.BlobContainer(
             f"{name}-container",
             storage.BlobContainerArgs(
@@ -52,7 +85,18 @@ class DataStorage(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
+        blob_endpoint = account.primary_endpoints.apply(lambda e: e.blob)
         for path, blob_name in args.files:
+            if private is not None:  # after the endpoint: the runner reaches the account only through it
+                EntraBlob(
+                    f"{name}-{blob_name.replace('/', '-')}",
+                    blob_endpoint,
+                    container.name,
+                    blob_name,
+                    path,
+                    pulumi.ResourceOptions(parent=self, depends_on=[endpoint]),
+                )
+                continue
             storage.Blob(
                 f"{name}-{blob_name.replace('/', '-')}",
                 storage.BlobArgs(
@@ -65,7 +109,6 @@ class DataStorage(pulumi.ComponentResource):
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
-        blob_endpoint = account.primary_endpoints.apply(lambda e: e.blob)
         datastore = ml.Datastore(
             f"{name}-datastore",
             ml.DatastoreArgs(
@@ -90,6 +133,7 @@ class DataStorage(pulumi.ComponentResource):
         self.container_name = container.name
         self.blob_endpoint = blob_endpoint
         self.datastore_name = datastore.name
+        self.private_endpoint = endpoint
         self.register_outputs(
             {
                 "accountId": self.account_id,

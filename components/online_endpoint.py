@@ -5,7 +5,8 @@ Order Azure requires, made explicit:
                    identity -> endpoint ------------------------------- deployments -> traffic
   system-assigned: endpoint -> role assignments (its principal) -> wait -/
 Traffic is set by an ARM template deployment that re-sends the endpoint with its traffic split, after
-the deployments exist (docs/online-endpoints.md#traffic).
+the deployments exist. Every later PUT of the endpoint carries the split Azure has then, and every PUT of an
+autoscaled deployment the capacity Azure has then, so no update resets either (docs/online-endpoints.md#traffic).
 """
 
 from dataclasses import dataclass
@@ -16,13 +17,14 @@ from pulumi_azure_native import machinelearningservices as ml
 from azureml_endpoints.config.common import IdentityType
 from azureml_endpoints.config.online import OnlineDeploymentConfig, OnlineEndpointConfig
 from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, redeploy_endpoint
+from azureml_endpoints.resources.identity import ml_identity, user_assigned_identity
+from azureml_endpoints.resources.live_endpoint import LiveEndpoint, live_endpoint
 from components.assets import DeploymentAssetIds
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
-from components.identity import ml_identity, user_assigned_identity
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.workspace.info import WorkspaceInfo
+from components.workspace.info import DEFAULT_DATASTORE, WorkspaceInfo
 
 # Deployments take 8 to 14 minutes (Azure ML docs, "Access Azure resources from an online endpoint with a managed identity"); leave room for image builds and retries.
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="40m", update="40m", delete="20m")
@@ -58,12 +60,15 @@ class OnlineEndpoint(pulumi.ComponentResource):
         s, ws = args.settings, args.workspace
         user_assigned = s.identity.type is IdentityType.USER_ASSIGNED
 
+        # What Azure has now (None before the first `up`): later PUTs re-send it, as `az ml ... update` does.
+        live = live_endpoint(ws.resource_group, ws.name, s.name, [d.name for d in s.deployments])
         uai = None
         if user_assigned:
             uai = user_assigned_identity(
                 f"{name}-identity",
                 s.identity.user_assigned_identity_name,
-                ws,
+                ws.resource_group,
+                ws.location,
                 args.tags,
                 pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
@@ -92,6 +97,11 @@ class OnlineEndpoint(pulumi.ComponentResource):
                     auth_mode=s.auth_mode.value,
                     public_network_access=s.public_network_access.value if s.public_network_access else None,
                     description=s.description,
+                    # The PUT replaces the whole endpoint: without traffic Azure sets every deployment to 0 %
+                    # (microsoft/genaiops-promptflow-template#182). So from the second `up` on it carries the split
+                    # Azure has; the template below sets the declared one once the deployments are updated.
+                    traffic=live.apply(lambda now: now.traffic if now else None),
+                    mirror_traffic=live.apply(lambda now: now.mirror_traffic if now else None),
                 ),
                 tags=args.tags,
             ),
@@ -102,8 +112,6 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 # stays, so the old one must go first (and protection stops exactly that in protected stacks).
                 replace_on_changes=["identity"],
                 delete_before_replace=True,
-                # Traffic belongs to the traffic template below; the endpoint resource never sends or reverts it.
-                ignore_changes=["properties.traffic", "properties.mirrorTraffic"],
             ),
         )
 
@@ -131,7 +139,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self),
             )
 
-        deployments = [self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after]) for d in s.deployments]
+        deployments = [self._deployment(name, args, endpoint, d, client_id, [roles.wait, *args.ready_after], live) for d in s.deployments]
         traffic = redeploy_endpoint(
             f"{name}-traffic",
             ws.resource_group,
@@ -205,7 +213,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
-    def _deployment(self, name, args: OnlineEndpointArgs, endpoint, d: OnlineDeploymentConfig, client_id, ready_after):
+    def _deployment(self, name, args: OnlineEndpointArgs, endpoint, d: OnlineDeploymentConfig, client_id, ready_after, live):
         env = {
             **d.environment_variables,
             "STORAGE_ACCOUNT_NAME": args.data.account_name,
@@ -224,7 +232,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 resource_group_name=args.workspace.resource_group,
                 workspace_name=args.workspace.name,
                 location=args.workspace.location,
-                sku=ml.SkuArgs(name="Default", capacity=d.initial_instances),
+                sku=ml.SkuArgs(name="Default", capacity=live.apply(lambda now: _capacity(d, now))),
                 properties=ml.ManagedOnlineDeploymentArgs(
                     endpoint_compute_type="Managed",
                     instance_type=d.instance_type,
@@ -245,20 +253,75 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 parent=self,
                 depends_on=ready_after,
                 custom_timeouts=DEPLOYMENT_TIMEOUTS,
-                # Under autoscale the scaler owns the instance count; `up` must not reset it to the default.
-                ignore_changes=["sku.capacity"] if d.autoscale is not None else None,
             ),
         )
 
 
+def _capacity(d: OnlineDeploymentConfig, now: LiveEndpoint | None) -> int:
+    """The capacity a deployment PUT carries. Under autoscale the scaler owns the count, and the PUT replaces the
+    whole deployment: it carries the count Azure has now (within the configured bounds), never the first one.
+    `ignore_changes` would not do: Pulumi then sends the last value it sent itself (docs/operability.md#autoscale)."""
+    if d.autoscale is None or now is None or d.name not in now.capacities:
+        return d.initial_instances
+    return min(max(now.capacities[d.name], d.autoscale.min_instances), d.autoscale.max_instances)
+
+
+# "Collect production data from models deployed for real-time inferencing": the collector writes into the
+# workspace's default datastore (workspaceblobstore), under
+# modelDataCollector/<endpoint>/<deployment>/<collection>/<yyyy>/<MM>/<dd>/<HH>/<file>.jsonl.
+DATA_COLLECTOR_ROOT = "modelDataCollector"
+# The data actions of Storage Blob Data Contributor ("Azure built-in roles for Storage"); the condition lets each
+# through only under the collector's own paths ("Actions and attributes for Azure role assignment conditions for
+# Azure Blob Storage": the blob path attribute, a path inside the container, compared with StringLike).
+_BLOB_ACTIONS = tuple(
+    f"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{action}"
+    for action in ("read", "write", "delete", "add/action", "move/action")
+)
+_BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
+
+
+def _pairs(expressions: list[str], operator: str) -> str:
+    """Joins expressions two at a time: Azure wants parentheses around three or more ("Azure role assignment
+    condition format and syntax")."""
+    while len(expressions) > 1:
+        expressions = [
+            f"({expressions[i]} {operator} {expressions[i + 1]})" if i + 1 < len(expressions) else expressions[i]
+            for i in range(0, len(expressions), 2)
+        ]
+    return expressions[0]
+
+
+def data_collector_condition(s: OnlineEndpointConfig) -> str:
+    """Blob data actions only under modelDataCollector/<endpoint>/<deployment>/<collection>/ of each collection a
+    deployment of this endpoint enables: never on the models and code in the same container."""
+    paths = [
+        f"{_BLOB_PATH} StringLike '{DATA_COLLECTOR_ROOT}/{s.name}/{d.name}/{collection}/*'"
+        for d in s.deployments
+        if d.data_collector
+        for collection in d.data_collector.collections
+    ]
+    other_actions = _pairs([f"!(ActionMatches{{'{a}'}})" for a in _BLOB_ACTIONS], "AND")
+    return f"({other_actions} OR {_pairs(paths, 'OR')})"
+
+
+def _container_name(properties) -> str:
+    """A datastore's container from getDatastore's union-typed properties (a typed object or a raw dict)."""
+    return properties["containerName"] if isinstance(properties, dict) else properties.container_name
+
+
 def _data_collector_grants(s: OnlineEndpointConfig, ws: WorkspaceInfo) -> tuple[RoleGrant, ...]:
-    """The data collector writes as the endpoint identity into the workspace blob container ("Collect production
-    data from models deployed for real-time inferencing"): Storage Blob Data Contributor on that one container,
-    only when a deployment collects."""
+    """The data collector writes as the endpoint identity into the default datastore's container: Storage Blob
+    Data Contributor on that container, narrowed by an ABAC condition to the collector's paths, only when a
+    deployment collects (docs/operability.md#data-collection)."""
     if not any(d.data_collector for d in s.deployments):
         return ()
-    container = f"{ws.storage_account_id}/blobServices/default/containers/{ws.datastore_container_name}"
-    return (RoleGrant("Storage Blob Data Contributor", container, "data-collector-writer"),)
+    if ws.datastore_name == DEFAULT_DATASTORE:  # a looked-up workspace: read before anything was registered
+        account_id, container_name = ws.storage_account_id, ws.datastore_container_name
+    else:  # a created one: Azure creates the default datastore with the workspace; read it once it exists
+        default = ml.get_datastore_output(name=DEFAULT_DATASTORE, resource_group_name=ws.resource_group, workspace_name=ws.name)
+        account_id, container_name = ws.storage_account_id, default.properties.apply(_container_name)
+    container = pulumi.Output.concat(account_id, "/blobServices/default/containers/", container_name)
+    return (RoleGrant("Storage Blob Data Contributor", container, "data-collector-writer", data_collector_condition(s)),)
 
 
 def _data_collector(d: OnlineDeploymentConfig, client_id):
@@ -299,10 +362,10 @@ def _probe(p):
 
 
 def traffic_properties(s: OnlineEndpointConfig) -> dict:
-    """The endpoint's properties as declared, plus its traffic split."""
-    properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic)}
-    if s.mirror_traffic:
-        properties["mirrorTraffic"] = dict(s.mirror_traffic)
+    """The endpoint's properties as declared, plus its traffic split. Mirror traffic is always sent, `{}` when
+    nothing is mirrored, as azure-ai-ml sends it (OnlineEndpoint._to_rest_online_endpoint) and Microsoft's
+    safe-rollout sample clears it with an explicit `green=0`: an explicit empty mirror clears one left on."""
+    properties = {"authMode": s.auth_mode.value, "traffic": dict(s.traffic), "mirrorTraffic": dict(s.mirror_traffic)}
     if s.public_network_access:
         properties["publicNetworkAccess"] = s.public_network_access.value
     if s.description:

@@ -1,11 +1,23 @@
-"""Installs the ARM-like mocks: every program evaluation in the tests goes through azureml_endpoints.offline.evaluate."""
+"""Installs the ARM-like mocks: every program evaluation in the tests goes through azureml_endpoints.offline.evaluate.
+
+The tests run on the product's own fixture project (tests/fixtures/project/), never on the root stacks and
+`ml/` a team replaces: the whole session's `project_dir()` is the fixture's (azureml_endpoints/paths.py).
+"""
+
+import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer
+from azureml_endpoints.paths import PROJECT_ENV
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+
+FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixtures" / "project"
+# Set at import, before any test module computes a path from it; subprocesses the tests start inherit it.
+os.environ[PROJECT_ENV] = str(FIXTURE_PROJECT)
 
 # Property-based tests are reproducible and bounded: the same examples every run (derandomize), no example
 # database, a small default budget (each test may lower or raise it).

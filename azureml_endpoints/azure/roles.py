@@ -20,6 +20,9 @@ ROLE_DEFINITIONS: dict[str, str] = {
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
     "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+    # A private stack only: a created workspace's user-assigned identity approves the private endpoints its
+    # managed network makes to the data storage ("Managed virtual network isolation"; "Azure built-in roles").
+    "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
 }
 # The custom role that may only score online endpoints. bootstrap/ creates it once per subscription under
 # this GUID (no built-in role is that narrow); the policy pack derives the same GUID to allow it.

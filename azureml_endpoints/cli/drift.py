@@ -140,7 +140,7 @@ def planned_difference(step: Step, ignore: dict[str, list[list]]) -> Drift | Non
 
 def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list[list]]) -> list[Drift]:
     """Drift from either shape, in one pass over the steps; refuses a document without any refresh."""
-    found: dict[str, Drift] = {}  # by URN: a stream that refreshes a resource twice reports it once, as last found
+    found: dict[str, Drift] = {}  # by URN: a resource refreshed twice (a pending-delete copy) drifted if either found it
     refreshed_urns: set[str] = set()
     planned = False
     for step in steps:
@@ -157,7 +157,7 @@ def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list
         else:
             drift = None  # the program's planned steps in an event stream are not drift
         if drift is not None:
-            found[drift.urn] = drift
+            _merge(found, drift)
     if not document.refreshed:
         raise UnusableInput(
             "the document holds no refresh (a plain preview or an `up`?): give the output of "
@@ -169,6 +169,15 @@ def find_drift(document: Document, steps: Iterable[Step], ignore: dict[str, list
             "pre-events into a digest): set PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true to get the engine event stream"
         )
     return list(found.values())
+
+
+def _merge(found: dict[str, Drift], drift: Drift) -> None:
+    known = found.get(drift.urn)
+    if known is None:
+        found[drift.urn] = drift
+        return
+    known.deleted = known.deleted or drift.deleted
+    known.changes += [c for c in drift.changes if c not in known.changes]
 
 
 def report(drifts: list[Drift], stack: str | None, shape: str = "events") -> str:

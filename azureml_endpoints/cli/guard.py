@@ -3,8 +3,10 @@
     pulumi preview -s prod --json --policy-pack policies --policy-pack-config cfg.json > preview.json
     azureml-endpoints guard preview.json
 
-Fails (exit 2) when an endpoint's identity would change, an endpoint would be replaced or deleted, or a
-protected resource would be deleted; otherwise exit 0. Either way it prints a Markdown summary: the change
+Fails (exit 2) when an endpoint's identity would change, an endpoint would be replaced or deleted, a
+protected resource would be deleted, or a resource would be created under the Azure id of another one the
+same preview deletes (a renamed resource without an alias: azure-native reads before it creates and
+refuses an existing resource, and the delete runs only after the create); otherwise exit 0. Either way it prints a Markdown summary: the change
 counts first, then only the changed resources with each changed property path, old -> new, replacements
 called out. Exit 1, with one line on stderr, when the input is unusable or the preview itself failed
 (error diagnostics). Reads either JSON shape in bounded memory (azureml_endpoints/pulumi_io/pulumi_json.py).
@@ -39,6 +41,25 @@ ENDPOINT_TYPES = {
 REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced", "read-replacement"}
 DELETE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced"}
 UNCHANGED_OPS = {"same", "read", "refresh"}
+# The inputs azure-native builds a resource's ARM id from (the path parameters of its REST operation, e.g.
+# CodeVersions_CreateOrUpdate: resourceGroupName, workspaceName, name, version; Blobs: accountName,
+# containerName, blobName). Two resources of one type with equal values here are one Azure resource.
+ID_INPUTS = (
+    "resourceGroupName",
+    "workspaceName",
+    "accountName",
+    "containerName",
+    "blobName",
+    "endpointName",
+    "deploymentName",
+    "computeName",
+    "registryName",
+    "name",
+    "version",
+    "resourceName",
+    "roleAssignmentName",
+    "scope",
+)
 
 
 def _lookup(state: dict | None, path: list) -> object:
@@ -104,6 +125,21 @@ def step_blockers(step: Step) -> list[tuple[str, str]]:
     return found
 
 
+def azure_identity(step_type: str, state: dict | None) -> tuple | None:
+    """The Azure resource a state stands for, from the inputs its ARM id is built of; None when none is known."""
+    inputs = (state or {}).get("inputs") or {}
+    parts = tuple((k, str(inputs[k]).lower()) for k in ID_INPUTS if isinstance(inputs.get(k), str | int))
+    return (step_type, *parts) if parts else None
+
+
+def collision(created: str, deleted: str) -> str:
+    return (
+        f"{code_span(created)}: would be created as the Azure resource {code_span(deleted)} is now, which this preview "
+        "deletes; the create runs first and azure-native refuses an existing resource. Keep the old name with "
+        "`aliases`, or remove the old resource in a change of its own first."
+    )
+
+
 @dataclass
 class Review:
     """What the summary shows, kept small: rendered lines, never the resources' states."""
@@ -115,7 +151,13 @@ class Review:
 
 def review(steps: Iterable[Step]) -> Review:
     result = Review()
+    created: list[tuple[tuple, str]] = []  # (Azure identity, urn): kept small, the states are not
+    deleted: dict[tuple, str] = {}
     for step in steps:
+        if step.op == "create" and (identity := azure_identity(step.type, step.new)):
+            created.append((identity, step.urn))
+        elif step.op in ("delete", "discard") and (identity := azure_identity(step.type, step.old)):
+            deleted.setdefault(identity, step.urn)
         for key, message in step_blockers(step):
             result.blockers.setdefault(key, message)  # a replacement shows in several steps; say it once
         if step.op in UNCHANGED_OPS:
@@ -130,6 +172,10 @@ def review(steps: Iterable[Step]) -> Review:
                 result.changed.append(f"  - {code_span(path)}: {kind} (the preview does not show the value)")
             else:
                 result.changed.append(f"  - {code_span(path)}: {markdown_value(old)} → {markdown_value(new)}")
+    for identity, urn in created:
+        old = deleted.get(identity)
+        if old is not None and old != urn:
+            result.blockers.setdefault(f"collision {urn}", collision(urn.rsplit("::", 1)[-1], old.rsplit("::", 1)[-1]))
     return result
 
 

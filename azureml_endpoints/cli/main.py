@@ -12,6 +12,7 @@ import sys
 
 # command -> (module in azureml_endpoints.cli, one line for the command table)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("check", "judges every stack of the project: config, references, lock, program, policies, scoring code"),
     "preview": ("preview", "what `pulumi up -s <stack>` would create, offline: plan, policies, quota, time"),
     "plan-diff": ("plan_diff", "an offline preview digest between two configs of a stack, for the guard"),
     "guard": ("guard", "reads a real `pulumi preview --json` and blocks what must not reach prod"),

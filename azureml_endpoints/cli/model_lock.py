@@ -12,21 +12,21 @@ file or a `models` entry), 2 a model is missing from the lock (check) or its con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from azureml_endpoints.config.catalog import SAMPLE_MODEL, CatalogModelConfig, content_sha256, lock_problem, read_model_lock
-from azureml_endpoints.offline.evaluate import REPO
-from azureml_endpoints.paths import MODEL_LOCK_FILE
+from azureml_endpoints.config.catalog import CatalogModelConfig, content_sha256, lock_problem, read_model_lock
+from azureml_endpoints.paths import model_lock_file, using_project
 from azureml_endpoints.pulumi_io.stack_files import project_name, shipped_stacks, stack_config
 
 
-def catalog_models(project_dir: Path = REPO) -> list[tuple[str, CatalogModelConfig]]:
-    """(where it is declared, entry) for the sample model and every `models` entry of every stack file."""
-    found = [("the shipped sample", SAMPLE_MODEL)]
+def catalog_models(project_dir: Path | None = None) -> list[tuple[str, CatalogModelConfig]]:
+    """(where it is declared, entry) for every `models` entry of every stack file of the project."""
+    found = []
     namespace = project_name(project_dir)
     for stack in shipped_stacks(project_dir):
         raw = stack_config(stack, project_dir).get(f"{namespace}:models") or []
@@ -36,7 +36,8 @@ def catalog_models(project_dir: Path = REPO) -> list[tuple[str, CatalogModelConf
             raise ValueError(f"Pulumi.{stack}.yaml: {namespace}:models must be a list")
         for index, entry in enumerate(raw):
             try:
-                found.append((f"Pulumi.{stack}.yaml {namespace}:models[{index}]", CatalogModelConfig.model_validate(entry)))
+                with using_project(project_dir) if project_dir else contextlib.nullcontext():
+                    found.append((f"Pulumi.{stack}.yaml {namespace}:models[{index}]", CatalogModelConfig.model_validate(entry)))
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add", action="store_true", help="add model versions that are not locked yet, then check")
     parser.add_argument("--lock-file", type=Path, default=None, help="default ml/models.lock.json")
     args = parser.parse_args(argv)
-    args.lock_file = args.lock_file or MODEL_LOCK_FILE
+    args.lock_file = args.lock_file or model_lock_file()
     try:
         models = catalog_models()
         lock = read_model_lock(args.lock_file)

@@ -25,7 +25,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +71,17 @@ class ConfigModel(BaseModel):
             blank = [str(k) for k, v in data.items() if v is None]
             if blank:
                 raise PydanticCustomError("blank_value", "must not be empty: give a value or remove the key", {"keys": blank})
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_as_written(cls, data: Any, info: ValidationInfo) -> Any:
+        """A stack file spells every key as its camelCase name: `scoring_script` (az ml's spelling) is refused
+        with the key to write, not silently accepted (Python code may still build models by field name)."""
+        if info.mode == "json" and isinstance(data, Mapping):
+            for name, field in cls.model_fields.items():
+                if field.alias and field.alias != name and name in data:
+                    raise ValueError(f"{name}: write {field.alias} instead (stack keys are camelCase)")
         return data
 
 
@@ -124,15 +135,16 @@ def iso_duration(maximum_seconds: float | None = None, limit: str = ""):
     return validate
 
 
-def shipped_file(directory: Path, label: str):
-    """A field validator: the value names a file shipped in `directory`.
+def shipped_file(directory: Callable[[], Path], label: str):
+    """A field validator: the value names a file shipped in `directory()` (read when validating: project-relative).
 
     Compared with the directory's listing, never opened or stat'ed, so an over-long or odd name is a
     key-named error instead of an OSError, and no path can leave the directory.
     """
 
     def validate(value: str) -> str:
-        shipped = sorted(p.name for p in directory.iterdir() if p.is_file())
+        folder = directory()
+        shipped = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
         if value not in shipped:
             raise ValueError(f"{quote(value)} must name a file in {label} (shipped: {', '.join(shipped)})")
         return value

@@ -7,14 +7,20 @@ Azure Machine Learning compute cluster".
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from azureml_endpoints.config.base import ConfigModel, iso_duration, unique_ignoring_case
+from azureml_endpoints.config.catalog import ModelType
 from azureml_endpoints.config.common import (
+    CODE_KEY_HELP,
     ENVIRONMENT_KEY_HELP,
     MODEL_KEY_HELP,
+    MODEL_TYPE_HELP,
+    SCORING_SCRIPT_HELP,
     IdentityType,
+    az_ml_deployment_spellings,
     deployment_names_unique,
     names_exist,
 )
@@ -101,14 +107,15 @@ class RetrySettingsConfig(ConfigModel):
 
 class BatchDeploymentConfig(ConfigModel):
     name: DeploymentName = Field(description="Deployment name.")
-    model: str | None = Field(None, description=MODEL_KEY_HELP)
-    code: str | None = Field(None, description="Repository folder with the batch driver (default ml/batchscoring).")
-    scoring_script: str | None = Field(None, description="Script in the code folder (default batch_driver.py).")
+    model: str = Field(description=MODEL_KEY_HELP)
+    model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
+    code: str | None = Field(None, description=CODE_KEY_HELP)
+    scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")
     mini_batch_size: int = Field(5, ge=1, le=10000, description="Files per mini-batch.")
-    retry_settings: RetrySettingsConfig = Field(default_factory=RetrySettingsConfig)
+    retry_settings: RetrySettingsConfig = Field(default_factory=RetrySettingsConfig, description="Retries and timeout of each mini-batch.")
     error_threshold: int = Field(
         10, ge=-1, le=INT32_MAX, description="Failed files tolerated per job; -1 ignores all failures (Azure's int32)."
     )
@@ -117,10 +124,15 @@ class BatchDeploymentConfig(ConfigModel):
     output_file_name: OutputFileName = Field("predictions.csv", description="File the rows are appended to.")
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _az_ml(cls, data: Any) -> Any:
+        return az_ml_deployment_spellings(data)
+
 
 class BatchEndpointConfig(ConfigModel):
     name: EndpointName = Field(description="Batch endpoint name, unique in the Azure region.")
-    description: str | None = None
+    description: str | None = Field(None, description="Shown on the endpoint in Azure.")
     protect: bool = Field(False, description="Protect the endpoint (always on in prod).")
     compute: ComputeClusterConfig = Field(description="The AmlCompute cluster the deployments run on.")
     deployments: list[BatchDeploymentConfig] = Field(min_length=1, description="Batch deployments.")

@@ -5,8 +5,14 @@ A deployment names its model as
   - `azureml://registries/<registry>/models/<name>/versions/<version>`: a model in an Azure ML registry;
   - `<name>` or `<name>:<version>`: an entry of the stack's `models` catalog, uploaded and registered here;
 and its environment likewise (`azureml:`, a registry environment, or an entry of `environments`).
-A deployment that names nothing runs the shipped sample: model `sklearn-regression:1`, the sample scoring
-code and the sample environment.
+
+A deployment runs exactly what it, or its model's catalog entry, names: there is no default model, code or
+environment. A `models` entry may carry the code folder, scoring script and environment it is meant to run
+with, so a deployment can name just the model (a deployment's own value wins). A custom model runs the code
+it is given, so one with no code anywhere is refused; an MLflow model runs with a scoring script and
+environment, or with none (a no-code deployment, Azure builds both). A referenced model (`azureml:`, a
+registry) states its type on the deployment (`modelType`), so a no-code deployment is always deliberate.
+Every repository path is relative to the project directory (azureml_endpoints/paths.py).
 
 Azure ML requires a workspace model version to be a positive integer, and asset versions are immutable:
 changed content under a registered version is refused here, before anything reaches Azure, by comparing
@@ -15,6 +21,7 @@ each catalog model's content hash with the committed lock file `ml/models.lock.j
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
@@ -22,14 +29,13 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from azureml_endpoints.azure.images import BATCH_IMAGE, ONLINE_IMAGE
-from azureml_endpoints.config.base import ConfigModel
+from azureml_endpoints.config.base import ConfigModel, quote
 from azureml_endpoints.config.names import ASSET_NAME, ML_REGISTRY_NAME, AssetName
-from azureml_endpoints.paths import MODEL_LOCK_FILE, REPO
+from azureml_endpoints.paths import MODEL_LOCK, model_lock_file, project_dir
 
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
 ASSET_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}")  # environments and registry assets
@@ -46,22 +52,57 @@ class ModelType(str, Enum):
 
 
 def repository_path(value: str, kind: Literal["file", "folder", "any"]) -> Path:
-    """A path inside this repository, relative to its root, that exists as `kind`; else ValueError."""
+    """A path inside the project, relative to its directory, that exists as `kind`; else ValueError."""
+    root = project_dir()
     if not value or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
-        raise ValueError(f"{value!r} must be a path relative to the repository root, such as ml/model-1/model")
+        raise ValueError(
+            f"{quote(value)} must be a path relative to the project directory (the folder of Pulumi.yaml), such as ml/model-1/model"
+        )
     try:
-        resolved = (REPO / value).resolve()
-        inside = resolved == REPO or REPO in resolved.parents
+        resolved = (root / value).resolve()
+        inside = resolved == root or root in resolved.parents
         exists = resolved.is_file() if kind == "file" else resolved.is_dir() if kind == "folder" else resolved.exists()
     except (OSError, ValueError) as error:  # over-long or otherwise unusable names
-        raise ValueError(f"{value!r} is not a usable path ({error.__class__.__name__})") from None
-    if not inside or ".git" in resolved.relative_to(REPO).parts:
-        raise ValueError(f"{value!r} is outside the repository")
-    if resolved == REPO:
-        raise ValueError(f"{value!r} is the whole repository: name the folder or file itself")
+        raise ValueError(f"{quote(value)} is not a usable path ({error.__class__.__name__})") from None
+    if not inside or ".git" in resolved.relative_to(root).parts:
+        raise ValueError(f"{quote(value)} is outside the project directory")
+    if resolved == root:
+        raise ValueError(f"{quote(value)} is the whole project: name the folder or file itself")
     if not exists:
-        raise ValueError(f"{value!r} does not exist in the repository (expected a {'file or folder' if kind == 'any' else kind})")
+        raise ValueError(f"{quote(value)} does not exist in the project (expected a {'file or folder' if kind == 'any' else kind})")
     return resolved
+
+
+def project_relative(path: Path) -> str:
+    """A resolved project path as the stack files write it (posix, relative to the project directory)."""
+    return path.relative_to(project_dir()).as_posix()
+
+
+def script_in_folder(folder: Path, script: str) -> str:
+    """A scoring script as Azure takes it: a path relative to the code folder (subfolders allowed), never outside it."""
+    shown = project_relative(folder)
+    if not script or script.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", script) or "\\" in script:
+        raise ValueError(f"{quote(script)} must be a path relative to the code folder {shown}, such as score.py or src/score.py")
+    try:
+        resolved = (folder / script).resolve()
+        is_file = resolved.is_file()
+    except (OSError, ValueError):
+        resolved, is_file = folder, False
+    if folder not in resolved.parents:
+        raise ValueError(
+            f"{quote(script)} is outside the code folder {shown}: Azure uploads only that folder, so the script must be inside it"
+        )
+    if not is_file:
+        found = ", ".join(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py") if "__pycache__" not in p.parts)) or "none"
+        raise ValueError(f"{quote(script)} is not a file in the code folder {shown} (Python files there: {found})")
+    return resolved.relative_to(folder).as_posix()
+
+
+def positive_integer_version(value: Any) -> int:
+    """Azure ML workspace model versions are positive integers; `"1"` or `1.0` would register another version."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{quote(value)} is not a model version: write a positive integer, unquoted (version: 1)")
+    return value
 
 
 def asset_files(path: Path) -> list[Path]:
@@ -97,14 +138,39 @@ def short_version(*parts: tuple[str, bytes]) -> str:
     return digest.hexdigest()[:16]
 
 
+def code_version(folder: Path) -> str:
+    """First 16 hex digits of a SHA-256 over the folder's files: an unchanged folder keeps its version."""
+    return short_version(*[(p.relative_to(folder).as_posix(), p.read_bytes()) for p in asset_files(folder)])
+
+
+def code_asset_name(folder: Path) -> str:
+    """The folder's name as an asset name (letters, digits, '-', '_' and '.')."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", folder.name).lstrip("._-") or "code"
+
+
+def code_identity(folder: Path) -> tuple[str, str]:
+    """The Azure code asset a folder registers as: (name, content version)."""
+    return code_asset_name(folder), code_version(folder)
+
+
 class CatalogModelConfig(ConfigModel):
-    """A model this repository ships: uploaded to the workspace's default datastore and registered."""
+    """A model this repository ships: uploaded to the workspace's default datastore and registered.
+
+    It may carry what it is meant to run with (code, scoringScript, environment): a deployment that names the
+    model runs those unless it names its own."""
 
     name: AssetName = Field(description="Model name in the workspace.")
-    version: StrictInt = Field(ge=1, description="Positive integer, as `az ml model create --version`.")
-    path: str = Field(description="A folder or file in this repository, relative to its root.")
-    type: ModelType = Field(ModelType.CUSTOM, description="custom_model, or mlflow_model for no-code deployments.")
-    description: str | None = Field(None, max_length=5000)
+    version: int = Field(description="Positive integer, unquoted, as `az ml model create --version`.")
+    path: str = Field(description="A folder or file in the project, relative to its directory.")
+    type: ModelType = Field(description="custom_model (runs the code it names) or mlflow_model (a folder with an MLmodel file).")
+    description: str | None = Field(None, max_length=5000, description="Shown on the registered model version.")
+    code: str | None = Field(None, description="Project folder with the scoring code this model runs with.")
+    scoring_script: str | None = Field(None, description="The script in code that defines init() and run(); a path relative to code.")
+    environment: str | None = Field(
+        None, description="The environment this model runs in: an entry of environments, or azureml:<name>:<version>."
+    )
+
+    _version = field_validator("version", mode="before")(lambda value: positive_integer_version(value))
 
     @field_validator("path")
     @classmethod
@@ -112,8 +178,24 @@ class CatalogModelConfig(ConfigModel):
         repository_path(value, "any")
         return value
 
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        if value is not None:
+            repository_path(value, "folder")
+        return value
+
     @model_validator(mode="after")
-    def _mlflow_layout(self) -> CatalogModelConfig:
+    def _script_and_layout(self) -> CatalogModelConfig:
+        if self.code is not None and self.scoring_script is None:
+            raise ValueError(f"scoringScript: is required with code (the file in {self.code} that defines init() and run())")
+        if self.scoring_script is not None:
+            if self.code is None:
+                raise ValueError("code: scoringScript names a file of a code folder: add code, the folder it is in")
+            try:
+                script_in_folder(self.code_path, self.scoring_script)
+            except ValueError as error:
+                raise ValueError(f"scoringScript: {error}") from None
         # Azure reads an MLflow model's signature and flavors from the MLmodel file at the folder's root.
         if self.type is ModelType.MLFLOW and not (self.files_path / "MLmodel").is_file():
             raise ValueError(f"path: an mlflow_model is a folder with an MLmodel file at its root ({self.path} has none)")
@@ -121,7 +203,11 @@ class CatalogModelConfig(ConfigModel):
 
     @property
     def files_path(self) -> Path:
-        return (REPO / self.path).resolve()
+        return (project_dir() / self.path).resolve()
+
+    @property
+    def code_path(self) -> Path | None:
+        return (project_dir() / self.code).resolve() if self.code else None
 
     @property
     def reference(self) -> str:
@@ -133,8 +219,8 @@ class CatalogEnvironmentConfig(ConfigModel):
 
     name: AssetName = Field(description="Environment name in the workspace.")
     image: str = Field(description="Base image pinned by tag or digest, e.g. mcr.microsoft.com/azureml/<image>:<dated tag>.")
-    conda_file: str | None = Field(None, description="A conda YAML file in this repository, relative to its root.")
-    description: str | None = Field(None, max_length=5000)
+    conda_file: str | None = Field(None, description="A conda YAML file in the project, relative to its directory.")
+    description: str | None = Field(None, max_length=5000, description="Shown on the registered environment version.")
 
     @field_validator("image")
     @classmethod
@@ -156,37 +242,18 @@ class CatalogEnvironmentConfig(ConfigModel):
         return value
 
     @property
+    def conda_path(self) -> Path | None:
+        return (project_dir() / self.conda_file).resolve() if self.conda_file else None
+
+    @property
     def version(self) -> str:
         """Content hash of image and conda file: environment versions may be strings, so no lock is needed."""
-        conda = (REPO / self.conda_file).read_bytes() if self.conda_file else b""
+        conda = self.conda_path.read_bytes() if self.conda_path else b""
         return short_version(("conda", conda), ("image", self.image.encode()))
 
     @property
     def reference(self) -> str:
         return f"{self.name}:{self.version}"
-
-
-# The shipped sample: what a deployment runs when it names nothing.
-SAMPLE_MODEL = CatalogModelConfig(
-    name="sklearn-regression",
-    version=1,
-    path="ml/model-1/model",
-    description="Ridge regression (alpha 0.5) over 10 features, trained by ml/train_model.py",
-)
-SAMPLE_ONLINE_CODE = ("ml/onlinescoring", "score_managedidentity.py")
-SAMPLE_BATCH_CODE = ("ml/batchscoring", "batch_driver.py")
-SAMPLE_ONLINE_ENVIRONMENT = CatalogEnvironmentConfig(
-    name="sklearn-scoring",
-    image=ONLINE_IMAGE,
-    conda_file="ml/environment/conda.yaml",
-    description="Online scoring: the base image plus ml/environment/conda.yaml",
-)
-SAMPLE_BATCH_ENVIRONMENT = CatalogEnvironmentConfig(
-    name="sklearn-batch",
-    image=BATCH_IMAGE,
-    conda_file="ml/environment/batch-conda.yaml",
-    description="Batch scoring: the base image plus ml/environment/batch-conda.yaml (Azure ML's batch runtime packages)",
-)
 
 
 @dataclass(frozen=True)
@@ -203,6 +270,11 @@ class AssetRef:
     def label(self) -> str:
         where = {"catalog": "repository", "workspace": "workspace", "registry": f"registry {self.registry}"}[self.kind]
         return f"{self.name}:{self.version} ({where})"
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name.casefold(), [k.casefold() for k in known], n=1, cutoff=0.6)
+    return f"; did you mean {quote(next(k for k in known if k.casefold() == close[0]))}?" if close else ""
 
 
 def parse_model_reference(value: str, catalog: list[CatalogModelConfig]) -> AssetRef:
@@ -227,9 +299,10 @@ def parse_model_reference(value: str, catalog: list[CatalogModelConfig]) -> Asse
     known = ", ".join(m.reference for m in catalog) or "none"
     if len(candidates) > 1:
         raise ValueError(f"{value!r} matches versions {', '.join(m.reference for m in candidates)} in models: name one as <name>:<version>")
+    hint = _did_you_mean(value, [m.reference for m in catalog] + [m.name for m in catalog]) if catalog else ""
     raise ValueError(
-        f"{value!r} is not in models (entries: {known}); for a model already registered use azureml:<name>:<version>, "
-        "for a registry model azureml://registries/<registry>/models/<name>/versions/<version>"
+        f"{value!r} is not in models (entries: {known}){hint}; add a models entry, or for a model already registered use "
+        "azureml:<name>:<version>, for a registry model azureml://registries/<registry>/models/<name>/versions/<version>"
     )
 
 
@@ -249,8 +322,9 @@ def parse_environment_reference(value: str, catalog: list[CatalogEnvironmentConf
         entry = candidates[0]
         return AssetRef("catalog", entry.name, entry.version, entry=entry)
     known = ", ".join(e.name for e in catalog) or "none"
+    hint = _did_you_mean(value, [e.name for e in catalog]) if catalog else ""
     raise ValueError(
-        f"{value!r} is not in environments (entries: {known}); for an environment already registered use "
+        f"{value!r} is not in environments (entries: {known}){hint}; add an environments entry, or for an environment already registered use "
         "azureml:<name>:<version>, for a registry environment azureml://registries/<registry>/environments/<name>/versions/<version>"
     )
 
@@ -274,77 +348,104 @@ def _check(pattern: re.Pattern, part: str, value: str, what: str) -> None:
 
 @dataclass(frozen=True)
 class DeploymentAssets:
-    """What one deployment runs. MLflow models carry no code and no environment: Azure builds both."""
+    """What one deployment runs. A no-code (MLflow) deployment carries no code and no environment: Azure builds both."""
 
     model: AssetRef
-    code: Path | None  # a repository folder, registered as a code asset
-    scoring_script: str | None
+    code: Path | None  # a project folder, registered as a code asset
+    scoring_script: str | None  # relative to code, posix
     environment: AssetRef | None
+    model_type: ModelType = ModelType.CUSTOM
 
 
 def resolve_deployment_assets(
-    model: str | None,
+    model: str,
     code: str | None,
     scoring_script: str | None,
     environment: str | None,
     models: list[CatalogModelConfig],
     environments: list[CatalogEnvironmentConfig],
-    batch: bool,
+    model_type: ModelType | None = None,
 ) -> DeploymentAssets:
-    """The assets of one deployment from its four keys; ValueError names the key at fault (`key: message`)."""
-    sample_code, sample_script = SAMPLE_BATCH_CODE if batch else SAMPLE_ONLINE_CODE
-    sample_environment = SAMPLE_BATCH_ENVIRONMENT if batch else SAMPLE_ONLINE_ENVIRONMENT
-    if model is None:
-        ref = AssetRef("catalog", SAMPLE_MODEL.name, str(SAMPLE_MODEL.version), entry=SAMPLE_MODEL)
+    """The assets of one deployment from its keys and its model's catalog entry; ValueError names the key
+    at fault (`key: message`). Nothing is filled in that neither names."""
+    try:
+        ref = parse_model_reference(model, models)
+    except ValueError as error:
+        raise ValueError(f"model: {error}") from None
+    entry = ref.entry if isinstance(ref.entry, CatalogModelConfig) else None
+    where = f"models entry {ref.name}:{ref.version}"
+    if entry is not None:
+        if model_type is not None and model_type is not entry.type:
+            raise ValueError(f"modelType: {where} is a {entry.type.value}: remove modelType (the models entry states the type)")
+        kind = entry.type
+    elif model_type is None:
+        raise ValueError(
+            f"modelType: {model} is a referenced model, so state its type: custom_model (it runs the code and scoringScript "
+            "you name) or mlflow_model (without code, a no-code deployment: Azure builds the scoring code and environment)"
+        )
     else:
-        try:
-            ref = parse_model_reference(model, models)
-        except ValueError as error:
-            raise ValueError(f"model: {error}") from None
-    mlflow = isinstance(ref.entry, CatalogModelConfig) and ref.entry.type is ModelType.MLFLOW
-    if mlflow:
-        named = [k for k, v in (("code", code), ("scoringScript", scoring_script), ("environment", environment)) if v is not None]
-        if named:
-            raise ValueError(
-                f"{named[0]}: {ref.name}:{ref.version} is an mlflow_model: Azure builds its scoring code and environment "
-                "(no-code deployment), so the deployment names neither code, scoringScript nor environment"
-            )
-        return DeploymentAssets(ref, None, None, None)
-    if ref.kind != "catalog" and code is None and scoring_script is None and environment is None:
-        # As in `az ml` deployment YAML: a registered model with neither code nor environment is a no-code (MLflow) deployment.
-        return DeploymentAssets(ref, None, None, None)
-    if code is None:
-        code_path = REPO / sample_code
-        if scoring_script is None:
-            scoring_script = sample_script
-    else:
+        kind = model_type
+    if code is not None:
         try:
             code_path = repository_path(code, "folder")
         except ValueError as error:
             raise ValueError(f"code: {error}") from None
         if scoring_script is None:
             raise ValueError(f"scoringScript: is required with code (the file in {code} that defines init() and run())")
-    try:
-        script_exists = (code_path / scoring_script).is_file() and "/" not in scoring_script and "\\" not in scoring_script
-    except (OSError, ValueError):
-        script_exists = False
-    if not script_exists:
-        shipped = ", ".join(sorted(p.name for p in code_path.glob("*.py"))) or "none"
-        folder = code_path.relative_to(REPO).as_posix()
-        raise ValueError(f"scoringScript: {scoring_script!r} must name a file in {folder} (Python files there: {shipped})")
-    if environment is None:
-        env_ref = AssetRef("catalog", sample_environment.name, sample_environment.version, entry=sample_environment)
     else:
+        code_path = entry.code_path if entry else None
+        scoring_script = scoring_script or (entry.scoring_script if entry else None)
+        if code_path is None and scoring_script is not None:
+            raise ValueError("code: scoringScript names a file of a code folder: add code, the folder it is in")
+    if code_path is not None:
         try:
-            env_ref = parse_environment_reference(environment, environments)
+            scoring_script = script_in_folder(code_path, scoring_script)
         except ValueError as error:
-            raise ValueError(f"environment: {error}") from None
-    return DeploymentAssets(ref, code_path, scoring_script, env_ref)
+            raise ValueError(f"scoringScript: {error}") from None
+    environment = environment if environment is not None else entry.environment if entry else None
+    if code_path is None:
+        if kind is ModelType.CUSTOM:
+            raise ValueError(f"code: {_no_code(ref, entry, models)}")
+        if environment is not None:
+            raise ValueError(
+                "environment: a no-code mlflow_model deployment runs in the environment Azure builds; "
+                "name code and scoringScript too to run your own scoring script in this environment"
+            )
+        return DeploymentAssets(ref, None, None, None, kind)
+    if environment is None:
+        raise ValueError(
+            f"environment: scoring code runs in an environment you name: add environment here"
+            f"{' or to the ' + where if entry else ''} (an entry of environments, or azureml:<name>:<version>)"
+        )
+    try:
+        env_ref = parse_environment_reference(environment, environments)
+    except ValueError as error:
+        raise ValueError(f"environment: {error}") from None
+    return DeploymentAssets(ref, code_path, scoring_script, env_ref, kind)
+
+
+def _no_code(ref: AssetRef, entry: CatalogModelConfig | None, models: list[CatalogModelConfig]) -> str:
+    """Why a custom model without code is refused, and the two ways out."""
+    if entry is None:
+        return (
+            f"{ref.label} is a custom_model and no code is named: add code and scoringScript to the deployment, "
+            "or set modelType: mlflow_model for a no-code deployment of an MLflow model"
+        )
+    index = models.index(entry)
+    mlflow_hint = (
+        f"; {entry.path} has an MLmodel file: if it is an MLflow model, set models[{index}].type: mlflow_model"
+        if (entry.files_path / "MLmodel").is_file()
+        else ""
+    )
+    return (
+        f"{ref.label} is a custom_model and no code is named: add code and scoringScript to the deployment, "
+        f"or to models[{index}] so every deployment of it runs them{mlflow_hint}"
+    )
 
 
 def read_model_lock(path: Path | None = None) -> dict[str, dict[str, str]]:
     """`{model name: {version: "sha256:<hex>"}}` from the committed lock file (empty when there is none)."""
-    path = path or MODEL_LOCK_FILE
+    path = path or model_lock_file()
     if not path.is_file():
         return {}
     document = json.loads(path.read_text())
@@ -357,7 +458,7 @@ def lock_problem(entry: CatalogModelConfig, lock: dict[str, dict[str, str]]) -> 
     actual = "sha256:" + content_sha256(entry.files_path)
     if locked is None:
         return (
-            f"{entry.reference} is not in ml/models.lock.json: run `azureml-endpoints model-lock --add` and commit the lock file "
+            f"{entry.reference} is not in {MODEL_LOCK}: run `azureml-endpoints model-lock --add` and commit the lock file "
             "(a registered version can never change content)"
         )
     if locked != actual:

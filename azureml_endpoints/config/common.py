@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 from pydantic import ValidationInfo
 
 from azureml_endpoints.config.base import quote, unique_ignoring_case
 
 MODEL_KEY_HELP = (
-    "azureml:<name>:<version> (registered), azureml://registries/<registry>/models/<name>/versions/<version>, "
-    "or an entry of models (<name> or <name>:<version>); default the shipped sample model"
+    "Required. An entry of models (<name> or <name>:<version>), azureml:<name>:<version> (registered), or "
+    "azureml://registries/<registry>/models/<name>/versions/<version>"
 )
+MODEL_TYPE_HELP = "custom_model or mlflow_model; required for an azureml: or registry model (the models entry states its own)."
+CODE_KEY_HELP = "Project folder with the scoring code; default the model's models entry's code."
+SCORING_SCRIPT_HELP = "The script that defines init() and run(), relative to code (subfolders allowed); default the models entry's."
 ENVIRONMENT_KEY_HELP = (
     "azureml:<name>:<version>, azureml://registries/<registry>/environments/<name>/versions/<version>, "
-    "or an entry of environments; default the shipped environment"
+    "or an entry of environments; default the models entry's environment"
 )
+# `az ml` deployment YAML keys ("CLI (v2) managed online deployment YAML schema", "CLI (v2) batch deployment
+# YAML schema") that mean something else in a stack, with what to write instead. Keys that are only spelled
+# differently (instance_type) are caught for every model by ConfigModel.
+AZ_ML_DEPLOYMENT_KEYS = {
+    "endpoint_name": "remove it: a deployment belongs to the endpoint it is listed under",
+    "app_insights_enabled": "write monitoring.appInsightsEnabled on the stack instead",
+    "scale_settings": "write instanceCount, or autoscale (Azure Monitor autoscale), instead",
+    "compute": "write compute on the batch endpoint instead (its deployments run on the endpoint's cluster)",
+    "resources": "write instanceCount instead (the cluster's vmSize is the batch endpoint's compute)",
+    "$schema": "remove it: stack config is validated by this product, not by the az ml schema",
+}
 # Variables the program sets on every deployment; a stack may not override them.
 RESERVED_ENV_VARS = ("STORAGE_ACCOUNT_NAME", "STORAGE_CONTAINER_NAME", "FILE_NAME", "STORAGE_BLOB_ENDPOINT", "UAI_CLIENT_ID")
 
@@ -44,3 +60,34 @@ def names_exist(split: dict[str, int], info: ValidationInfo) -> None:
     unknown = sorted(set(split) - known)
     if unknown:
         raise ValueError(f"names deployments that do not exist: {', '.join(map(quote, unknown))} (deployments: {', '.join(sorted(known))})")
+
+
+def az_ml_deployment_spellings(data: Any) -> Any:
+    """`code_configuration: {code, scoring_script}` read as code and scoringScript (az ml YAML pasted into a stack);
+    other az ml keys with a stack equivalent refused, saying what to write instead."""
+    if not isinstance(data, Mapping):
+        return data
+    for key, instead in AZ_ML_DEPLOYMENT_KEYS.items():
+        if key in data:
+            raise ValueError(f"{key}: an az ml deployment key; {instead}")
+    if isinstance(data.get("model"), Mapping):
+        raise ValueError(
+            "model: an inline model ({path: ...}) is a models entry here: add {name, version, path, type} under models "
+            "and write model: <name>:<version>"
+        )
+    if "code_configuration" not in data:
+        return data
+    configuration = data["code_configuration"]
+    given = [k for k in ("code", "scoringScript", "scoring_script") if k in data]
+    if given:
+        raise ValueError(f"code_configuration: also {', '.join(given)} given; write either code_configuration or code and scoringScript")
+    if not isinstance(configuration, Mapping) or set(configuration) - {"code", "scoring_script", "scoringScript"}:
+        raise ValueError("code_configuration: is {code: <project folder>, scoring_script: <file in it>}")
+    code = configuration.get("code")
+    if isinstance(code, str) and code.startswith("azureml:"):
+        raise ValueError(
+            "code_configuration.code: a registered code asset is not deployed from here; name the project folder it was made from"
+        )
+    rest = {k: v for k, v in data.items() if k != "code_configuration"}
+    script = configuration.get("scoring_script", configuration.get("scoringScript"))
+    return {**rest, **({"code": code} if code is not None else {}), **({"scoringScript": script} if script is not None else {})}

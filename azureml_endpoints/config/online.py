@@ -15,17 +15,22 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from azureml_endpoints.azure.skus import ONLINE_SKUS, sku_cores
 from azureml_endpoints.config.base import ConfigModel, iso_duration, quote, unique_ignoring_case
+from azureml_endpoints.config.catalog import ModelType
 from azureml_endpoints.config.common import (
+    CODE_KEY_HELP,
     ENVIRONMENT_KEY_HELP,
     MODEL_KEY_HELP,
+    MODEL_TYPE_HELP,
     RESERVED_ENV_VARS,
+    SCORING_SCRIPT_HELP,
     IdentityType,
     PublicNetworkAccess,
+    az_ml_deployment_spellings,
     deployment_names_unique,
     names_exist,
 )
 from azureml_endpoints.config.names import DeploymentName, EndpointName, EntraObjectId, GroupDisplayName, UserAssignedIdentityName
-from azureml_endpoints.config.operability import AutoscaleConfig, DataCollectorConfig
+from azureml_endpoints.config.operability import MAX_INSTANCES_PER_DEPLOYMENT, AutoscaleConfig, DataCollectorConfig
 
 # "CLI (v2) managed online deployment YAML schema": request_settings.request_timeout_ms allows at most
 # 180000 ms (PT3M).
@@ -79,15 +84,24 @@ class OnlineDeploymentConfig(ConfigModel):
     name: DeploymentName = Field(description="Deployment name, e.g. blue or green.")
     instance_type: str = Field(description="Managed online endpoint VM SKU, e.g. Standard_DS3_v2.")
     instance_count: int | None = Field(
-        None, ge=1, le=100, description="Instances (the deployment sku capacity); 3 or more for high availability. Not with autoscale."
+        None,
+        ge=1,
+        le=MAX_INSTANCES_PER_DEPLOYMENT,
+        description="Instances (the deployment sku capacity), at most 50 (Azure's per-deployment limit); 3 or more for "
+        "high availability. Not with autoscale.",
     )
-    model: str | None = Field(None, description=MODEL_KEY_HELP)
-    code: str | None = Field(None, description="Repository folder with the scoring code (default ml/onlinescoring).")
-    scoring_script: str | None = Field(None, description="Script in the code folder (default score_managedidentity.py).")
+    model: str = Field(description=MODEL_KEY_HELP)
+    model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
+    code: str | None = Field(None, description=CODE_KEY_HELP)
+    scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
-    request_settings: RequestSettingsConfig | None = None
-    liveness_probe: ProbeConfig | None = None
-    readiness_probe: ProbeConfig | None = None
+    request_settings: RequestSettingsConfig | None = Field(
+        None, description="Scoring timeout, concurrency and queue wait; Azure's defaults when not set."
+    )
+    liveness_probe: ProbeConfig | None = Field(
+        None, description="When Azure restarts an instance whose scoring server stopped answering; Azure's defaults when not set."
+    )
+    readiness_probe: ProbeConfig | None = Field(None, description="When an instance receives traffic; Azure's defaults when not set.")
     environment_variables: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     autoscale: AutoscaleConfig | None = Field(None, validate_default=True, description="Azure Monitor autoscale; replaces instanceCount.")
     data_collector: DataCollectorConfig | None = Field(None, description="Collect model inputs/outputs to the workspace blob store.")
@@ -127,6 +141,11 @@ class OnlineDeploymentConfig(ConfigModel):
             raise ValueError(f"{', '.join(clash)} are set by the program and cannot be overridden")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _az_ml(cls, data: Any) -> Any:
+        return az_ml_deployment_spellings(data)
+
 
 class CallersConfig(ConfigModel):
     """Entra groups whose members may score an Entra-token endpoint (the invoker role at endpoint scope)."""
@@ -155,7 +174,7 @@ class OnlineEndpointConfig(ConfigModel):
     auth_mode: AuthMode = Field(description="Key, AMLToken or AADToken (Entra).")
     public_network_access: PublicNetworkAccess | None = Field(None, description="Enabled or Disabled; prod must state it.")
     protect: bool = Field(False, description="Protect the endpoint from deletion and replacement (always on in prod).")
-    description: str | None = None
+    description: str | None = Field(None, description="Shown on the endpoint in Azure.")
     deployments: list[OnlineDeploymentConfig] = Field(min_length=1, description="Deployments of the endpoint.")
     traffic: dict[str, int] = Field(description="Live traffic per deployment in percent; integers summing to 100.")
     mirror_traffic: dict[str, int] = Field(default_factory=dict, description="Mirrored traffic per deployment in percent.")

@@ -43,9 +43,24 @@ DEPLOYMENT_METRICS = (
     "DiskUtilization",
     "DeploymentCapacity",
 )
-# Azure Monitor autoscale limits ("Understand autoscale settings"): a time grain from 1 minute to 12 hours, a
-# window from 5 minutes to 12 hours, a cool-down from 1 minute to 1 week.
+# Endpoint metrics with a `deployment` dimension (the same metric tables): a scale rule on one of them is filtered
+# to its own deployment, so green's latency does not scale blue. The others measure the whole endpoint.
+PER_DEPLOYMENT_ENDPOINT_METRICS = (
+    "RequestLatency",
+    "RequestLatency_P50",
+    "RequestLatency_P90",
+    "RequestLatency_P95",
+    "RequestLatency_P99",
+    "RequestsPerMinute",
+)
+# The only time grain the metric tables list for online endpoints and their deployments.
+METRIC_TIME_GRAIN = "PT1M"
+# Azure Monitor autoscale limits ("Understand autoscale settings"): a window from 5 minutes to 12 hours, a
+# cool-down from 1 minute to 1 week.
 _MINUTE = 60
+# "Manage and increase quotas and limits for resources with Azure Machine Learning" (managed online endpoints):
+# 50 instances per deployment by default; a raised limit needs a support request, and this constant raised with it.
+MAX_INSTANCES_PER_DEPLOYMENT = 50
 
 
 def _seconds(duration: str) -> float:
@@ -100,11 +115,10 @@ class AutoscaleRuleConfig(ConfigModel):
     change_count: int = Field(1, ge=1, le=100, description="Instances added or removed when the rule fires.")
     statistic: MetricStatistic = Field(MetricStatistic.AVERAGE, description="How instances' values combine per time grain.")
     time_aggregation: TimeAggregation = Field(TimeAggregation.AVERAGE, description="How time grains combine over the window.")
-    time_grain: str = Field("PT1M", description="ISO 8601 granularity, 1 minute to 12 hours.")
+    time_grain: str = Field(METRIC_TIME_GRAIN, description="PT1M, the only grain online endpoint metrics are sampled at.")
     time_window: str = Field("PT5M", description="ISO 8601 window looked back on, 5 minutes to 12 hours.")
     cooldown: str = Field("PT5M", description="ISO 8601 wait after a scale action, 1 minute to 1 week.")
 
-    _grain = field_validator("time_grain")(_between(_MINUTE, 12 * 3600, "a time grain is 1 minute to 12 hours"))
     _window = field_validator("time_window")(_between(5 * _MINUTE, 12 * 3600, "a time window is 5 minutes to 12 hours"))
     _cooldown = field_validator("cooldown")(_between(_MINUTE, 7 * 86400, "a cool-down is 1 minute to 1 week"))
 
@@ -115,6 +129,26 @@ class AutoscaleRuleConfig(ConfigModel):
             raise ValueError(
                 f"'{value}' is not an online endpoint or deployment metric Azure Monitor publishes "
                 f"(endpoint: {', '.join(ENDPOINT_METRICS)}; deployment: {', '.join(DEPLOYMENT_METRICS)})"
+            )
+        return value
+
+    @field_validator("time_grain")
+    @classmethod
+    def _sampled_grain(cls, value: str) -> str:
+        if value != METRIC_TIME_GRAIN:
+            raise ValueError(
+                f"'{value}': online endpoint and deployment metrics are sampled at {METRIC_TIME_GRAIN} only (\"Supported "
+                'metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints" and ".../deployments")'
+            )
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _measures_one_deployment(cls, value: str) -> str:
+        if value in ENDPOINT_METRICS and value not in PER_DEPLOYMENT_ENDPOINT_METRICS:
+            raise ValueError(
+                f"'{value}' measures the whole endpoint (no deployment dimension): one deployment's scaler would react "
+                f"to every deployment's load; use {', '.join(PER_DEPLOYMENT_ENDPOINT_METRICS)} or a deployment metric"
             )
         return value
 
@@ -134,9 +168,17 @@ DEFAULT_AUTOSCALE_RULES = (
 
 
 class AutoscaleConfig(ConfigModel):
-    min_instances: int = Field(ge=1, le=100, description="Fewest instances the scaler keeps; 3 or more for high availability.")
-    max_instances: int = Field(ge=1, le=100, description="Most instances the scaler adds; the quota estimate reserves for these.")
-    default_instances: int = Field(ge=1, le=100, description="Instances when metrics are missing; the deployment starts with these.")
+    min_instances: int = Field(
+        ge=1, le=MAX_INSTANCES_PER_DEPLOYMENT, description="Fewest instances the scaler keeps; 3 or more for high availability."
+    )
+    max_instances: int = Field(
+        ge=1,
+        le=MAX_INSTANCES_PER_DEPLOYMENT,
+        description="Most instances the scaler adds (Azure's per-deployment limit is 50); the quota estimate reserves for these.",
+    )
+    default_instances: int = Field(
+        ge=1, le=MAX_INSTANCES_PER_DEPLOYMENT, description="Instances when metrics are missing; the deployment starts with these."
+    )
     rules: list[AutoscaleRuleConfig] = Field(
         default_factory=lambda: list(DEFAULT_AUTOSCALE_RULES),
         min_length=1,
@@ -152,6 +194,21 @@ class AutoscaleConfig(ConfigModel):
             raise ValueError(
                 f"defaultInstances ({self.default_instances}) must lie in [minInstances, maxInstances] "
                 f"([{self.min_instances}, {self.max_instances}])"
+            )
+        # Azure refuses a scale action larger than the range: InvalidActionValue, "scale value less than or equal to
+        # the difference between the capacity maximum and the capacity minimum" (Azure/bicep-types-az#1859). With
+        # minimum = maximum the range is 0, so it refuses every rule.
+        span = self.max_instances - self.min_instances
+        if span == 0:
+            raise ValueError(
+                f"minInstances = maxInstances ({self.min_instances}): Azure refuses every scale rule when the range is "
+                f"empty (InvalidActionValue); use instanceCount: {self.min_instances} instead of autoscale"
+            )
+        too_large = [f"rules[{i}].changeCount ({r.change_count})" for i, r in enumerate(self.rules) if r.change_count > span]
+        if too_large:
+            raise ValueError(
+                f"{', '.join(too_large)} exceeds maxInstances - minInstances ({span}): Azure refuses a scale action "
+                "larger than the range (InvalidActionValue)"
             )
         return self
 

@@ -7,34 +7,53 @@ live one module per concept beside this one; this module holds the stack root an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from azureml_endpoints.config.base import ConfigModel, KeyedErrors, quote, read_config, unique_ignoring_case, validate_config
+from azureml_endpoints.azure.clouds import BLOB_GROUP, VAULT_GROUP, WORKSPACE_GROUP, cloud_name
+from azureml_endpoints.config.base import (
+    ConfigModel,
+    KeyedErrors,
+    SettingsError,
+    config_key,
+    quote,
+    read_config,
+    unique_ignoring_case,
+    validate_config,
+)
 from azureml_endpoints.config.batch import BatchEndpointConfig
 from azureml_endpoints.config.catalog import (
-    SAMPLE_MODEL,
     CatalogEnvironmentConfig,
     CatalogModelConfig,
     DeploymentAssets,
+    code_identity,
     lock_problem,
+    parse_environment_reference,
+    project_relative,
     read_model_lock,
     resolve_deployment_assets,
 )
+from azureml_endpoints.config.common import PublicNetworkAccess
 from azureml_endpoints.config.names import TAG_NAME
+from azureml_endpoints.config.network import IsolationMode, NetworkConfig, isolation_step, zone_problems
 from azureml_endpoints.config.online import OnlineEndpointConfig
 from azureml_endpoints.config.operability import MonitoringConfig
 from azureml_endpoints.config.storage import DataStorageConfig
-from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
+from azureml_endpoints.config.workspace import RegistrySku, WorkspaceConfig, WorkspaceIdentityType
 
 CONFIG_NAMESPACE = "azureml-endpoints"
 # "Use tags to organize your Azure resources" (Limitations): at most 50 tag name-value pairs per resource;
 # tag names at most 512 characters, 128 for storage accounts (every stack tags its data account); values at
 # most 256; tag names are case-insensitive.
 MAX_TAGS = 50
+# "Autoscale Settings - Create Or Update" (Azure Monitor REST): "A maximum of 15 tags can be provided for a
+# resource", keys of at most 128 characters, values of at most 256. Every autoscale setting carries the stack tags.
+MAX_AUTOSCALE_SETTING_TAGS = 15
 STORAGE_TAG_NAME_LENGTH = 128
 TAG_VALUE_LENGTH = 256
 PROGRAM_TAGS = ("environment", "stack", "managed-by")  # added by StackConfig.tags_for
@@ -49,8 +68,10 @@ class Environment(str, Enum):
 class StackConfig(ConfigModel):
     environment: Environment = Field(description="dev, staging or prod; prod always protects endpoints.")
     tags: dict[str, str] = Field(description="Tags on every taggable resource; must include owner.")
-    workspace: WorkspaceConfig
-    data_storage: DataStorageConfig
+    workspace: WorkspaceConfig = Field(
+        description="The Azure ML workspace the endpoints live in: looked up by name, or created (create: true)."
+    )
+    data_storage: DataStorageConfig = Field(description="The storage account and container holding the data the scoring scripts read.")
     role_propagation_seconds: int = Field(
         120, ge=0, le=900, description="Wait after role assignments before deployments start (Azure RBAC propagation)."
     )
@@ -64,6 +85,13 @@ class StackConfig(ConfigModel):
         "written by `azureml-endpoints baseline --program-config` from the stack's state.",
     )
     monitoring: MonitoringConfig | None = Field(None, description="Logs, Application Insights and alerts for online endpoints.")
+    network: NetworkConfig | None = Field(
+        None, description="Private end to end: managed network, private endpoints, DNS (docs/private-networking.md)."
+    )
+    network_isolation_baseline: dict[str, str] = Field(
+        default_factory=dict,
+        description="resourceGroup/workspace (lowercase) -> the managed network isolation mode the workspace has in Azure now.",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -114,7 +142,7 @@ class StackConfig(ConfigModel):
         )
         return value
 
-    @field_validator("monitoring", mode="before")
+    @field_validator("monitoring", "network", mode="before")
     @classmethod
     def _empty_monitoring_is_none(cls, value: Any) -> Any:
         # Pulumi.yaml declares {} as the default (the CLI requires one for an optional key): it means no monitoring.
@@ -139,24 +167,61 @@ class StackConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _autoscale_setting_tags(self) -> StackConfig:
+        """An autoscale setting takes fewer tags than other resources, and it carries the stack's tags."""
+        total = len(self.tags) + len(PROGRAM_TAGS)
+        if total > MAX_AUTOSCALE_SETTING_TAGS and any(d.autoscale for e in self.online_endpoints for d in e.deployments):
+            raise KeyedErrors(
+                [
+                    (
+                        ("tags",),
+                        f"{len(self.tags)} tags plus the program's {len(PROGRAM_TAGS)} exceed the {MAX_AUTOSCALE_SETTING_TAGS} "
+                        f'an autoscale setting takes ("Autoscale Settings - Create Or Update"); with autoscale keep at most '
+                        f"{MAX_AUTOSCALE_SETTING_TAGS - len(PROGRAM_TAGS)}",
+                    )
+                ]
+            )
+        return self
+
+    @model_validator(mode="after")
     def _assets_resolve(self) -> StackConfig:
-        """Every deployment's model, code and environment resolve, and every shipped model matches the lock file."""
+        """Every deployment's model, code and environment resolve, every models entry's environment resolves,
+        and every shipped model matches the lock file."""
         errors = []
+        for index, entry in enumerate(self.models):
+            if entry.environment is not None:
+                try:
+                    parse_environment_reference(entry.environment, self.environments)
+                except ValueError as error:
+                    errors.append((("models", index, "environment"), str(error)))
+        if errors:  # a deployment of such an entry would repeat the error
+            raise KeyedErrors(errors)
+        code_folders: dict[tuple[str, str], Path] = {}
         for key, _ in self._deployments():
             try:
-                self._resolve(*key)
+                assets = self._resolve(*key)
             except ValueError as error:
                 field, _, message = str(error).partition(": ")
                 errors.append(((*self._location(*key), field), message))
+                continue
+            if assets.code is None:
+                continue
+            # Two folders with the same name and the same files would be one Azure code asset (name, content version).
+            identity = code_identity(assets.code)
+            other = code_folders.setdefault(identity, assets.code)
+            if other != assets.code:
+                errors.append(
+                    (
+                        (*self._location(*key), "code"),
+                        f"{project_relative(assets.code)} and {project_relative(other)} hold the same files under the same folder "
+                        f"name, so both would be code asset {identity[0]}:{identity[1]}: name one of the two folders in both deployments",
+                    )
+                )
         lock = read_model_lock()
         for index, entry in enumerate(self.models):
             problem = lock_problem(entry, lock)
             if problem:
                 errors.append((("models", index, "version"), problem))
-        if self.uses_sample_model() and all(m.reference != SAMPLE_MODEL.reference for m in self.models):
-            problem = lock_problem(SAMPLE_MODEL, lock)
-            if problem:
-                errors.append(((), f"the shipped sample model: {problem}"))
         if errors:
             raise KeyedErrors(errors)
         return self
@@ -177,9 +242,7 @@ class StackConfig(ConfigModel):
     def _resolve(self, kind: str, endpoint: int, deployment: int) -> DeploymentAssets:
         endpoints = self.online_endpoints if kind == "online" else self.batch_endpoints
         d = endpoints[endpoint].deployments[deployment]
-        return resolve_deployment_assets(
-            d.model, d.code, d.scoring_script, d.environment, self.models, self.environments, batch=kind == "batch"
-        )
+        return resolve_deployment_assets(d.model, d.code, d.scoring_script, d.environment, self.models, self.environments, d.model_type)
 
     def deployment_assets(self) -> dict[tuple[str, str, str], DeploymentAssets]:
         """(online|batch, endpoint name, deployment name) -> what that deployment runs."""
@@ -187,9 +250,6 @@ class StackConfig(ConfigModel):
         return {
             (kind, endpoints[kind][e].name, deployment.name): self._resolve(kind, e, d) for (kind, e, d), deployment in self._deployments()
         }
-
-    def uses_sample_model(self) -> bool:
-        return any(d.model is None for _, d in self._deployments())
 
     @model_validator(mode="after")
     def _workspace_identity_only_grows(self) -> StackConfig:
@@ -205,6 +265,60 @@ class StackConfig(ConfigModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _private_end_to_end(self) -> StackConfig:
+        """With network set, nothing the stack creates stays reachable from the internet, each refusal at its key."""
+        if self.network is None:
+            return self
+        errors = []
+        w = self.workspace
+        if w.create and w.public_network_access is not PublicNetworkAccess.DISABLED:
+            errors.append((("workspace", "publicNetworkAccess"), "must be Disabled: the stack is private (network)"))
+        if w.create and w.container_registry_sku is not RegistrySku.PREMIUM:
+            errors.append(
+                (("workspace", "containerRegistrySku"), "must be Premium: only Premium registries take private endpoints (network)")
+            )
+        for index, endpoint in enumerate(self.online_endpoints):
+            if endpoint.public_network_access is not PublicNetworkAccess.DISABLED:
+                errors.append((("onlineEndpoints", index, "publicNetworkAccess"), "must be Disabled: the stack is private (network)"))
+        clusters = [e.compute.name for e in self.batch_endpoints]
+        build = self.network.image_build_compute
+        if w.create and build is None:
+            errors.append(
+                (("network", "imageBuildCompute"), "is required for a created workspace: a registry behind a network cannot build images")
+            )
+        elif build is not None and build not in clusters:
+            errors.append(
+                (("network", "imageBuildCompute"), f"{quote(build)} is not a batch endpoint's cluster ({', '.join(clusters) or 'none'})")
+            )
+        if errors:
+            raise KeyedErrors(errors)
+        return self
+
+    @model_validator(mode="after")
+    def _isolation_only_forward(self) -> StackConfig:
+        """Azure: managed network isolation cannot be disabled once enabled, nor loosened."""
+        baseline = {k.lower(): v for k, v in self.network_isolation_baseline.items()}
+        was = baseline.get(self.workspace.baseline_key)
+        now = self.network.isolation_mode if self.network else IsolationMode.DISABLED
+        if was in [m.value for m in IsolationMode] and isolation_step(was) > isolation_step(now.value):
+            raise KeyedErrors(
+                [
+                    (
+                        ("network", "isolationMode"),
+                        f"workspace '{self.workspace.name}' has managed network {was} in Azure (networkIsolationBaseline) and "
+                        f"isolation only moves forward (Disabled -> AllowInternetOutbound -> AllowOnlyApprovedOutbound): not {now.value}",
+                    )
+                ]
+            )
+        return self
+
+    def private_endpoint_groups(self) -> list[str]:
+        """The private endpoint groups the stack creates: the data storage's blob; a created workspace's own and its vault's."""
+        if self.network is None:
+            return []
+        return [BLOB_GROUP] + ([WORKSPACE_GROUP, VAULT_GROUP] if self.workspace.create else [])
+
     def tags_for(self, stack: str) -> dict[str, str]:
         """The tags every taggable resource carries."""
         return {**self.tags, "environment": self.environment.value, "stack": stack, "managed-by": "pulumi"}
@@ -218,6 +332,28 @@ def parse_settings(raw: Mapping[str, Any]) -> StackConfig:
     return validate_config(StackConfig, CONFIG_NAMESPACE, raw)
 
 
+def check_cloud(settings: StackConfig, cloud: str) -> StackConfig:
+    """Rules that need the cloud the provider deploys to (private DNS zone names differ per cloud)."""
+    if settings.network is not None:
+        problems = zone_problems(settings.network, cloud, settings.private_endpoint_groups())
+        if problems:
+            key = config_key(CONFIG_NAMESPACE, ("network", "dns", "zoneIds"))
+            raise SettingsError(f"invalid {CONFIG_NAMESPACE} config:\n  " + "\n  ".join(f"{key}: {p}" for p in problems))
+    return settings
+
+
+def provider_cloud(environment: str | None) -> str:
+    """The cloud azure-native deploys to: its `environment` setting, else ARM_ENVIRONMENT, else public."""
+    try:
+        return cloud_name(environment or os.environ.get("ARM_ENVIRONMENT"))
+    except ValueError as error:
+        raise SettingsError(f"azure-native:environment: {error}") from None
+
+
 def load_settings(config) -> StackConfig:
-    """Reads every setting from a `pulumi.Config` for the project namespace and validates it."""
-    return parse_settings(read_config(config, StackConfig))
+    """Reads every setting from a `pulumi.Config` for the project namespace and validates it, with the
+    provider's cloud (`azure-native:environment`) for the rules that depend on it."""
+    import pulumi
+
+    settings = parse_settings(read_config(config, StackConfig))
+    return check_cloud(settings, provider_cloud(pulumi.Config("azure-native").get("environment")))

@@ -6,7 +6,7 @@ from pydantic import Field, field_validator
 
 from azureml_endpoints.config.base import ConfigModel, shipped_file
 from azureml_endpoints.config.names import BlobContainerName, DatastoreName, StorageAccountName
-from azureml_endpoints.paths import DATA_DIR
+from azureml_endpoints.paths import DATA, data_dir
 
 
 class DataStorageConfig(ConfigModel):
@@ -17,4 +17,4 @@ class DataStorageConfig(ConfigModel):
         "endpointdata", description="Identity-based workspace datastore (no stored credentials) over the container."
     )
 
-    _file = field_validator("file_name")(shipped_file(DATA_DIR, "ml/data"))
+    _file = field_validator("file_name")(shipped_file(data_dir, DATA))

@@ -33,6 +33,12 @@ class WorkspaceIdentityType(str, Enum):
     SYSTEM_ASSIGNED_USER_ASSIGNED = "SystemAssigned,UserAssigned"
 
 
+class RegistrySku(str, Enum):
+    BASIC = "Basic"
+    STANDARD = "Standard"
+    PREMIUM = "Premium"
+
+
 class SystemDatastoresAuthMode(str, Enum):
     IDENTITY = "Identity"
     ACCESS_KEY = "AccessKey"
@@ -81,6 +87,7 @@ _CREATE_ONLY = (
     ("log_analytics_workspace_name", "logAnalyticsWorkspaceName", True),
     ("application_insights_name", "applicationInsightsName", True),
     ("public_network_access", "publicNetworkAccess", True),
+    ("container_registry_sku", "containerRegistrySku", False),
     ("identity", "identity", False),
     ("system_datastores_auth_mode", "systemDatastoresAuthMode", False),
     ("studio_data_preview", "studioDataPreview", False),
@@ -104,6 +111,10 @@ class WorkspaceConfig(ConfigModel):
     container_registry_name: ContainerRegistryName | None = Field(
         None, description="Container registry a created workspace gets (globally unique)."
     )
+    container_registry_sku: RegistrySku = Field(
+        RegistrySku.BASIC,
+        description="Tier of the created registry; only Premium can disable public network access or take a private endpoint.",
+    )
     log_analytics_workspace_name: LogAnalyticsName | None = Field(None, description="Log Analytics workspace behind Application Insights.")
     application_insights_name: AppInsightsName | None = Field(None, description="Application Insights component of a created workspace.")
     public_network_access: PublicNetworkAccess | None = Field(
@@ -126,6 +137,12 @@ class WorkspaceConfig(ConfigModel):
                 raise ValueError(f"create is true, so these keys are required: {', '.join(missing)}")
             if self.container_registry_id:
                 raise ValueError("containerRegistryId is for looked-up workspaces; a created workspace gets containerRegistryName")
+            # Azure's "Azure Container Registry service tiers": private endpoints and disabled public access are Premium only.
+            if self.public_network_access is PublicNetworkAccess.DISABLED and self.container_registry_sku is not RegistrySku.PREMIUM:
+                raise ValueError(
+                    f"containerRegistrySku {self.container_registry_sku.value} cannot disable public network access "
+                    "(publicNetworkAccess Disabled): only a Premium registry can; set containerRegistrySku: Premium"
+                )
             return self
         stray = [key for field, key, _ in _CREATE_ONLY if field in self.model_fields_set]
         if stray:

@@ -7,16 +7,23 @@ The mocks build ARM-format ids from the resource's real naming inputs, give iden
 client ids, return the `userAssignedIdentities` map Azure returns for an endpoint, and refuse what ARM
 refuses (an unknown workspace, a user-assigned identity id that does not exist). Numbers come back as
 the engine sends them (floats). Everything is derived from names, so two runs answer identically.
+
+One `ArmMocks` is one fake Azure: evaluate several configs with the same one (evaluate(..., azure=...)) to
+play successive `up`s. Every PUT is logged as sent (`puts`), after the engine's `ignoreChanges` (an ignored
+path takes the value sent last time, or is left out when there was none: pulumi/pulumi
+pkg/resource/deploy/step_generator.go), and an endpoint's traffic follows ARM's rules (online_endpoint below).
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
@@ -44,6 +51,8 @@ class FakeWorkspace:
     resource_group: str
     location: str = "westeurope"
     has_registry: bool = True
+    storage_account: str | None = None  # the ARM id a created workspace was given; derived from the name otherwise
+    isolation_mode: str = "Disabled"  # its managed network
 
     @property
     def id(self) -> str:
@@ -51,11 +60,15 @@ class FakeWorkspace:
 
     @property
     def storage_account_name(self) -> str:
+        if self.storage_account:
+            return self.storage_account.rsplit("/", 1)[-1]
         return ("st" + self.name.replace("-", "").replace("_", "").lower())[:24]
 
     @property
     def storage_account_id(self) -> str:
-        return rg_id(self.resource_group) + f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+        return (
+            self.storage_account or rg_id(self.resource_group) + f"/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+        )
 
     @property
     def registry_id(self) -> str:
@@ -73,6 +86,25 @@ def rg_id(resource_group: str) -> str:
 
 class ArmError(Exception):
     """What ARM would answer with an error status."""
+
+
+class ArmResponseError(grpc.RpcError):
+    """An invoke's error status as the engine hands it to the program: a gRPC error carrying the provider's
+    message, which for azure-native is azcore's ResponseError text ("RESPONSE 404: 404 Not Found", "ERROR CODE: ...")."""
+
+    def __init__(self, status: int, reason: str, code: str, message: str):
+        super().__init__(message)
+        self.text = f"RESPONSE {status}: {status} {reason}\nERROR CODE: {code}\n{message}"
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self.text
+
+
+def not_found(what: str) -> ArmResponseError:
+    return ArmResponseError(404, "Not Found", "ResourceNotFound", f"{what} was not found.")
 
 
 @dataclass
@@ -96,13 +128,17 @@ class Registration:
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
     additional_secret_outputs: list[str] = field(default_factory=list)
+    aliases: tuple[str, ...] = ()  # URNs this resource had under an earlier name (same type and parent)
 
 
 class ArmMocks(pulumi.runtime.Mocks):
     def __init__(self, workspaces: list[FakeWorkspace] | None = None):
         self.workspaces = {(w.resource_group.lower(), w.name.lower()): w for w in (workspaces or [])}
-        self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> outputs, for lookups across resources
+        self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> the resource as Azure holds it now
         self.calls: list[tuple[str, dict]] = []
+        self.puts: list[tuple[str, dict]] = []  # (ARM id, body) of every PUT, in order, as the engine sends it
+        self.sent: dict[tuple[str, str], dict] = {}  # (type, name) -> inputs sent last, for ignoreChanges
+        self.ignore_changes = threading.local()  # of the registration being answered (set by RecordingMonitor)
 
     # --- resources -------------------------------------------------------------------------------
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
@@ -112,7 +148,12 @@ class ArmMocks(pulumi.runtime.Mocks):
         answer = record(args.typ).answer if args.custom is not False else None
         if answer is None:  # components, dynamic and other non-Azure resources keep their inputs
             return f"{args.name}-id", inputs
+        previous = self.sent.get((args.typ, args.name))
+        if previous is not None:
+            inputs = _ignoring(inputs, previous, getattr(self.ignore_changes, "paths", ()))
+        self.sent[(args.typ, args.name)] = copy.deepcopy(inputs)
         resource_id, outputs = answer(self, inputs)
+        self.puts.append((resource_id, copy.deepcopy(inputs)))
         state = {**inputs, **outputs, "id": resource_id}
         self.by_id[resource_id.lower()] = state
         return resource_id, state
@@ -133,6 +174,24 @@ class ArmMocks(pulumi.runtime.Mocks):
                 f"resource group '{resource_group}' was not found."
             )
         return found
+
+
+def _ignoring(inputs: dict, previous: dict, paths) -> dict:
+    """The engine's `ignoreChanges` on an update: each ignored path keeps the value sent last time, or is left
+    out when none was sent (so a value the program never sent stays unsent)."""
+    for path in paths:
+        *parents, leaf = path.split(".")
+        old, new = previous, inputs
+        for part in parents:
+            old = old.get(part) if isinstance(old, dict) else None
+            new = new.setdefault(part, {}) if isinstance(new, dict) else None
+        if not isinstance(new, dict):
+            continue
+        if isinstance(old, dict) and leaf in old:
+            new[leaf] = copy.deepcopy(old[leaf])
+        else:
+            new.pop(leaf, None)
+    return inputs
 
 
 def _arm(resource_group: str, provider_path: str) -> str:
@@ -201,17 +260,42 @@ def _endpoint_identity(m: ArmMocks, identity: dict, rid: str) -> dict:
     raise ArmError(f"BadRequest: identity type '{kind}' is not supported on endpoints")
 
 
+def _deployments_of(m: ArmMocks, endpoint_id: str) -> set[str]:
+    prefix = endpoint_id.lower() + "/deployments/"
+    return {state["name"] for rid, state in m.by_id.items() if rid.startswith(prefix) and rid.count("/") == prefix.count("/")}
+
+
+def _split(m: ArmMocks, endpoint_id: str, properties: dict) -> tuple[dict, dict]:
+    """The split an endpoint PUT leaves: a PUT replaces the endpoint, and one without `traffic` sets every
+    deployment to 0 % (microsoft/genaiops-promptflow-template#182), one without `mirrorTraffic` clears the mirror.
+    ARM refuses a split naming a deployment that does not exist, or live traffic that does not sum to 100
+    ("Percentage of traffic from endpoint to divert to each deployment. Traffic values need to sum to 100.")."""
+    existing = _deployments_of(m, endpoint_id)
+    traffic = properties.get("traffic")
+    mirror = properties.get("mirrorTraffic") or {}
+    if traffic is None:
+        return {name: 0 for name in sorted(existing)}, mirror
+    unknown = sorted(set(traffic) - existing | set(mirror) - existing)
+    if unknown:
+        raise ArmError(f"BadRequest: traffic names deployments that do not exist: {', '.join(unknown)}")
+    if existing and sum(traffic.values()) not in (0, 100):
+        raise ArmError(f"BadRequest: traffic values need to sum to 100, not {sum(traffic.values())}")
+    return dict(traffic), dict(mirror)
+
+
 def online_endpoint(m: ArmMocks, i: dict):
     name = i["endpointName"]
     rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/onlineEndpoints/{name}")
     ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
     properties = dict(i["properties"])
+    traffic, mirror = _split(m, rid, properties)
     properties.update(
         {
             "provisioningState": "Succeeded",
             "scoringUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/score",
             "swaggerUri": f"https://{name}.{ws.location}.{FAKE_INFERENCE_SUFFIX}/swagger.json",
-            "traffic": {},
+            "traffic": traffic,
+            "mirrorTraffic": mirror,
         }
     )
     return rid, {
@@ -292,6 +376,16 @@ def asset_version(collection: str):
 
 
 def template_deployment(m: ArmMocks, i: dict):
+    """An incremental deployment PUTs each resource of its template: an online endpoint's split follows ARM's rules."""
+    for resource in i["properties"]["template"]["resources"]:
+        if resource["type"] != "Microsoft.MachineLearningServices/workspaces/onlineEndpoints":
+            continue
+        workspace, endpoint = resource["name"].split("/")
+        endpoint_id = _arm(i["resourceGroupName"], f"Microsoft.MachineLearningServices/workspaces/{workspace}/onlineEndpoints/{endpoint}")
+        current = _existing(m, endpoint_id, "online endpoint")
+        traffic, mirror = _split(m, endpoint_id, resource["properties"])
+        current["properties"] = {**current["properties"], **resource["properties"], "traffic": traffic, "mirrorTraffic": mirror}
+        m.puts.append((endpoint_id, copy.deepcopy(resource)))
     rid = _arm(i["resourceGroupName"], f"Microsoft.Resources/deployments/{i['deploymentName']}")
     properties = {**i["properties"], "provisioningState": "Succeeded"}
     return rid, {"name": i["deploymentName"], "type": "Microsoft.Resources/deployments", "properties": properties}
@@ -428,7 +522,21 @@ def ml_workspace(m: ArmMocks, i: dict):
     primary = i.get("primaryUserAssignedIdentity")
     if primary is not None and primary not in attached:
         raise ArmError(f"BadRequest: primaryUserAssignedIdentity '{primary}' is not one of the workspace's identities")
-    m.workspaces[(group.lower(), name.lower())] = FakeWorkspace(name=name, resource_group=group, location=i.get("location", "westeurope"))
+    managed = i.get("managedNetwork") or {}
+    isolation = managed.get("isolationMode", "Disabled")
+    if managed.get("outboundRules") and isolation == "Disabled":
+        raise ArmError("BadRequest: outbound rules need a managed network (isolationMode not Disabled)")
+    if i.get("publicNetworkAccess") == "Disabled" and isolation != "Disabled":
+        registry = m.by_id.get((i.get("containerRegistry") or "").lower()) or {}
+        if (registry.get("sku") or {}).get("name") not in (None, "Premium"):
+            raise ArmError("BadRequest: a workspace behind a managed network needs a Premium container registry for private endpoints")
+    m.workspaces[(group.lower(), name.lower())] = FakeWorkspace(
+        name=name,
+        resource_group=group,
+        location=i.get("location", "westeurope"),
+        storage_account=i.get("storageAccount"),
+        isolation_mode=isolation,
+    )
     return rid, {
         "name": name,
         "type": "Microsoft.MachineLearningServices/workspaces",
@@ -454,6 +562,82 @@ def resource_group_lock(m: ArmMocks, i: dict):
     return rid, {"name": i["lockName"], "type": "Microsoft.Authorization/locks"}
 
 
+def managed_network_rule(m: ArmMocks, i: dict):
+    """An outbound rule: the workspace has a managed network; FQDN rules only in AllowOnlyApprovedOutbound; a
+    private endpoint rule targets a resource that exists, with a sub-resource that resource type offers."""
+    ws = m.workspace(i["resourceGroupName"], i["workspaceName"])
+    rule = i["properties"]
+    if ws.isolation_mode == "Disabled":
+        raise ArmError(f"BadRequest: workspace '{ws.name}' has no managed network (isolationMode Disabled)")
+    if rule["type"] == "FQDN" and ws.isolation_mode != "AllowOnlyApprovedOutbound":
+        raise ArmError("BadRequest: FQDN outbound rules need isolationMode AllowOnlyApprovedOutbound")
+    if rule["type"] == "PrivateEndpoint":
+        destination = rule["destination"]
+        _existing(m, destination["serviceResourceId"], "private endpoint rule target")
+        _sub_resource(destination["serviceResourceId"], destination["subresourceTarget"])
+    rid = _arm(i["resourceGroupName"], f"{_workspace_path(i)}/outboundRules/{i['ruleName']}")
+    return rid, {
+        "name": i["ruleName"],
+        "type": "Microsoft.MachineLearningServices/workspaces/outboundRules",
+        "properties": {**rule, "status": "Active"},
+    }
+
+
+# "What is a private endpoint?" (Private-link resource): the group ids each target type offers.
+_GROUP_IDS = {
+    "microsoft.machinelearningservices/workspaces": ("amlworkspace",),
+    "microsoft.storage/storageaccounts": ("blob", "queue", "table", "file", "dfs", "web"),
+    "microsoft.keyvault/vaults": ("vault",),
+    "microsoft.containerregistry/registries": ("registry",),
+}
+
+
+def _sub_resource(target_id: str, group: str) -> None:
+    parts = target_id.strip("/").split("/")
+    kind = f"{parts[5]}/{parts[6]}".lower() if len(parts) > 6 else ""
+    if group not in _GROUP_IDS.get(kind, ()):
+        raise ArmError(f"PrivateLinkServiceGroupIdNotSupported: '{group}' is not a sub-resource of {kind or target_id}")
+
+
+def private_endpoint(m: ArmMocks, i: dict):
+    subnet = (i.get("subnet") or {}).get("id", "")
+    if "/subnets/" not in subnet:
+        raise ArmError(f"InvalidSubnetId: '{subnet}' is not a subnet id")
+    (connection,) = i["privateLinkServiceConnections"]
+    _existing(m, connection["privateLinkServiceId"], "private link resource")
+    (group,) = connection["groupIds"]
+    _sub_resource(connection["privateLinkServiceId"], group)
+    name = i["privateEndpointName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Network/privateEndpoints/{name}")
+    return rid, {"name": name, "type": "Microsoft.Network/privateEndpoints", "provisioningState": "Succeeded"}
+
+
+def private_dns_zone_group(m: ArmMocks, i: dict):
+    configs = i["privateDnsZoneConfigs"]
+    if len(configs) > 5:
+        raise ArmError("BadRequest: a private DNS zone group holds at most 5 zones")
+    rid = _arm(
+        i["resourceGroupName"],
+        f"Microsoft.Network/privateEndpoints/{i['privateEndpointName']}/privateDnsZoneGroups/{i['privateDnsZoneGroupName']}",
+    )
+    return rid, {"name": i["privateDnsZoneGroupName"], "type": "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"}
+
+
+def private_zone(m: ArmMocks, i: dict):
+    if i.get("location") != "global":
+        raise ArmError("BadRequest: private DNS zones are global (location 'global')")
+    name = i["privateZoneName"]
+    rid = _arm(i["resourceGroupName"], f"Microsoft.Network/privateDnsZones/{name}")
+    return rid, {"name": name, "type": "Microsoft.Network/privateDnsZones"}
+
+
+def virtual_network_link(m: ArmMocks, i: dict):
+    zone = _arm(i["resourceGroupName"], f"Microsoft.Network/privateDnsZones/{i['privateZoneName']}")
+    _existing(m, zone, "private DNS zone")
+    rid = f"{zone}/virtualNetworkLinks/{i['virtualNetworkLinkName']}"
+    return rid, {"name": i["virtualNetworkLinkName"], "type": "Microsoft.Network/privateDnsZones/virtualNetworkLinks"}
+
+
 def _existing(m: ArmMocks, resource_id: str, what: str) -> dict:
     """ARM refuses a setting whose target does not exist; the mocks know every resource the program created, and
     a storage account's `blobServices/default`, which exists with the account."""
@@ -476,6 +660,13 @@ def autoscale_setting(m: ArmMocks, i: dict):
             raise ArmError(f"BadRequest: autoscale capacity {profile['capacity']} must satisfy minimum <= default <= maximum")
         for rule in profile.get("rules", []):
             _existing(m, rule["metricTrigger"]["metricResourceUri"], "metric resource")
+            action = rule["scaleAction"]
+            if action["type"] == "ChangeCount" and int(action["value"]) > capacity["maximum"] - capacity["minimum"]:
+                # Azure/bicep-types-az#1859: what Azure answers for a change count larger than the range.
+                raise ArmError(
+                    "InvalidActionValue: For ChangeCount scale action, please provide a scale value less than or equal "
+                    "to the difference between the capacity maximum and the capacity minimum."
+                )
     name = i["autoscaleSettingName"]
     rid = _arm(i["resourceGroupName"], f"microsoft.insights/autoscalesettings/{name}")
     return rid, {"name": name, "type": "Microsoft.Insights/autoscaleSettings"}
@@ -532,6 +723,7 @@ def _get_workspace(m: ArmMocks, a: dict):
         "storageAccount": ws.storage_account_id,
         "workspaceId": ws.workspace_guid,
         "identity": {"type": "SystemAssigned", "principalId": fake_guid("principal", ws.id), "tenantId": TENANT_ID},
+        "managedNetwork": {"isolationMode": ws.isolation_mode},
     }
     if ws.has_registry:
         result["containerRegistry"] = ws.registry_id
@@ -556,6 +748,24 @@ def _get_datastore(m: ArmMocks, a: dict):
     }
 
 
+def _get_online_endpoint(m: ArmMocks, a: dict):
+    rid = _arm(a["resourceGroupName"], f"{_workspace_path(a)}/onlineEndpoints/{a['endpointName']}")
+    found = m.by_id.get(rid.lower())
+    if found is None:
+        raise not_found(
+            f"The Resource 'Microsoft.MachineLearningServices/workspaces/{a['workspaceName']}/onlineEndpoints/{a['endpointName']}'"
+        )
+    return copy.deepcopy(found)
+
+
+def _get_online_deployment(m: ArmMocks, a: dict):
+    endpoint = f"{_workspace_path(a)}/onlineEndpoints/{a['endpointName']}"
+    found = m.by_id.get(_arm(a["resourceGroupName"], f"{endpoint}/deployments/{a['deploymentName']}").lower())
+    if found is None:
+        raise not_found(f"The Resource '{endpoint}/deployments/{a['deploymentName']}'")
+    return copy.deepcopy(found)
+
+
 def _list_online_endpoint_keys(m: ArmMocks, a: dict):
     seed = f"{a['resourceGroupName']}/{a['workspaceName']}/{a['endpointName']}"
     return {"primaryKey": "pk-" + fake_guid("key1", seed), "secondaryKey": "sk-" + fake_guid("key2", seed)}
@@ -571,6 +781,8 @@ _CALLS = {
     "azure-native:machinelearningservices:getWorkspace": _get_workspace,
     "azure-native:machinelearningservices:getDatastore": _get_datastore,
     "azure-native:machinelearningservices:listOnlineEndpointKeys": _list_online_endpoint_keys,
+    "azure-native:machinelearningservices:getOnlineEndpoint": _get_online_endpoint,
+    "azure-native:machinelearningservices:getOnlineDeployment": _get_online_deployment,
 }
 
 
@@ -595,6 +807,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_urn: str | None = None
 
     def RegisterResource(self, request):
+        self.mocks.ignore_changes.paths = tuple(request.ignoreChanges)
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
@@ -623,6 +836,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "delete": request.customTimeouts.delete,
                 },
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                # Name aliases only: the SDK adds one per older type token azure-native declares for the type.
+                aliases=tuple(
+                    a.urn or f"{response.urn.rsplit('::', 1)[0]}::{a.spec.name}" for a in request.aliases if a.urn or a.spec.name
+                ),
             )
         )
         return response

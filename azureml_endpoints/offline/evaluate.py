@@ -1,7 +1,9 @@
 """Evaluates the Pulumi program for a stack under the ARM-like mocks, without Azure or the Pulumi CLI.
 
-Used by the tests and the offline preview: it reads `Pulumi.<stack>.yaml` the way the CLI does
-(azureml_endpoints/pulumi_io/stack_files.py), runs `__main__.py`, and returns every registration (inputs, outputs, dependencies, options) and the stack outputs.
+Used by the tests and the offline preview: it reads `Pulumi.<stack>.yaml` of a project the way the CLI does
+(azureml_endpoints/pulumi_io/stack_files.py), runs the program with that project as the one its repository
+paths are relative to (azureml_endpoints/paths.py), and returns every registration (inputs, outputs,
+dependencies, options) and the stack outputs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from azureml_endpoints.offline.arm_mocks import ArmMocks, FakeWorkspace, RecordingMonitor, Registration
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import PROGRAM, REPO, using_project  # noqa: F401 (REPO: the commands import it from here)
+from azureml_endpoints.paths import project_dir as current_project
 from azureml_endpoints.pulumi_io.stack_files import project_defaults, project_name, stack_config
 
 
@@ -49,7 +52,7 @@ class Evaluation:
 def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
     """The fake Azure holds the workspace a stack names, as an existing workspace would be (a workspace the
     stack creates exists only once the program has created it)."""
-    ws = config.get(f"{project_name(REPO)}:workspace")
+    ws = config.get(f"{project_name()}:workspace")
     if isinstance(ws, str):  # the program's own check names the key when this is no object
         try:
             ws = json.loads(ws)
@@ -67,37 +70,42 @@ def evaluate(
     preview: bool = False,
     raise_errors: bool = True,
     program: Path | None = None,
-    project_dir: Path = REPO,
+    project_dir: Path | None = None,
+    azure: ArmMocks | None = None,
 ) -> Evaluation:
     """Runs a project's program (or another `program`) for a stack.
 
     `config` replaces the stack file's config, `workspaces` the fake Azure's; `project_dir` selects the
-    Pulumi project (this repository's, or bootstrap/).
+    Pulumi project (default `project_dir()`: a team's repository, the tests' fixture project, or bootstrap/).
+    The program is the project's own `__main__.py` when it has one (bootstrap/), else the product's. `azure` is the
+    fake Azure a previous evaluation left (its `mocks`): the run is then the next `up` against it.
 
     With raise_errors=False a failing program still returns what it registered, with `error` set.
     """
-    config = {**project_defaults(project_dir), **(stack_config(stack, project_dir) if config is None else config)}
-    program = program or project_dir / "__main__.py"
-    mocks = ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project_name(project_dir), stack=stack, preview=preview, monitor=monitor)
-    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
-    runtime_settings.ROOT.set(None)  # set_mocks finishes a root stack at once; the program needs a live one
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
+    project_dir = Path(project_dir or current_project()).resolve()
+    program = program or (project_dir / "__main__.py" if (project_dir / "__main__.py").is_file() else PROGRAM)
+    if str(program.parent) not in sys.path:  # the program imports its neighbours (components/, bootstrap's modules)
+        sys.path.insert(0, str(program.parent))
     error = None
     thresholds = gc.get_threshold()
-    # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
-    # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
-    # cost more per resource (measured in benchmarks/bench_preview.py, docs/performance.md).
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
-    except Exception as caught:  # noqa: BLE001 handed back to the caller below
-        if raise_errors:
-            raise
-        error = caught
-    finally:
-        gc.set_threshold(*thresholds)
-        runtime_settings.ROOT.set(None)
+    with using_project(project_dir):
+        config = {**project_defaults(), **(stack_config(stack) if config is None else config)}
+        mocks = azure or ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
+        monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor)
+        pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+        runtime_settings.ROOT.set(None)  # set_mocks finishes a root stack at once; the program needs a live one
+        # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
+        # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
+        # cost more per resource (measured in benchmarks/bench_preview.py, docs/performance.md).
+        gc.set_threshold(50_000, 20, 20)
+        try:
+            _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+        except Exception as caught:  # noqa: BLE001 handed back to the caller below
+            if raise_errors:
+                raise
+            error = caught
+        finally:
+            gc.set_threshold(*thresholds)
+            runtime_settings.ROOT.set(None)
     return Evaluation(stack, monitor.registrations, monitor.stack_outputs, mocks, error)

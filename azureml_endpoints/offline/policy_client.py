@@ -20,7 +20,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from azureml_endpoints.offline.arm_mocks import Registration
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import REPO, project_dir
 
 PACK_DIR = REPO / "policies"
 _LEVELS = {
@@ -45,7 +45,8 @@ class Violation:
 
 
 def policy_config_file(stack: str) -> Path:
-    return PACK_DIR / "config" / f"{stack}.json"
+    """A stack's policy levels belong to the project beside its stack file; the pack itself is the product's."""
+    return project_dir() / "policies" / "config" / f"{stack}.json"
 
 
 def load_policy_config(stack: str) -> dict[str, Any]:

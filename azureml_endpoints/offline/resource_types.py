@@ -79,9 +79,8 @@ def _endpoint(r: Registration) -> str:
 
 def _online_deployment(r: Registration) -> str:
     i, p = r.inputs, r.inputs["properties"]
-    # Under autoscale the program sets only the first count; Azure Monitor owns it afterwards.
-    count = f"x {int(i['sku']['capacity'])}" + (" at first, autoscaled" if "sku.capacity" in r.ignore_changes else "")
-    return f"{p['instanceType']} {count}, {runs(p, p['model'])}"
+    # Under autoscale the count is Azure's current one (the first `up`: the default); the autoscale line shows the range.
+    return f"{p['instanceType']} x {int(i['sku']['capacity'])}, {runs(p, p['model'])}"
 
 
 def _batch_deployment(r: Registration) -> str:
@@ -114,13 +113,64 @@ def _template_deployment(r: Registration) -> str:
     return f"traffic {split}" + (f"; mirror {', '.join(f'{k} {int(v)}%' for k, v in mirror.items())}" if mirror else "")
 
 
+def _autoscale_setting(r: Registration) -> str:
+    capacity = r.inputs["profiles"][0]["capacity"]
+    return (
+        f"{r.inputs['autoscaleSettingName']}: {capacity['minimum']} to {capacity['maximum']} instances, the deployment's count is Azure's"
+    )
+
+
 def _named(key: str) -> Callable[[Registration], str]:
     return lambda r: str(r.inputs.get(key, ""))
 
 
-def _propagation_seconds(r: Registration) -> Seconds:
+def _dynamic_seconds(r: Registration) -> Seconds:
+    """The program's dynamic resources: the propagation wait (its seconds), or an Entra upload (quick)."""
+    if "sha256" in r.inputs:
+        return _QUICK
     seconds = float(r.inputs.get("seconds", 0))
     return seconds, seconds
+
+
+def _dynamic_line(r: Registration) -> str:
+    if "sha256" in r.inputs:
+        return f"upload {r.inputs['blobName']} with Entra (sha256 {r.inputs['sha256'][:12]})"
+    return f"wait {int(r.inputs['seconds'])}s for role propagation"
+
+
+# "Managed virtual network isolation": provisioning a managed network takes Azure up to about 30 minutes, once.
+PROVISION_SECONDS = (15 * 60, 30 * 60)
+_WORKSPACE = (60, 240)
+
+
+def _workspace_seconds(r: Registration) -> Seconds:
+    if r.inputs.get("provisionNetworkNow"):
+        return _WORKSPACE[0] + PROVISION_SECONDS[0], _WORKSPACE[1] + PROVISION_SECONDS[1]
+    return _WORKSPACE
+
+
+def _workspace_line(r: Registration) -> str:
+    network = r.inputs.get("managedNetwork")
+    if not network:
+        return r.inputs["workspaceName"]
+    firewall = f", Azure Firewall {network['firewallSku']} for FQDN rules (billed hourly)" if network.get("firewallSku") else ""
+    provision = ", managed network provisioned now (~30 min)" if r.inputs.get("provisionNetworkNow") else ""
+    return f"{r.inputs['workspaceName']} managed network {network['isolationMode']}{provision}{firewall}, public access {r.inputs.get('publicNetworkAccess')}"
+
+
+def _outbound_rule(r: Registration) -> str:
+    p = r.inputs["properties"]
+    if p["type"] == "PrivateEndpoint":
+        return f"private endpoint rule -> {_short_id(p['destination']['serviceResourceId'])} {p['destination']['subresourceTarget']}"
+    if p["type"] == "FQDN":
+        return f"FQDN rule -> {p['destination']} (Azure Firewall)"
+    d = p["destination"]
+    return f"service tag rule -> {d['serviceTag']} {d['protocol']}/{d['portRanges']}"
+
+
+def _private_endpoint(r: Registration) -> str:
+    (connection,) = r.inputs["privateLinkServiceConnections"]
+    return f"{r.inputs['privateEndpointName']} -> {_short_id(connection['privateLinkServiceId'])} {connection['groupIds'][0]}"
 
 
 _ASSET = (5, 15)
@@ -147,16 +197,15 @@ RECORDS: dict[str, ResourceType] = {
     f"{ML}EnvironmentVersion": ResourceType(
         arm.asset_version("environments"), _ASSET, lambda r: f"{r.inputs['name']}:{r.inputs['version']}"
     ),
-    f"{ML}Workspace": ResourceType(arm.ml_workspace, (60, 240), _named("workspaceName")),
+    f"{ML}Workspace": ResourceType(arm.ml_workspace, _workspace_seconds, _workspace_line),
+    f"{ML}ManagedNetworkSettingsRule": ResourceType(arm.managed_network_rule, (30, 300), _outbound_rule),
     # Traffic and batch defaults: the endpoint re-sent through a template deployment (one endpoint update).
     "azure-native:resources:Deployment": ResourceType(arm.template_deployment, (60, 180), _template_deployment),
     # Identities and access
     "azure-native:managedidentity:UserAssignedIdentity": ResourceType(arm.user_assigned_identity, _QUICK, _named("resourceName")),
     "azure-native:authorization:RoleAssignment": ResourceType(arm.role_assignment, _QUICK, _role_assignment),
     "azure-native:authorization:RoleDefinition": ResourceType(arm.role_definition, _QUICK, _named("roleName")),
-    "pulumi-python:dynamic:Resource": ResourceType(
-        None, _propagation_seconds, lambda r: f"wait {int(r.inputs['seconds'])}s for role propagation"
-    ),
+    "pulumi-python:dynamic:Resource": ResourceType(None, _dynamic_seconds, _dynamic_line),
     # Storage
     "azure-native:storage:StorageAccount": ResourceType(
         arm.storage_account,
@@ -178,8 +227,17 @@ RECORDS: dict[str, ResourceType] = {
     "azure-native:authorization:ManagementLockAtResourceGroupLevel": ResourceType(
         arm.resource_group_lock, _QUICK, lambda r: f"{r.inputs.get('level')} lock on {r.inputs.get('resourceGroupName')}"
     ),
+    # Inbound private access
+    "azure-native:network:PrivateEndpoint": ResourceType(arm.private_endpoint, (60, 180), _private_endpoint),
+    "azure-native:network:PrivateDnsZoneGroup": ResourceType(
+        arm.private_dns_zone_group, (10, 60), lambda r: f"zones {', '.join(c['name'] for c in r.inputs['privateDnsZoneConfigs'])}"
+    ),
+    "azure-native:privatedns:PrivateZone": ResourceType(arm.private_zone, (20, 60), _named("privateZoneName")),
+    "azure-native:privatedns:VirtualNetworkLink": ResourceType(
+        arm.virtual_network_link, (20, 90), lambda r: f"{r.inputs['privateZoneName']} -> {_short_id(r.inputs['virtualNetwork']['id'])}"
+    ),
     # Operability
-    "azure-native:monitor:AutoscaleSetting": ResourceType(arm.autoscale_setting, _QUICK, _named("autoscaleSettingName")),
+    "azure-native:monitor:AutoscaleSetting": ResourceType(arm.autoscale_setting, _QUICK, _autoscale_setting),
     "azure-native:monitor:DiagnosticSetting": ResourceType(arm.diagnostic_setting, _QUICK, _named("name")),
     "azure-native:monitor:ActionGroup": ResourceType(arm.action_group, _QUICK, _named("actionGroupName")),
     "azure-native:monitor:MetricAlert": ResourceType(arm.metric_alert, (5, 30), _named("ruleName")),

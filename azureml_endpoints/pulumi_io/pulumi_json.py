@@ -323,8 +323,12 @@ class Document:
             raise UnusableInput("a JSON object with neither 'steps' nor 'changeSummary': not a preview document")
 
     def _events(self, text: _Text) -> Iterator[Step]:
-        """Pre-events as steps; a refresh's output event as a step carrying the refresh's result."""
-        pending_refresh: dict[str, Step] = {}
+        """Pre-events as steps; a refresh's output event as a step carrying the refresh's result.
+
+        One URN can be refreshed more than once in a stream (a resource with a pending-delete copy: pulumi/pulumi
+        TestRefreshBasics/0-0-0-preview), its pre-events before its results: each result is paired with the
+        pending refresh of the same URN and id, else the earliest one."""
+        pending_refresh: dict[str, list[Step]] = {}
         seen_engine_event = False
         line = 0
         while text.peek():
@@ -348,12 +352,12 @@ class Document:
                 if kind == "resourcePreEvent":
                     if step.op == "refresh":
                         self.refreshed = True
-                        pending_refresh[step.urn] = step
+                        pending_refresh.setdefault(step.urn, []).append(step)
                     else:
                         pending_refresh.pop(step.urn, None)
                     yield step
-                elif step.urn in pending_refresh:
-                    before = pending_refresh.pop(step.urn)
+                elif pending_refresh.get(step.urn):
+                    before = _pair(pending_refresh[step.urn], step)
                     yield Step(
                         op="refresh",
                         urn=step.urn,
@@ -366,6 +370,18 @@ class Document:
                     )
         if not seen_engine_event:
             raise UnusableInput("no engine events found")
+
+
+def _state_id(step: Step) -> object:
+    return (step.old or step.new or {}).get("id")
+
+
+def _pair(pending: list[Step], result: Step) -> Step:
+    """Takes the pending refresh a result belongs to: the one of the same resource id, else the earliest."""
+    same = [p for p in pending if _state_id(p) is not None and _state_id(p) == _state_id(result)]
+    before = same[0] if same else pending[0]
+    pending.remove(before)
+    return before
 
 
 def stream_array(path: Path, at: tuple[str, ...]) -> Iterator[Any]:

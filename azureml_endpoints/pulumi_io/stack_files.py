@@ -14,12 +14,13 @@ from typing import Any
 
 import yaml
 
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir as current_project
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
-def project_name(project_dir: Path = REPO) -> str:
+def project_name(project_dir: Path | None = None) -> str:
+    project_dir = project_dir or current_project()
     return _project(project_dir / "Pulumi.yaml", (project_dir / "Pulumi.yaml").stat().st_mtime_ns)["name"]
 
 
@@ -29,8 +30,9 @@ def _project(path: Path, modified_ns: int) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def shipped_stacks(project_dir: Path = REPO) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+def shipped_stacks(project_dir: Path | None = None) -> list[str]:
+    """The stacks of a project (default the current one): every Pulumi.<stack>.yaml beside its Pulumi.yaml."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project_dir or current_project()).glob("Pulumi.*.yaml"))
 
 
 class StackFileError(ValueError):
@@ -151,8 +153,9 @@ def read_stack_file(path: Path) -> dict[str, Any]:
             loader.dispose()
 
 
-def stack_config(stack: str, project_dir: Path = REPO) -> dict[str, Any]:
+def stack_config(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
     """The `config:` of Pulumi.<stack>.yaml, keys with their namespace, values as the CLI passes them."""
+    project_dir = project_dir or current_project()
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no stack file {path.name} (stacks: {', '.join(shipped_stacks(project_dir))})")
@@ -163,8 +166,8 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270"
 
 
-def project_defaults(project_dir: Path = REPO) -> dict[str, Any]:
+def project_defaults(project_dir: Path | None = None) -> dict[str, Any]:
     """The `default` of every key Pulumi.yaml declares: the CLI hands it to the program when a stack sets none."""
-    path = project_dir / "Pulumi.yaml"
+    path = (project_dir or current_project()) / "Pulumi.yaml"
     declared = _project(path, path.stat().st_mtime_ns).get("config") or {}
     return {key: d["default"] for key, d in declared.items() if isinstance(d, dict) and "default" in d}

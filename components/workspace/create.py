@@ -18,11 +18,14 @@ import pulumi
 from pulumi_azure_native import applicationinsights, containerregistry, keyvault, monitor, operationalinsights, storage
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.azure.clouds import BLOB_GROUP, VAULT_GROUP, WORKSPACE_GROUP
+from azureml_endpoints.config.network import NetworkConfig
 from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentityType
+from azureml_endpoints.resources.identity import user_assigned_identity
+from azureml_endpoints.resources.storage_account import secure_storage_account
 from components.data_storage import storage_suffix
-from components.identity import placed_user_assigned_identity
+from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.storage_account import secure_storage_account
 from components.workspace.info import WorkspaceInfo
 
 # The program's own container and identity-based datastore for assets in a created workspace. Azure's default
@@ -54,6 +57,10 @@ class MlWorkspaceArgs:
     tags: dict[str, str]
     protect: bool
     propagation_seconds: int
+    # A private stack: the managed network and the private endpoints, with the zones (None: left to Azure Policy).
+    network: NetworkConfig | None = None
+    cloud: str = "public"
+    zone_ids: dict[str, pulumi.Input[str]] | None = None
 
 
 class MlWorkspace(pulumi.ComponentResource):
@@ -63,11 +70,21 @@ class MlWorkspace(pulumi.ComponentResource):
         rg, location, tags = s.resource_group, s.location, args.tags
         child = pulumi.ResourceOptions(parent=self)
         network = s.public_network_access.value
+        private = args.network is not None
 
-        # Shared keys stay on: azure-native's storage.Blob lists the account key to upload the assets
-        # (docs/decisions/shared-keys-for-uploads.md); the workspace itself stores no keys (systemDatastoresAuthMode Identity).
+        # Public stacks keep shared keys on: azure-native's storage.Blob lists the account key to upload the assets
+        # (docs/decisions/shared-keys-for-uploads.md). A private stack uploads with Entra (resources/entra_blob.py),
+        # so its storage refuses keys. The workspace itself stores no keys (systemDatastoresAuthMode Identity).
         account = secure_storage_account(
-            f"{name}-storage", s.storage_account_name, rg, location, storage.SkuName.STANDARD_LRS, True, tags, child
+            f"{name}-storage",
+            s.storage_account_name,
+            rg,
+            location,
+            storage.SkuName.STANDARD_LRS,
+            not private,
+            tags,
+            child,
+            public_network_access=network if private else None,
         )
         container = storage.BlobContainer(
             f"{name}-assets-container",
@@ -104,7 +121,7 @@ class MlWorkspace(pulumi.ComponentResource):
                 registry_name=s.container_registry_name,
                 resource_group_name=rg,
                 location=location,
-                sku=containerregistry.SkuArgs(name=containerregistry.SkuName.BASIC),
+                sku=containerregistry.SkuArgs(name=s.container_registry_sku.value),
                 admin_user_enabled=False,
                 anonymous_pull_enabled=False,
                 public_network_access=network,
@@ -140,8 +157,7 @@ class MlWorkspace(pulumi.ComponentResource):
         )
 
         identities = {
-            n: placed_user_assigned_identity(f"{name}-identity-{n}", n, rg, location, tags, child)
-            for n in s.identity.user_assigned_identity_names
+            n: user_assigned_identity(f"{name}-identity-{n}", n, rg, location, tags, child) for n in s.identity.user_assigned_identity_names
         }
         primary = identities.get(s.identity.primary_user_assigned_identity)
         ready = []
@@ -178,10 +194,36 @@ class MlWorkspace(pulumi.ComponentResource):
                 application_insights=insights.id,
                 system_datastores_auth_mode=s.system_datastores_auth_mode.value,
                 public_network_access=network,
+                **_managed_network(args.network),
                 tags=tags,
             ),
             pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=ready),
         )
+        endpoints = []
+        if private:
+            targets = (
+                (WORKSPACE_GROUP, workspace.id, s.name),
+                (VAULT_GROUP, vault.id, s.key_vault_name),
+                (BLOB_GROUP, account.id, s.storage_account_name),
+            )
+            endpoints = [
+                PrivateEndpoint(
+                    f"{name}-{group}-private-endpoint",
+                    PrivateEndpointArgs(
+                        target_id=target,
+                        group=group,
+                        endpoint_name=f"pe-{resource_name}-{group}",
+                        subnet_id=args.network.private_endpoint_subnet_id,
+                        resource_group=rg,
+                        location=location,
+                        cloud=args.cloud,
+                        zone_ids=args.zone_ids,
+                        tags=tags,
+                    ),
+                    child,
+                )
+                for group, target, resource_name in targets
+            ]
         if primary is not None:
             RoleAssignments(
                 f"{name}-identity-workspace-role",
@@ -246,6 +288,9 @@ class MlWorkspace(pulumi.ComponentResource):
             datastore_container_name=container.name,
             datastore_blob_endpoint=account.primary_endpoints.apply(lambda e: e.blob),
             datastore_resource_group=rg,
+            network_ready=(workspace, *endpoints) if private else (),
+            network_approver_principal_id=primary.principal_id if private and primary is not None else None,
+            keyless=private,
         )
         self.workspace_id = workspace.id
         self.primary_identity_id = primary.id if primary is not None else None
@@ -262,6 +307,24 @@ class MlWorkspace(pulumi.ComponentResource):
         )
 
 
+def _managed_network(settings: NetworkConfig | None) -> dict:
+    """The workspace's managed network, provisioned with the workspace: "You can't create online deployments
+    until you provision the managed network" (Azure's "Network isolation with managed online endpoints").
+    azure-native 3.29.0 has no resource for the provisionManagedNetwork action; `provisionNetworkNow` is its way."""
+    if settings is None:
+        return {}
+    return {
+        "managed_network": ml.ManagedNetworkSettingsArgs(
+            isolation_mode=settings.isolation_mode.value,
+            # Only FQDN rules run on the Azure Firewall (and cost it): no SKU without them.
+            firewall_sku=settings.firewall_sku.value if settings.has_fqdn_rules else None,
+        ),
+        "provision_network_now": True,
+        # A registry behind a network cannot build images; the named cluster builds them.
+        "image_build_compute": settings.image_build_compute,
+    }
+
+
 def create_workspace(
     settings: WorkspaceConfig,
     subscription_id: str,
@@ -269,6 +332,9 @@ def create_workspace(
     tags: dict[str, str],
     protect: bool,
     propagation_seconds: int,
+    network: NetworkConfig | None = None,
+    cloud: str = "public",
+    zone_ids: dict[str, pulumi.Input[str]] | None = None,
 ) -> WorkspaceInfo:
     """The created workspace's `WorkspaceInfo` (the other way to obtain one is `lookup_workspace`)."""
     return MlWorkspace(
@@ -280,5 +346,8 @@ def create_workspace(
             tags=tags,
             protect=protect,
             propagation_seconds=propagation_seconds,
+            network=network,
+            cloud=cloud,
+            zone_ids=zone_ids,
         ),
     ).info

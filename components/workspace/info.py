@@ -30,6 +30,11 @@ class WorkspaceInfo:
     datastore_container_name: pulumi.Input[str]
     datastore_blob_endpoint: pulumi.Input[str]  # e.g. https://<account>.blob.<cloud suffix>/ as Azure reports it
     datastore_resource_group: str  # of the datastore's storage account (uploads name it)
+    # A private stack: what deployments wait for (the workspace with its managed network provisioned), and the
+    # identity Azure uses to approve the managed network's private endpoints (a created UAI workspace's primary).
+    network_ready: tuple[pulumi.Resource, ...] = ()
+    network_approver_principal_id: pulumi.Input[str] | None = None
+    keyless: bool = False  # its storage refuses shared keys: uploads go through Entra
 
     def datastore_uri(self, path: str) -> pulumi.Input[str]:
         """azureml:// URI of a path in the asset datastore (model assets use it)."""

@@ -8,6 +8,7 @@ import re
 from pulumi_azure_native import machinelearningservices
 
 from azureml_endpoints.config.base import SettingsError, config_key
+from azureml_endpoints.config.network import IsolationMode, isolation_step
 from azureml_endpoints.config.stack import CONFIG_NAMESPACE
 from azureml_endpoints.config.workspace import WorkspaceConfig
 from components.workspace.info import DEFAULT_DATASTORE, WorkspaceInfo, arm_segment
@@ -20,9 +21,17 @@ def _field(value, camel_name: str):
     return getattr(value, re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel_name), None)
 
 
-def lookup_workspace(workspace: WorkspaceConfig) -> WorkspaceInfo:
-    """Reads the workspace and its default datastore from Azure (synchronous invokes)."""
+def lookup_workspace(workspace: WorkspaceConfig, isolation: IsolationMode | None = None) -> WorkspaceInfo:
+    """Reads the workspace and its default datastore from Azure (synchronous invokes); a private stack's
+    workspace must already have a managed network at least as isolated as the stack says (its owner's to set)."""
     found = machinelearningservices.get_workspace(resource_group_name=workspace.resource_group, workspace_name=workspace.name)
+    if isolation is not None:
+        has = (found.managed_network.isolation_mode if found.managed_network else None) or IsolationMode.DISABLED.value
+        if isolation_step(has) < isolation_step(isolation.value):
+            raise SettingsError(
+                f"{config_key(CONFIG_NAMESPACE, ('network', 'isolationMode'))}: workspace '{workspace.name}' has managed network "
+                f"{has}, less isolated than {isolation.value}: its owner sets the managed network of a looked-up workspace"
+            )
     registry = workspace.container_registry_id or found.container_registry
     if not registry:
         raise SettingsError(

@@ -34,6 +34,9 @@ USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 KEY_VAULT_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+# A private stack's workspace identity approves its managed network's private endpoints; allowed only where
+# the stack's policy config lists it (additionalRoleDefinitionIds).
+NETWORK_CONNECTION_APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"
 BLOB_CONTAINER_TYPE = "Microsoft.Storage/storageAccounts/blobServices/containers"
 STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
 # The custom invoker role bootstrap/ defines per subscription, under uuid5(this namespace, subscription id);
@@ -49,6 +52,7 @@ ROLE_NAMES = {
     RBAC_ADMINISTRATOR: "Role Based Access Control Administrator",
     KEY_VAULT_ADMINISTRATOR: "Key Vault Administrator",
     STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
+    NETWORK_CONNECTION_APPROVER: "Azure AI Enterprise Network Connection Approver",
 }
 
 

@@ -9,6 +9,7 @@ from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, invoker_role_guid
 from azureml_endpoints.offline.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
 from azureml_endpoints.offline.evaluate import REPO, evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 from tests.support.abac import ConditionSyntaxError, Request, parse
 from tests.support.abac import evaluate as evaluate_condition
@@ -472,7 +473,7 @@ def test_a_per_environment_name_that_breaks_azures_rules_is_refused():
 @pytest.mark.parametrize("stack", shipped_stacks())
 def test_every_stack_encrypts_with_its_environments_key_never_a_passphrase(stack):
     """Without `secretsprovider:` the CLI creates a passphrase provider for a DIY backend (pulumi/pulumi#17236)."""
-    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    document = yaml.safe_load((project_dir() / f"Pulumi.{stack}.yaml").read_text())
     state = stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:state"]
     environment = document["config"]["azureml-endpoints:environment"]
     assert re.fullmatch(

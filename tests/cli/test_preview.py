@@ -8,12 +8,13 @@ import yaml
 
 from azureml_endpoints.cli.preview import main
 from azureml_endpoints.offline.estimates import dependency_graph, reserved_cores, time_estimate
-from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 
 def stack_file(tmp_path, stack: str, change) -> str:
-    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    document = yaml.safe_load((project_dir() / f"Pulumi.{stack}.yaml").read_text())
     change(document["config"])
     path = tmp_path / f"Pulumi.{stack}-variant.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -157,5 +158,6 @@ def dev_components():
 def test_an_autoscaled_deployment_shows_that_its_count_is_only_the_first(capsys, tmp_path):
     assert main(["--stack", "prod", "--graph", str(tmp_path / "g.mmd")]) == 0
     out = capsys.readouterr().out
-    assert "mi-uai-prod-blue    [Standard_DS3_v2 x 3 at first, autoscaled, model sklearn-regression:1" in out
+    assert "mi-uai-prod-blue    [Standard_DS3_v2 x 3, model sklearn-regression:1" in out
+    assert "[autoscale-mi-uai-prod-blue: 3 to 6 instances, the deployment's count is Azure's]" in out
     assert "mi-uai-prod-green    [Standard_DS3_v2 x 3, model sklearn-regression:2" in out

@@ -121,6 +121,15 @@ def test_drift_reports_what_the_refresh_found(capsys):
     assert "resB" not in out  # refreshed: same
 
 
+def test_drift_found_by_any_refresh_of_a_urn_is_reported(capsys):
+    """pulumi/pulumi TestRefreshBasics/0-0-0-preview: resA is refreshed three times (itself and two pending-delete
+    copies, ids 1, 3, 4); their pre-events come before the results, and only id 4's refresh found `oof` added."""
+    code, out, err = run(drift, DATA / "lifecycle-TestRefreshBasics-0-0-0-preview.jsonl", capsys)
+    assert code == 2, out + err
+    assert "1 resource(s) drifted: 1 changed, 0 deleted outside Pulumi." in out
+    assert "- `resA` (`pkgA:m:typA`)" in out and '  - `oof`: (absent) → `"zab"`' in out
+
+
 def test_drift_ignores_the_programs_planned_steps_in_a_preview_refresh_stream(capsys):
     code, out, _ = run(drift, DATA / "lifecycle-TestPreviewRefreshWithProgram-1.jsonl", capsys)
     assert code == 2

@@ -108,7 +108,7 @@ def test_a_healthy_rollout_moves_all_traffic_and_prints_the_split_to_commit(caps
     assert run(azure) == 0
     assert splits(azure) == [{"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}]
     assert {(rg, name) for rg, name, _ in azure.deployed} == {("rg-ml-endpoints-prod", "traffic-mi-uai-prod")}
-    assert "mirrorTraffic" not in azure.deployed[0][2]["resources"][0]["properties"]  # green no longer mirrored
+    assert azure.deployed[0][2]["resources"][0]["properties"]["mirrorTraffic"] == {}  # green no longer mirrored
     assert ("RequestsPerMinute", "deployment eq 'green' and statusCodeClass eq '*'", timedelta(minutes=10)) in azure.queries
     out = capsys.readouterr().out
     assert "    - name: mi-uai-prod\n      traffic:\n        blue: 0\n        green: 100\n      # and drop green from mirrorTraffic" in out

@@ -20,7 +20,7 @@ from azureml_endpoints.config.stack import CONFIG_NAMESPACE as NAMESPACE
 from azureml_endpoints.config.stack import StackConfig, parse_settings
 from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 MODEL_VERSION = "azure-native:machinelearningservices:ModelVersion"
@@ -32,7 +32,7 @@ WORKSPACE_ID = (
     f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-ml-endpoints-staging"
     "/providers/Microsoft.MachineLearningServices/workspaces/mlw-endpoints-staging"
 )
-MLFLOW_ENTRY = {"name": "mlflow-regression", "version": 3, "path": "tests/data/mlflow-model", "type": "mlflow_model"}
+MLFLOW_ENTRY = {"name": "mlflow-regression", "version": 3, "path": "ml/mlflow-model", "type": "mlflow_model"}
 
 
 def staging() -> dict:
@@ -55,11 +55,11 @@ def lock_with(tmp_path, monkeypatch):
     def write(*entries: dict) -> None:
         lock = catalog.read_model_lock()
         for entry in entries:
-            digest = "sha256:" + content_sha256((REPO / entry["path"]).resolve())
+            digest = "sha256:" + content_sha256((project_dir() / entry["path"]).resolve())
             lock.setdefault(entry["name"], {})[str(entry["version"])] = digest
         path = tmp_path / "models.lock.json"
         path.write_text(json.dumps({"models": lock}))
-        monkeypatch.setattr(catalog, "MODEL_LOCK_FILE", path)
+        monkeypatch.setattr(catalog, "model_lock_file", lambda: path)
 
     return write
 
@@ -68,10 +68,10 @@ def lock_with(tmp_path, monkeypatch):
 
 
 def test_shipped_versions_are_what_the_training_script_produces():
-    spec = importlib.util.spec_from_file_location("train_model", REPO / "ml" / "train_model.py")
+    spec = importlib.util.spec_from_file_location("train_model", project_dir() / "ml" / "train_model.py")
     train_model = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_model)
-    sample = numpy.array(json.loads((REPO / "ml" / "sample-request.json").read_text())["data"])
+    sample = numpy.array(json.loads((project_dir() / "ml" / "sample-request.json").read_text())["data"])
     predictions = {}
     for version in (1, 2):
         retrained = train_model.train(version)
@@ -86,7 +86,7 @@ def test_shipped_versions_are_what_the_training_script_produces():
 
 
 def test_every_shipped_model_matches_the_committed_lock():
-    result = subprocess.run([sys.executable, "-m", "azureml_endpoints.cli.model_lock"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "azureml_endpoints.cli.model_lock"], cwd=project_dir(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "2 model versions match models.lock.json" in result.stdout
 
@@ -95,15 +95,15 @@ def test_model_lock_tool_adds_new_versions_and_refuses_changed_content(tmp_path)
     lock = tmp_path / "lock.json"
     lock.write_text(json.dumps({"models": {"sklearn-regression": {"1": catalog.read_model_lock()["sklearn-regression"]["1"]}}}))
     check = [sys.executable, "-m", "azureml_endpoints.cli.model_lock", "--lock-file", str(lock)]
-    missing = subprocess.run(check, cwd=REPO, capture_output=True, text=True)
+    missing = subprocess.run(check, cwd=project_dir(), capture_output=True, text=True)
     assert missing.returncode == 2 and "sklearn-regression:2 is not in ml/models.lock.json" in missing.stderr
-    added = subprocess.run([*check, "--add"], cwd=REPO, capture_output=True, text=True)
+    added = subprocess.run([*check, "--add"], cwd=project_dir(), capture_output=True, text=True)
     assert added.returncode == 0 and "locked sklearn-regression:2" in added.stdout
     assert json.loads(lock.read_text())["models"] == catalog.read_model_lock()
     document = json.loads(lock.read_text())
     document["models"]["sklearn-regression"]["2"] = "sha256:" + "0" * 64
     lock.write_text(json.dumps(document))
-    changed = subprocess.run([*check, "--add"], cwd=REPO, capture_output=True, text=True)
+    changed = subprocess.run([*check, "--add"], cwd=project_dir(), capture_output=True, text=True)
     assert changed.returncode == 2 and "bump the version" in changed.stderr
     assert json.loads(lock.read_text())["models"]["sklearn-regression"]["2"] == "sha256:" + "0" * 64  # never rewritten
 
@@ -113,7 +113,7 @@ def test_changed_content_under_a_locked_version_is_refused_before_anything_is_re
     lock["sklearn-regression"]["2"] = "sha256:" + "f" * 64  # as if version 2 had been locked with other files
     path = tmp_path / "lock.json"
     path.write_text(json.dumps({"models": lock}))
-    monkeypatch.setattr(catalog, "MODEL_LOCK_FILE", path)
+    monkeypatch.setattr(catalog, "model_lock_file", lambda: path)
     evaluation = evaluate("staging", raise_errors=False)
     assert isinstance(evaluation.error, SettingsError)
     message = str(evaluation.error)
@@ -128,10 +128,18 @@ def test_a_stack_mixing_all_three_model_forms_sends_the_right_ids(lock_with):
     config = staging()
     lock_with()
     blue, green = deployments(config)
-    blue.update(model="azureml:fraud-model:7", scoringScript="score.py")  # a custom model: the sample code runs it
-    green["model"] = "azureml://registries/shared-models/models/fraud-model/versions/8"
+    # A referenced custom model runs exactly the code and environment the deployment names.
+    blue.update(
+        model="azureml:fraud-model:7",
+        modelType="custom_model",
+        code="ml/onlinescoring",
+        scoringScript="score.py",
+        environment="sklearn-scoring",
+    )
+    green.update(model="azureml://registries/shared-models/models/fraud-model/versions/8", modelType="mlflow_model")
     third = copy.deepcopy(green)
     third.update(name="canary", model="sklearn-regression:2")
+    third.pop("modelType")
     deployments(config).append(third)
     evaluation = evaluate("staging", config)
 
@@ -143,19 +151,19 @@ def test_a_stack_mixing_all_three_model_forms_sends_the_right_ids(lock_with):
     assert set(registered) == {"sklearn-regression:1", "sklearn-regression:2"}
     assert models["canary"] == registered["sklearn-regression:2"].id
     assert all(r.inputs["version"].isdigit() and int(r.inputs["version"]) >= 1 for r in registered.values())
-    # A referenced model that names code runs it in the default environment; one that names neither is no-code,
-    # as in `az ml` deployment YAML; catalog custom models get the sample code and environment by default.
+    # The referenced custom model runs the code it names; the referenced MLflow model is no-code; the catalog's
+    # custom model runs the code and script its models entry carries.
     properties = {d.inputs["deploymentName"]: d.inputs["properties"] for d in evaluation.of_type(ONLINE_DEPLOYMENT)}
     assert properties["blue"]["codeConfiguration"]["scoringScript"] == "score.py" and "environmentId" in properties["blue"]
     assert "codeConfiguration" not in properties["green"] and "environmentId" not in properties["green"]
     assert properties["canary"]["codeConfiguration"]["scoringScript"] == "score_managedidentity.py"
 
 
-def test_a_registered_model_with_neither_code_nor_environment_is_a_no_code_deployment():
+def test_a_registered_mlflow_model_stated_as_such_is_a_no_code_deployment():
     config = staging()
     config[f"{NAMESPACE}:models"] = []
     for deployment in deployments(config):
-        deployment["model"] = "azureml://registries/azureml/models/mlflow-diabetes/versions/2"
+        deployment.update(model="azureml://registries/azureml/models/mlflow-diabetes/versions/2", modelType="mlflow_model")
     evaluation = evaluate("staging", config)
     for deployment in evaluation.of_type(ONLINE_DEPLOYMENT):
         properties = deployment.inputs["properties"]
@@ -178,7 +186,7 @@ def test_registered_model_version_and_tags_record_the_locked_content():
 
 def test_each_asset_is_registered_and_uploaded_once_however_many_deployments_use_it(lock_with):
     config = staging()
-    twin = {"name": "sklearn-regression", "version": 3, "path": "ml/model-2/model", "description": "same files as 2"}
+    twin = {**config[f"{NAMESPACE}:models"][1], "version": 3, "description": "same files as 2"}
     config[f"{NAMESPACE}:models"].append(twin)
     lock_with(twin)
     for deployment in deployments(config):
@@ -201,7 +209,7 @@ def test_each_asset_is_registered_and_uploaded_once_however_many_deployments_use
 
 def test_a_stack_can_run_its_own_code_folder_and_environment():
     config = staging()
-    config[f"{NAMESPACE}:environments"] = [
+    config[f"{NAMESPACE}:environments"] += [
         {
             "name": "team-env",
             "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1",
@@ -209,7 +217,7 @@ def test_a_stack_can_run_its_own_code_folder_and_environment():
         }
     ]
     green = deployments(config)[1]
-    green.update(code="ml/onlinescoring", scoringScript="score.py", environment="team-env")
+    green.update(code="ml/onlinescoring", scoringScript="score.py", environment="team-env")  # its own values win over the entry's
     evaluation = evaluate("staging", config)
     properties = evaluation.named("mi-uai-staging-green").inputs["properties"]
     assert properties["codeConfiguration"]["scoringScript"] == "score.py"
@@ -257,17 +265,57 @@ def test_an_mlflow_model_deploys_without_code_or_environment(lock_with):
             "onlineEndpoints[0].deployments[0].model",
             "azureml://registries/<registry>/models",
         ),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(version=0), "models[1].version", "greater than or equal to 1"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(version="2"), "models[1].version", "valid integer"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(version=2.5), "models[1].version", "valid integer"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(version=True), "models[1].version", "valid integer"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="../outside"), "models[1].path", "outside the repository"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="/etc"), "models[1].path", "relative to the repository root"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(version=0), "models[1].version", "a positive integer, unquoted"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(version="2"), "models[1].version", "a positive integer, unquoted"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(version="1.0"), "models[1].version", "a positive integer, unquoted"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(version=2.5), "models[1].version", "a positive integer, unquoted"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(version=True), "models[1].version", "a positive integer, unquoted"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="../outside"), "models[1].path", "outside the project directory"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="/etc"), "models[1].path", "relative to the project directory"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="ml/model-9/model"), "models[1].path", "does not exist"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="."), "models[1].path", "the whole repository"),
-        (lambda c: c[f"{NAMESPACE}:models"][1].update(path=".git/config"), "models[1].path", "outside the repository"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(path="."), "models[1].path", "the whole project"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(path=".git/config"), "models[1].path", "outside the project directory"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(path="ml/" + "x" * 300), "models[1].path", "not a usable path"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(type="mlflow_model"), "models[1]", "MLmodel"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].pop("type"), "models[1].type", "is required"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(code="ml/nowhere"), "models[1].code", "does not exist"),
+        (lambda c: c[f"{NAMESPACE}:models"][1].update(scoringScript="nope.py"), "models[1]", "is not a file in the code folder"),
+        (
+            lambda c: c[f"{NAMESPACE}:models"][1].update(environment="sklearn-scorin"),
+            "models[1].environment",
+            "did you mean 'sklearn-scoring'",
+        ),
+        (
+            lambda c: deployments(c)[0].update(model="sklearn-regresion:1"),
+            "onlineEndpoints[0].deployments[0].model",
+            "did you mean 'sklearn-regression:1'",
+        ),
+        (lambda c: deployments(c)[0].pop("model"), "onlineEndpoints[0].deployments[0].model", "is required"),
+        (
+            lambda c: deployments(c)[0].update(model="azureml:fraud:3"),
+            "onlineEndpoints[0].deployments[0].modelType",
+            "state its type: custom_model",
+        ),
+        (
+            lambda c: deployments(c)[0].update(model="azureml:fraud:3", modelType="custom_model"),
+            "onlineEndpoints[0].deployments[0].code",
+            "add code and scoringScript to the deployment, or set modelType: mlflow_model",
+        ),
+        (
+            lambda c: deployments(c)[0].update(modelType="mlflow_model"),
+            "onlineEndpoints[0].deployments[0].modelType",
+            "remove modelType",
+        ),
+        (
+            lambda c: [m.pop(k) for m in c[f"{NAMESPACE}:models"] for k in ("code", "scoringScript")],
+            "onlineEndpoints[0].deployments[0].code",
+            "or to models[0] so every deployment of it runs them",
+        ),
+        (
+            lambda c: [m.pop("environment") for m in c[f"{NAMESPACE}:models"]],
+            "onlineEndpoints[0].deployments[0].environment",
+            "add environment here or to the models entry sklearn-regression:1",
+        ),
         (lambda c: c[f"{NAMESPACE}:models"].append(dict(c[f"{NAMESPACE}:models"][1])), "models", "listed once"),
         (lambda c: c[f"{NAMESPACE}:models"][1].update(name="bad name"), "models[1].name", "a letter or digit, then letters"),
         (
@@ -284,12 +332,22 @@ def test_an_mlflow_model_deploys_without_code_or_environment(lock_with):
         (
             lambda c: deployments(c)[0].update(scoringScript="missing.py"),
             "onlineEndpoints[0].deployments[0].scoringScript",
-            "must name a file in ml/onlinescoring",
+            "is not a file in the code folder ml/onlinescoring",
         ),
         (
             lambda c: deployments(c)[0].update(scoringScript="../batchscoring/batch_driver.py"),
             "onlineEndpoints[0].deployments[0].scoringScript",
-            "must name a file",
+            "is outside the code folder ml/onlinescoring",
+        ),
+        (
+            lambda c: deployments(c)[0].update(scoringScript="/etc/passwd"),
+            "onlineEndpoints[0].deployments[0].scoringScript",
+            "relative to the code folder",
+        ),
+        (
+            lambda c: deployments(c)[0].update(scoring_script="score.py"),
+            "onlineEndpoints[0].deployments[0]",
+            "scoring_script: write scoringScript instead",
         ),
         (
             lambda c: deployments(c)[0].update(environment="azureml:sklearn-env"),
@@ -310,6 +368,11 @@ def test_an_mlflow_model_deploys_without_code_or_environment(lock_with):
             lambda c: deployments(c)[0].update(environment="team-env"),
             "onlineEndpoints[0].deployments[0].environment",
             "is not in environments",
+        ),
+        (
+            lambda c: deployments(c)[0].update(environment="sklearn-scorng"),
+            "onlineEndpoints[0].deployments[0].environment",
+            "did you mean 'sklearn-scoring'",
         ),
         (
             lambda c: c.update({f"{NAMESPACE}:environments": [{"name": "e1", "image": "mcr.microsoft.com/azureml/x:latest"}]}),
@@ -337,19 +400,44 @@ def test_bad_references_are_refused_with_the_key(change, key, rule):
     assert f"{NAMESPACE}:{key}" in message and rule in message, message
 
 
-def test_an_mlflow_model_refuses_code_script_and_environment(lock_with):
+def test_an_mlflow_model_runs_a_scoring_script_and_environment_when_the_deployment_names_them(lock_with):
+    """Azure allows an MLflow model with a scoring script (azureml-examples ncd/sklearn-deployment-with-script)."""
     config = staging()
     config[f"{NAMESPACE}:models"].append(MLFLOW_ENTRY)
     lock_with(MLFLOW_ENTRY)
-    deployments(config)[1].update(model="mlflow-regression:3", scoringScript="score.py")
+    deployments(config)[1].update(
+        model="mlflow-regression:3", code="ml/onlinescoring", scoringScript="score.py", environment="sklearn-scoring"
+    )
+    properties = evaluate("staging", config).named("mi-uai-staging-green").inputs["properties"]
+    assert properties["codeConfiguration"]["scoringScript"] == "score.py" and "environmentId" in properties
+
+
+def test_an_mlflow_model_names_an_environment_only_with_its_scoring_script(lock_with):
+    config = staging()
+    config[f"{NAMESPACE}:models"].append(MLFLOW_ENTRY)
+    lock_with(MLFLOW_ENTRY)
+    deployments(config)[1].update(model="mlflow-regression:3", environment="sklearn-scoring")
     with pytest.raises(SettingsError) as refused:
         parse_settings(raw(config))
-    assert f"{NAMESPACE}:onlineEndpoints[0].deployments[1].scoringScript: mlflow-regression:3 is an mlflow_model" in str(refused.value)
+    assert f"{NAMESPACE}:onlineEndpoints[0].deployments[1].environment: a no-code mlflow_model deployment" in str(refused.value)
+
+
+def test_an_mlflow_folder_left_as_a_custom_model_is_refused_with_the_type_to_set(lock_with):
+    config = staging()
+    entry = {**MLFLOW_ENTRY, "type": "custom_model"}
+    config[f"{NAMESPACE}:models"].append(entry)
+    lock_with(entry)
+    deployments(config)[1]["model"] = "mlflow-regression:3"
+    with pytest.raises(SettingsError) as refused:
+        parse_settings(raw(config))
+    message = str(refused.value)
+    assert f"{NAMESPACE}:onlineEndpoints[0].deployments[1].code: mlflow-regression:3 (repository) is a custom_model" in message
+    assert "set models[2].type: mlflow_model" in message
 
 
 def test_a_catalog_model_missing_from_the_lock_is_refused(tmp_path, monkeypatch):
     config = staging()
-    config[f"{NAMESPACE}:models"].append({"name": "new-model", "version": 1, "path": "ml/model-2/model"})
+    config[f"{NAMESPACE}:models"].append({"name": "new-model", "version": 1, "path": "ml/model-2/model", "type": "custom_model"})
     with pytest.raises(SettingsError) as refused:
         parse_settings(raw(config))
     assert f"{NAMESPACE}:models[2].version: new-model:1 is not in ml/models.lock.json" in str(refused.value)
@@ -358,12 +446,14 @@ def test_a_catalog_model_missing_from_the_lock_is_refused(tmp_path, monkeypatch)
 def test_a_batch_deployment_names_its_model_and_script_like_an_online_one():
     config = copy.deepcopy(stack_config("dev"))
     batch = config[f"{NAMESPACE}:batchEndpoints"][0]["deployments"][0]
-    batch.update(model="azureml:fraud-model:4")  # the stack names scoringScript: batch_driver.py
+    batch.update(model="azureml:fraud-model:4", modelType="custom_model")  # the stack names the batch driver's code
     properties = evaluate("dev", config).named("batch-dev-blue").inputs["properties"]
     assert properties["model"]["assetId"].endswith("/workspaces/mlw-endpoints-dev/models/fraud-model/versions/4")
     assert properties["codeConfiguration"]["scoringScript"] == "batch_driver.py" and "environmentId" in properties
-    batch.pop("scoringScript")
-    # Named model, no code: a no-code (MLflow) batch deployment, as Azure ML batch endpoints support.
+    for key in ("code", "scoringScript", "environment"):
+        batch.pop(key)
+    batch["modelType"] = "mlflow_model"
+    # A referenced MLflow model, stated as such, with no code: a no-code batch deployment.
     properties = evaluate("dev", config).named("batch-dev-blue").inputs["properties"]
     assert "codeConfiguration" not in properties and "environmentId" not in properties
 

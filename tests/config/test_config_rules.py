@@ -17,14 +17,16 @@ from azureml_endpoints.cli.preview import main as preview_main
 from azureml_endpoints.config.base import SettingsError, duration_seconds, model_at, quote
 from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import read_stack_file, stack_config
 
 NS = CONFIG_NAMESPACE
 
 
 def dev_raw() -> dict:
-    return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"].items()}
+    return {
+        k.split(":", 1)[1]: copy.deepcopy(v) for k, v in yaml.safe_load((project_dir() / "Pulumi.dev.yaml").read_text())["config"].items()
+    }
 
 
 def refused(raw: dict) -> str:
@@ -123,7 +125,7 @@ def test_blank_value_is_refused_naming_the_key(mutate, key):
 
 def test_blank_top_level_key_in_a_stack_file_is_named(tmp_path, capsys):
     text = (
-        (REPO / "Pulumi.dev.yaml")
+        (project_dir() / "Pulumi.dev.yaml")
         .read_text()
         .replace("  azureml-endpoints:rolePropagationSeconds: 120", "  azureml-endpoints:rolePropagationSeconds:")
     )
@@ -303,7 +305,7 @@ def test_json_numbers_from_the_cli_are_still_numbers():
 
 
 def _stack_file(tmp_path, old: str, new: str):
-    text = (REPO / "Pulumi.dev.yaml").read_text()
+    text = (project_dir() / "Pulumi.dev.yaml").read_text()
     assert old in text
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(text.replace(old, new, 1))
@@ -344,8 +346,8 @@ def test_duplicate_keys_are_refused_like_the_cli(tmp_path, capsys):
 def test_yes_in_a_stack_file_is_a_boolean_and_refused_as_a_count(tmp_path, capsys):
     path = _stack_file(
         tmp_path,
-        "          instanceCount: 1\n          scoringScript: score",
-        "          instanceCount: yes\n          scoringScript: score",
+        "          instanceCount: 1\n          model: sklearn",
+        "          instanceCount: yes\n          model: sklearn",
     )
     code, out = _preview(path, tmp_path, capsys)
     assert code == 1 and f"{NS}:onlineEndpoints[0].deployments[0].instanceCount: Input should be a valid integer" in out.err
@@ -362,8 +364,8 @@ def test_control_characters_are_quoted_in_messages():
 def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
     path = _stack_file(
         tmp_path,
-        "          instanceCount: 1\n          scoringScript: score",
-        "          instanceCount: 1.0\n          scoringScript: score",
+        "          instanceCount: 1\n          model: sklearn",
+        "          instanceCount: 1.0\n          model: sklearn",
     )
     config = read_stack_file(path)
     assert config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"] == 1

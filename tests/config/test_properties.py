@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from azureml_endpoints.cli import drift, guard
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.pulumi_json import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN_VALUE
 
-DEV = {k.split(":", 1)[1]: v for k, v in yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"].items()}
+DEV = {k.split(":", 1)[1]: v for k, v in yaml.safe_load((project_dir() / "Pulumi.dev.yaml").read_text())["config"].items()}
 
 
 def _paths(value, prefix=()):
@@ -189,7 +189,7 @@ def test_guard_and_drift_never_trace_back(data):
 
 # --- stack files --------------------------------------------------------------------------------------------------
 
-DEV_TEXT = (REPO / "Pulumi.dev.yaml").read_text()
+DEV_TEXT = (project_dir() / "Pulumi.dev.yaml").read_text()
 YAML_BITS = st.sampled_from(
     [
         "",

@@ -7,11 +7,11 @@ import yaml
 
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.stack import parse_settings
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 
 
 def dev_raw() -> dict:
-    config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+    config = yaml.safe_load((project_dir() / "Pulumi.dev.yaml").read_text())["config"]
     return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in config.items()}
 
 
@@ -146,7 +146,7 @@ def test_every_violation_is_reported_at_once():
 def test_mirror_traffic_limit():
     raw = dev_raw()
     ep = endpoint(raw)
-    ep["deployments"].append({"name": "green", "instanceType": "Standard_DS3_v2", "instanceCount": 1})
+    ep["deployments"].append({"name": "green", "instanceType": "Standard_DS3_v2", "instanceCount": 1, "model": "sklearn-regression:1"})
     ep["traffic"] = {"blue": 100, "green": 0}
     ep["mirrorTraffic"] = {"green": 51}
     assert "at most 50 percent" in refused(raw)
@@ -173,7 +173,15 @@ def batch_raw() -> dict:
                 "maxNodes": 5,
                 "identity": {"type": "UserAssigned", "userAssignedIdentityNames": ["id-batch-dev"]},
             },
-            "deployments": [{"name": "blue"}],
+            "deployments": [
+                {
+                    "name": "blue",
+                    "model": "sklearn-regression:1",
+                    "code": "ml/batchscoring",
+                    "scoringScript": "batch_driver.py",
+                    "environment": "sklearn-batch",
+                }
+            ],
             "defaultDeployment": "blue",
         }
     ]
@@ -280,9 +288,9 @@ def test_batch_only_stack_is_valid():
         (
             lambda r: batch(r)["deployments"][0].update(scoringScript="score.py"),
             "batchEndpoints[0].deployments[0].scoringScript",
-            "ml/batchscoring",
+            "is not a file in the code folder ml/batchscoring",
         ),
-        (lambda r: batch(r)["deployments"].append({"name": "blue"}), "batchEndpoints[0].deployments", "unique"),
+        (lambda r: batch(r)["deployments"].append(dict(batch(r)["deployments"][0])), "batchEndpoints[0].deployments", "unique"),
         (lambda r: batch(r).update(name="mi-uai-dev"), "batchEndpoints", "online and batch"),
         (
             lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["id-mi-uai-dev"]),

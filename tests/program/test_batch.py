@@ -4,10 +4,9 @@ import importlib.util
 
 from azureml_endpoints.azure.roles import ROLE_DEFINITIONS
 from azureml_endpoints.config.base import SettingsError
-from azureml_endpoints.config.catalog import SAMPLE_BATCH_ENVIRONMENT
 from azureml_endpoints.offline.arm_mocks import FAKE_STORAGE_SUFFIX, SUBSCRIPTION_ID
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 
 RA = "azure-native:authorization:RoleAssignment"
 COMPUTE = "azure-native:machinelearningservices:Compute"
@@ -112,8 +111,11 @@ def test_batch_deployment_references_the_registered_resources(dev):
     deployment = dev.named("batch-dev-blue")
     p = deployment.inputs["properties"]
     assert p["model"] == {"assetId": dev.named("assets-model-sklearn-regression-1").id, "referenceType": "Id"}
-    assert p["codeConfiguration"] == {"codeId": dev.named("assets-code-batchscoring").id, "scoringScript": "batch_driver.py"}
-    assert p["environmentId"] == dev.named(f"assets-environment-sklearn-batch-{SAMPLE_BATCH_ENVIRONMENT.version}").id
+    assert p["codeConfiguration"] == {"codeId": dev.named("assets-code-ml-batchscoring").id, "scoringScript": "batch_driver.py"}
+    (environment,) = [
+        r for r in dev.of_type("azure-native:machinelearningservices:EnvironmentVersion") if r.inputs["name"] == "sklearn-batch"
+    ]
+    assert p["environmentId"] == environment.id
     assert p["compute"] == dev.named("batch-dev-cluster-compute").id
     assert p["resources"] == {"instanceCount": 1.0}
     assert (p["maxConcurrencyPerInstance"], p["miniBatchSize"], p["errorThreshold"]) == (4.0, 5.0, 10.0)
@@ -190,9 +192,9 @@ def test_bad_batch_config_registers_nothing(dev_config):
 
 
 def test_shipped_batch_data_is_what_the_script_writes(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("make_batch_data", REPO / "ml/make_batch_data.py")
+    spec = importlib.util.spec_from_file_location("make_batch_data", project_dir() / "ml/make_batch_data.py")
     maker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(maker)
     monkeypatch.setattr(maker, "OUT", tmp_path)
     for written in maker.write():
-        assert written.read_bytes() == (REPO / "ml/batch-data" / written.name).read_bytes()
+        assert written.read_bytes() == (project_dir() / "ml/batch-data" / written.name).read_bytes()

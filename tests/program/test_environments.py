@@ -6,9 +6,9 @@ import pytest
 
 from azureml_endpoints.azure.images import BATCH_IMAGE, ONLINE_IMAGE
 from azureml_endpoints.local.runtime import conda_pip_requirements, conda_python
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 
-CONDA_FILES = [REPO / "ml/environment/conda.yaml", REPO / "ml/environment/batch-conda.yaml"]
+CONDA_FILES = [project_dir() / "ml/environment/conda.yaml", project_dir() / "ml/environment/batch-conda.yaml"]
 # Azure/AzureML-Containers README, "Supported Images" (CPU images).
 SUPPORTED = {"openmpi4.1.0-ubuntu22.04", "openmpi5.0-ubuntu24.04"}
 

@@ -11,9 +11,11 @@ from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID
 from azureml_endpoints.offline.estimates import online_quota
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.offline.policy_client import load_policy_config
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 from scripts.api_version_table import TABLE, default_api_versions, preview_defaults
+from tests.support.abac import Request
+from tests.support.abac import evaluate as evaluate_condition
 
 NS = "azureml-endpoints"
 DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
@@ -28,7 +30,7 @@ EXISTING_LOGS = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-shared/prov
 
 
 def raw(stack: str) -> dict:
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = yaml.safe_load((project_dir() / f"Pulumi.{stack}.yaml").read_text())["config"]
     return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in config.items()}
 
 
@@ -49,7 +51,46 @@ MONITORING_OK = {
     "actionGroup": {"shortName": "oncall", "emails": [{"name": "a", "address": "a@example.com"}]},
 }
 
+RULE_OK = {"metric": "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction": "Increase"}
+
+
+def autoscaled(config: dict, **autoscale) -> None:
+    blue(config).pop("instanceCount")
+    blue(config)["autoscale"] = {**AUTOSCALE_OK, **autoscale}
+
+
 BAD = [
+    # Azure/bicep-types-az#1859: InvalidActionValue for a change count larger than maximum - minimum.
+    (
+        lambda c: autoscaled(c, rules=[{**RULE_OK, "changeCount": 4}]),
+        "onlineEndpoints[0].deployments[0].autoscale",
+        "rules[0].changeCount (4) exceeds maxInstances - minInstances (3)",
+    ),
+    (
+        lambda c: autoscaled(c, minInstances=3, maxInstances=3, defaultInstances=3),
+        "onlineEndpoints[0].deployments[0].autoscale",
+        "minInstances = maxInstances (3): Azure refuses every scale rule",
+    ),
+    # "Supported metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints": PT1M only.
+    (
+        lambda c: autoscaled(c, rules=[{**RULE_OK, "timeGrain": "PT5M"}]),
+        "onlineEndpoints[0].deployments[0].autoscale.rules[0].timeGrain",
+        "sampled at PT1M only",
+    ),
+    (
+        lambda c: autoscaled(c, rules=[{**RULE_OK, "metric": "ConnectionsActive"}]),
+        "onlineEndpoints[0].deployments[0].autoscale.rules[0].metric",
+        "measures the whole endpoint",
+    ),
+    # "Manage and increase quotas and limits for resources with Azure Machine Learning": 50 instances per deployment.
+    (lambda c: blue(c).update(instanceCount=51), "onlineEndpoints[0].deployments[0].instanceCount", "less than or equal to 50"),
+    (lambda c: autoscaled(c, maxInstances=60), "onlineEndpoints[0].deployments[0].autoscale.maxInstances", "less than or equal to 50"),
+    # "Autoscale Settings - Create Or Update": at most 15 tags on an autoscale setting (50 elsewhere).
+    (
+        lambda c: (autoscaled(c), c["tags"].update({f"t{i}": "x" for i in range(12)})),
+        "tags",
+        "exceed the 15 an autoscale setting takes",
+    ),
     (
         lambda c: blue(c).update(autoscale=AUTOSCALE_OK, instanceCount=3),
         "onlineEndpoints[0].deployments[0].autoscale",
@@ -192,6 +233,16 @@ def test_bad_operability_config_is_refused_with_the_key_named(mutate, key, rule)
     assert f"{NS}:{key}: " in message and rule in message, message
 
 
+def test_tags_an_autoscale_setting_takes_are_accepted_and_without_autoscale_the_general_limit_applies():
+    config = raw("dev")
+    config["tags"].update({f"t{i}": "x" for i in range(15 - 3 - len(config["tags"]))})
+    autoscaled(config)
+    parse_settings(config)  # exactly 15 with the program's three
+    config = raw("dev")
+    config["tags"].update({f"t{i}": "x" for i in range(20)})
+    parse_settings(config)  # no autoscale setting: up to 50
+
+
 def test_default_autoscale_rules_are_the_azureml_examples_sample():
     config = raw("dev")
     blue(config).pop("instanceCount")
@@ -234,18 +285,53 @@ def test_autoscale_targets_the_deployment_and_measures_endpoint_metrics_on_the_e
     latency = by_metric[("RequestLatency", "Increase")]["metricTrigger"]
     assert latency["metricResourceUri"] == endpoint.id
     assert latency["metricNamespace"] == "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+    # The endpoint's latency of blue's own requests only: the metric's `deployment` dimension, filtered.
+    assert latency["dimensions"] == [{"dimensionName": "deployment", "operator": "Equals", "values": ["blue"]}]
+    assert "dimensions" not in cpu  # a deployment metric measures the deployment already
     assert setting.inputs["location"] == endpoint.inputs["location"]
 
 
 def test_under_autoscale_the_program_does_not_fight_the_scaler(prod):
     blue_deployment, green = prod.named("mi-uai-prod-blue"), prod.named("mi-uai-prod-green")
-    assert blue_deployment.ignore_changes == ["sku.capacity"] and blue_deployment.inputs["sku"]["capacity"] == 3
-    assert green.ignore_changes == []  # a fixed count is still enforced
+    # The first `up` starts at defaultInstances; no ignoreChanges, which would re-send that first count later.
+    assert blue_deployment.ignore_changes == [] and blue_deployment.inputs["sku"]["capacity"] == 3
+    assert green.ignore_changes == []
     lines, per_family = online_quota(prod.registrations)
     assert {line.deployment: line.instances for line in lines} == {"mi-uai-prod-blue": 6, "mi-uai-prod-green": 3}
     assert per_family == {"standardDSv2Family": (8 + 4) * 4}  # ceil(1.2*6)=8, ceil(1.2*3)=4, 4 cores each
     ignore = yaml.safe_load((REPO / "azureml_endpoints" / "cli" / "drift_ignore.yaml").read_text())
     assert "sku.capacity" in ignore[DEPLOYMENT]
+
+
+def _blue_capacity_sent(first, config) -> float:
+    """Plays a second `up` of `config` against the fake Azure `first` left; the capacity blue's PUT carries."""
+    blue_id = first.named("mi-uai-prod-blue").id
+    second = evaluate("prod", config=config, azure=first.mocks)
+    assert second.named("mi-uai-prod-blue").id == blue_id
+    return [body for rid, body in first.mocks.puts if rid == blue_id][-1]["sku"]["capacity"]
+
+
+def _scaled_prod(capacity: int):
+    first = evaluate("prod")
+    # Azure Monitor scaled blue out at peak (the scaler changes the deployment's sku capacity).
+    first.mocks.by_id[first.named("mi-uai-prod-blue").id.lower()]["sku"]["capacity"] = float(capacity)
+    return first
+
+
+def test_a_change_to_an_autoscaled_deployment_keeps_the_capacity_azure_has():
+    """A deployment update is a full PUT (azure-native PUTs OnlineDeployments_CreateOrUpdate), so it carries a
+    capacity: the one Azure has now, read with getOnlineDeployment, not the 3 the first `up` sent."""
+    config = stack_config("prod")
+    config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["environmentVariables"] = {"LOG_LEVEL": "debug"}
+    assert _blue_capacity_sent(_scaled_prod(6), config) == 6
+    # A fixed count is still the declared one.
+    assert evaluate("prod", config=config, azure=_scaled_prod(6).mocks).named("mi-uai-prod-green").inputs["sku"]["capacity"] == 3
+
+
+def test_the_kept_capacity_stays_within_the_configured_bounds():
+    config = stack_config("prod")
+    config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["autoscale"]["maxInstances"] = 5
+    assert _blue_capacity_sent(_scaled_prod(6), config) == 5
 
 
 def test_logs_go_from_the_endpoint_to_the_created_workspace(prod):
@@ -325,6 +411,43 @@ def test_data_collector_writes_as_the_endpoint_identity_to_one_container():
     assert grant.urn in evaluation.named("mi-uai-dev-roles-propagation").dependencies
     # Without dataCollector the write role is never granted.
     assert not [r for r in evaluate("dev").of_type(RA) if r.inputs["roleDefinitionId"].endswith(SBDC)]
+
+
+BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def _blob(action: str, path: str) -> Request:
+    return Request(f"{BLOB}/{action}", resource={f"{BLOB}:path": [path]})
+
+
+def test_the_collector_grant_in_a_created_workspace_is_the_default_datastore_container_and_its_paths_only():
+    """In a created workspace the datastore's account and container are outputs: the scope must still be an ARM id
+    ("Collect production data from models deployed for real-time inferencing": the collector writes to the default
+    datastore under modelDataCollector/<endpoint>/<deployment>/<collection>/)."""
+    config = stack_config("sandbox")
+    endpoint = config[f"{NS}:onlineEndpoints"][0]
+    endpoint["deployments"][0]["dataCollector"] = {"collections": ["model_inputs"]}
+    evaluation = evaluate("sandbox", config=config)
+    (grant,) = [r for r in evaluation.of_type(RA) if r.inputs["roleDefinitionId"].endswith(SBDC)]
+    (workspace,) = evaluation.of_type("azure-native:machinelearningservices:Workspace")
+    scope = grant.inputs["scope"]
+    assert scope.startswith("/subscriptions/") and "Calling __str__" not in scope
+    # The default datastore (workspaceblobstore) Azure made with the workspace, not the program's asset container.
+    default = f"{workspace.inputs['storageAccount']}/blobServices/default/containers/azureml-blobstore-{workspace.outputs['workspaceId']}"
+    assert scope == default
+    condition = grant.inputs["condition"]
+    assert grant.inputs["conditionVersion"] == "2.0"
+    prefix = f"modelDataCollector/{endpoint['name']}/{endpoint['deployments'][0]['name']}/model_inputs"
+    assert evaluate_condition(condition, _blob("write", f"{prefix}/2026/01/01/00/0.jsonl"))
+    assert evaluate_condition(condition, _blob("add/action", f"{prefix}/2026/01/01/00/0.jsonl"))
+    # Not the models and code the endpoint loads from the same container, not another collection or endpoint.
+    for path in (
+        "LocalUpload/model/model.pkl",
+        f"modelDataCollector/{endpoint['name']}/x/model_outputs/a.jsonl",
+        "modelDataCollector/other/a",
+    ):
+        for action in ("write", "delete", "read", "add/action", "move/action"):
+            assert not evaluate_condition(condition, _blob(action, path)), (action, path)
 
 
 # --- the pack over gRPC -------------------------------------------------------------------------------------------

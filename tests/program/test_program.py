@@ -1,5 +1,6 @@
 """The program under the ARM-like mocks: wiring, options, outputs, for both identity modes."""
 
+import copy
 import uuid
 
 import pytest
@@ -8,13 +9,13 @@ from azureml_endpoints.azure.endpoint_template import ML_API_VERSION
 from azureml_endpoints.azure.images import ONLINE_IMAGE
 from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, role_assignment_name
 from azureml_endpoints.config.base import SettingsError
-from azureml_endpoints.config.catalog import SAMPLE_ONLINE_ENVIRONMENT
-from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID, FakeWorkspace
+from azureml_endpoints.offline.arm_mocks import SUBSCRIPTION_ID, FakeWorkspace, template_deployment
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
-from azureml_endpoints.pulumi_io.stack_files import is_secret, shipped_stacks
+from azureml_endpoints.paths import project_dir
+from azureml_endpoints.pulumi_io.stack_files import is_secret, shipped_stacks, stack_config
 from components.assets import code_version
 
+NS = "azureml-endpoints"
 RA = "azure-native:authorization:RoleAssignment"
 ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
@@ -102,8 +103,9 @@ def test_identity_change_is_a_replacement_never_an_update(dev):
     endpoint = dev.named("mi-uai-dev-endpoint")
     assert endpoint.replace_on_changes == ["identity"]
     assert endpoint.delete_before_replace
-    assert set(endpoint.ignore_changes) == {"properties.traffic", "properties.mirrorTraffic"}
-    assert "traffic" not in endpoint.inputs["properties"]
+    # No ignoreChanges on traffic: the engine would then send the value it sent last, which is none.
+    assert endpoint.ignore_changes == []
+    assert "traffic" not in endpoint.inputs["properties"]  # created before its deployments exist
 
 
 def test_environment_variables(dev, sai):
@@ -137,15 +139,17 @@ def test_deployments_start_after_roles_have_propagated_and_data_exists(fixture, 
 
 def test_deployment_references_registered_assets(dev):
     properties = dev.named("mi-uai-dev-blue").inputs["properties"]
-    code = dev.named("assets-code-onlinescoring")
+    code = dev.named("assets-code-ml-onlinescoring")
     model = dev.named("assets-model-sklearn-regression-1")
-    environment = dev.named(f"assets-environment-sklearn-scoring-{SAMPLE_ONLINE_ENVIRONMENT.version}")
+    (environment,) = [
+        r for r in dev.of_type("azure-native:machinelearningservices:EnvironmentVersion") if r.inputs["name"] == "sklearn-scoring"
+    ]
     assert properties["model"] == model.id
     assert properties["codeConfiguration"] == {"codeId": code.id, "scoringScript": "score_managedidentity.py"}
     assert properties["environmentId"] == environment.id
     assert properties["instanceType"] == "Standard_DS3_v2"
     assert dev.named("mi-uai-dev-blue").inputs["sku"] == {"name": "Default", "capacity": 1.0}
-    assert code.inputs["version"] == code_version(REPO / "ml" / "onlinescoring")
+    assert code.inputs["version"] == code_version(project_dir() / "ml" / "onlinescoring")
     assert model.inputs["version"] == "1"  # Azure ML: a workspace model version is a positive integer
     assert environment.inputs["name"] == "sklearn-scoring"
     assert environment.inputs["properties"]["image"] == ONLINE_IMAGE
@@ -155,10 +159,10 @@ def test_deployment_references_registered_assets(dev):
 
 def test_assets_live_in_the_workspace_default_datastore(dev):
     ws = workspace_of(dev)
-    code = dev.named("assets-code-onlinescoring")
+    code = dev.named("assets-code-ml-onlinescoring")
     version = code.inputs["version"]
     code_uri = code.inputs["properties"]["codeUri"]
-    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-onlinescoring-")]
+    blobs = [r for r in dev.of_type("azure-native:storage:Blob") if r.name.startswith("assets-code-ml-onlinescoring-")]
     assert {b.inputs["blobName"].rsplit("/", 1)[1] for b in blobs} == {"sample_model.py", "score.py", "score_managedidentity.py"}
     for blob in blobs:
         assert blob.inputs["accountName"] == ws.storage_account_name
@@ -193,6 +197,8 @@ def test_traffic_is_applied_after_deployments_by_a_template(dev):
     assert resource["apiVersion"] == ML_API_VERSION
     assert resource["name"] == "mlw-endpoints-dev/mi-uai-dev"
     assert resource["properties"]["traffic"] == {"blue": 100}
+    # An explicit empty mirror, as azure-ai-ml sends it: leaving the key out is not how a mirror is cleared.
+    assert resource["properties"]["mirrorTraffic"] == {}
     # The template re-sends the endpoint exactly as the endpoint resource declares it.
     uai_id = dev.named("mi-uai-dev-identity").id
     assert resource["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {uai_id: {}}}
@@ -212,6 +218,80 @@ def test_blue_green_and_mirror_traffic():
     assert blue["requestSettings"] == {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 4.0, "maxQueueWait": "PT1S"}
     assert blue["livenessProbe"]["failureThreshold"] == 30.0
     assert blue["readinessProbe"]["initialDelay"] == "PT10S"
+
+
+PROD_ENDPOINT = "mi-uai-prod"
+
+
+def _prod_with(change) -> dict:
+    config = stack_config("prod")
+    change(config)
+    return config
+
+
+def _endpoint_puts(azure, since: int) -> list[dict]:
+    """The split each PUT of the prod endpoint carried (the resource's own and the template's), in order."""
+    suffix = f"/onlineEndpoints/{PROD_ENDPOINT}"
+    return [
+        {k: int(v) for k, v in body["properties"]["traffic"].items()} if "traffic" in body["properties"] else None
+        for rid, body in azure.puts[since:]
+        if rid.endswith(suffix)
+    ]
+
+
+def _rollout_step(azure, evaluation, traffic: dict[str, int]) -> None:
+    """What `azureml-endpoints rollout` deploys for one step: the program's template with the step's split."""
+    template = evaluation.named(f"{PROD_ENDPOINT}-traffic").inputs
+    document = copy.deepcopy(template["properties"]["template"])
+    document["resources"][0]["properties"].update(traffic=traffic, mirrorTraffic={})
+    template_deployment(azure, {**template, "properties": {"mode": "Incremental", "template": document}})
+
+
+def test_no_update_of_the_endpoint_leaves_its_deployments_at_zero_traffic():
+    """Successive `up`s against one fake Azure, which answers as ARM does: an endpoint PUT without traffic sets
+    every deployment to 0 % (microsoft/genaiops-promptflow-template#182), and azure-native's update is such a full
+    PUT (pulumi-azure-native provider/pkg/gen/schema.go). Every endpoint PUT after the first carries a whole split."""
+    first = evaluate("prod")
+    azure, start = first.mocks, len(first.mocks.puts)
+    # 1. A tag change: the endpoint is re-sent.
+    tagged = _prod_with(lambda c: c[f"{NS}:tags"].update(team="scoring"))
+    evaluate("prod", config=tagged, azure=azure)
+    # 2. A deployment change: green's environment changes, the endpoint is re-sent too (every PUT is played).
+    changed = copy.deepcopy(tagged)
+    changed[f"{NS}:onlineEndpoints"][0]["deployments"][1]["environmentVariables"] = {"LOG_LEVEL": "debug"}
+    second = evaluate("prod", config=changed, azure=azure)
+    # 3. A rollout step, then an `up` before its split is committed: it puts the declared split back.
+    _rollout_step(azure, second, {"blue": 90, "green": 10})
+    evaluate("prod", config=changed, azure=azure)
+
+    declared = {"blue": 100, "green": 0}
+    assert _endpoint_puts(azure, start) == [
+        declared,
+        declared,
+        declared,
+        declared,
+        {"blue": 90, "green": 10},
+        {"blue": 90, "green": 10},
+        declared,
+    ]
+    endpoint_id = first.named(f"{PROD_ENDPOINT}-endpoint").id
+    assert azure.by_id[endpoint_id.lower()]["properties"]["traffic"] == declared
+    assert azure.by_id[endpoint_id.lower()]["properties"]["mirrorTraffic"] == {"green": 10}
+
+
+def test_a_rollout_commit_moves_traffic_only_after_the_deployments():
+    """The commit of a finished rollout: the endpoint PUT re-sends what Azure has, the template sets the new split."""
+    first = evaluate("prod")
+    azure, start = first.mocks, len(first.mocks.puts)
+    _rollout_step(azure, first, {"blue": 0, "green": 100})
+
+    def committed(config):
+        config[f"{NS}:onlineEndpoints"][0].update(traffic={"blue": 0, "green": 100}, mirrorTraffic={})
+
+    evaluate("prod", config=_prod_with(committed), azure=azure)
+    moved = {"blue": 0, "green": 100}
+    assert _endpoint_puts(azure, start) == [moved, moved, moved]
+    assert azure.by_id[first.named(f"{PROD_ENDPOINT}-endpoint").id.lower()]["properties"]["mirrorTraffic"] == {}
 
 
 def test_ml_api_version_matches_the_pinned_provider():

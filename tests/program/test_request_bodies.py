@@ -64,7 +64,11 @@ def sdk_python() -> Path:
 
 def sdk_bodies(python: Path, definitions: list[dict]) -> list[dict]:
     result = subprocess.run(
-        [str(python), str(REPO / "tests/support/aml_sdk_bodies.py")], input=json.dumps(definitions), capture_output=True, text=True, timeout=300
+        [str(python), str(REPO / "tests/support/aml_sdk_bodies.py")],
+        input=json.dumps(definitions),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -234,7 +234,7 @@ def test_consumers_use_the_created_workspaces_registry_storage_and_datastore(san
         model,
     )
     assert datastore.urn in sandbox.named("assets-model-sklearn-regression-1").dependencies
-    code = sandbox.named("assets-code-onlinescoring").inputs["properties"]["codeUri"]
+    code = sandbox.named("assets-code-ml-onlinescoring").inputs["properties"]["codeUri"]
     assert code.startswith(storage.outputs["primaryEndpoints"]["blob"] + "assets/pulumi-assets/code/onlinescoring/")
     assert datastore.inputs["properties"]["credentials"] == {"credentialsType": "None"}
     # Everything in the workspace waits for it: its name is the created workspace's output.

@@ -17,10 +17,10 @@ import pytest
 from packaging.version import Version
 
 from azureml_endpoints.local.runtime import conda_pip_requirements, python_env
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 
-BATCH_CONDA = REPO / "ml" / "environment" / "batch-conda.yaml"
-SAMPLE_FILES = sorted((REPO / "ml" / "batch-data").glob("*.csv"))
+BATCH_CONDA = project_dir() / "ml" / "environment" / "batch-conda.yaml"
+SAMPLE_FILES = sorted((project_dir() / "ml" / "batch-data").glob("*.csv"))
 
 # Loads the driver the way the runtime does (by path), then init() and run(mini_batch); prints the outcome.
 RUNNER = """
@@ -45,13 +45,15 @@ def batch_python() -> Path:
 def model_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("batch") / "azureml-models" / "sklearn-regression" / "1"
     (folder / "model").mkdir(parents=True)
-    (folder / "model" / "sklearn_regression_model.pkl").write_bytes((REPO / "ml/model-1/model/sklearn_regression_model.pkl").read_bytes())
+    (folder / "model" / "sklearn_regression_model.pkl").write_bytes(
+        (project_dir() / "ml/model-1/model/sklearn_regression_model.pkl").read_bytes()
+    )
     return folder
 
 
 def run_driver(batch_python, model_dir, files) -> tuple[dict, str]:
     result = subprocess.run(
-        [str(batch_python), "-c", RUNNER, str(REPO / "ml/batchscoring/batch_driver.py"), *map(str, files)],
+        [str(batch_python), "-c", RUNNER, str(project_dir() / "ml/batchscoring/batch_driver.py"), *map(str, files)],
         capture_output=True,
         text=True,
         env={"AZUREML_MODEL_DIR": str(model_dir), "PATH": "/usr/bin:/bin"},
@@ -77,7 +79,7 @@ def test_batch_environment_has_the_runtime_packages_at_their_pins(batch_python):
 
 def test_batch_driver_scores_every_row_of_the_sample_input(batch_python, model_dir):
     outcome, output = run_driver(batch_python, model_dir, SAMPLE_FILES)
-    model = joblib.load(REPO / "ml/model-1/model/sklearn_regression_model.pkl")
+    model = joblib.load(project_dir() / "ml/model-1/model/sklearn_regression_model.pkl")
     expected = []
     for f in SAMPLE_FILES:
         with f.open() as handle:

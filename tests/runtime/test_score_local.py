@@ -11,11 +11,11 @@ import pytest
 
 from azureml_endpoints.cli.score_local import NotLocal, resolve
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
 
 ML_TYPE = "azure-native:machinelearningservices:"
-SAMPLE = json.loads((REPO / "ml" / "sample-request.json").read_text())
+SAMPLE = json.loads((project_dir() / "ml" / "sample-request.json").read_text())
 
 
 def score_local(*args: str) -> subprocess.CompletedProcess:
@@ -50,7 +50,7 @@ def test_every_online_deployment_of_every_shipped_stack_scores_locally(stack):
         log = result.stdout
         assert "Init complete" in log and "POST /score 200" in log
         if deployment.inputs["properties"]["codeConfiguration"]["scoringScript"] == "score_managedidentity.py":
-            size = (REPO / "ml/data/hello.txt").stat().st_size
+            size = (project_dir() / "ml/data/hello.txt").stat().st_size
             assert f"Blob read (REST): {size} bytes" in log and f"Blob read (SDK): {size} bytes" in log
 
 
@@ -94,6 +94,6 @@ def test_resolution_reads_the_program_registrations(dev):
     assert set(local.code_files) == {"sample_model.py", "score.py", "score_managedidentity.py"}
     assert local.model_folder == "model" and set(local.model_files) == {"sklearn_regression_model.pkl"}
     assert local.data_blob[:3] == ("stmlepdevdata", "data", "hello.txt")
-    assert local.data_blob[3] == REPO / "ml/data/hello.txt"
+    assert local.data_blob[3] == project_dir() / "ml/data/hello.txt"
     assert local.environment_variables["UAI_CLIENT_ID"] == dev.named("mi-uai-dev-identity").outputs["clientId"]
     assert "azureml-inference-server-http==" in local.conda_file

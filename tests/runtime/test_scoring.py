@@ -15,9 +15,9 @@ import numpy
 import pytest
 
 from azureml_endpoints.local.runtime import Azurite, InferenceServer, RuntimeSetupError, TokenEndpoint, python_env
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 
-ML = REPO / "ml"
+ML = project_dir() / "ml"
 SAMPLE = (ML / "sample-request.json").read_text()
 BLOB_TEXT = (ML / "data" / "hello.txt").read_text()
 ACCOUNT, CONTAINER, FILE_NAME = "stmlepdevdata", "data", "hello.txt"

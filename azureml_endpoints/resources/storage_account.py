@@ -13,8 +13,10 @@ def secure_storage_account(
     allow_shared_key_access: bool,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
+    public_network_access: str | None = None,
 ) -> storage.StorageAccount:
-    """StorageV2 with TLS 1.2, HTTPS only, no public blob access and no cross-tenant replication."""
+    """StorageV2 with TLS 1.2, HTTPS only, no public blob access and no cross-tenant replication; reachable
+    only through private endpoints when `public_network_access` is Disabled."""
     return storage.StorageAccount(
         logical_name,
         storage.StorageAccountArgs(
@@ -30,6 +32,7 @@ def secure_storage_account(
             allow_shared_key_access=allow_shared_key_access,
             # An account without shared keys also defaults the portal and tools to Entra sign-in.
             default_to_o_auth_authentication=None if allow_shared_key_access else True,
+            public_network_access=public_network_access,
             tags=tags,
         ),
         opts,

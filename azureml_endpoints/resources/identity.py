@@ -6,19 +6,11 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import managedidentity
 
-from components.workspace.info import WorkspaceInfo
-
 
 def user_assigned_identity(
-    logical_name: str, identity_name: str, ws: WorkspaceInfo, tags: dict[str, str], opts: pulumi.ResourceOptions
-) -> managedidentity.UserAssignedIdentity:
-    return placed_user_assigned_identity(logical_name, identity_name, ws.resource_group, ws.location, tags, opts)
-
-
-def placed_user_assigned_identity(
     logical_name: str, identity_name: str, resource_group: str, location: str, tags: dict[str, str], opts: pulumi.ResourceOptions
 ) -> managedidentity.UserAssignedIdentity:
-    """A user-assigned identity in a given resource group and location (a created workspace's, before it exists)."""
+    """A user-assigned identity in the workspace's resource group and location (known before a created workspace exists)."""
     # Keyword form: the Args class cannot carry `resource_name` (it clashes with the logical name).
     return managedidentity.UserAssignedIdentity(
         logical_name,
