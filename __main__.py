@@ -8,6 +8,7 @@ import pulumi
 from pulumi_azure_native import authorization
 from pulumi_azure_native import machinelearningservices as ml
 
+from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings, provider_cloud
 from azureml_endpoints.paths import data_dir, project_dir
@@ -24,7 +25,20 @@ from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
 
-settings = load_settings(pulumi.Config())
+
+class ConfigRefused(SettingsError, pulumi.RunError):
+    """A refused config as Pulumi's Python language host prints it: the message alone.
+
+    The host prints a pulumi.RunError with `pulumi.log.error(str(e))` and any other exception as "Program failed
+    with an unhandled exception:" plus the traceback (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec).
+    Converted here, at the program's boundary, so the config package stays free of the Pulumi SDK for the tools;
+    still a SettingsError for everything that reads the program's refusals offline."""
+
+
+try:
+    settings = load_settings(pulumi.Config())
+except SettingsError as refused:
+    raise ConfigRefused(str(refused)) from None
 tags = settings.tags_for(pulumi.get_stack())
 private = settings.network  # set: private end to end (docs/private-networking.md)
 cloud = provider_cloud(pulumi.Config("azure-native").get("environment"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from azureml_endpoints.offline.evaluate import REPO
+from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 NS = "azureml-endpoints:"
@@ -77,6 +79,11 @@ def expected_batch() -> dict[tuple[str, int], float]:
     return expected
 
 
+def finite(value: object) -> bool:
+    """A prediction is a finite number: Infinity would pass the relative tolerance (inf <= tolerance * inf)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def close(a: float, b: float) -> bool:
     return abs(a - b) <= TOLERANCE * max(abs(a), abs(b), 1.0)
 
@@ -84,7 +91,7 @@ def close(a: float, b: float) -> bool:
 def check_online(answer: object) -> str | None:
     """None when the answer is the model's predictions for the sample request, else what differs."""
     expected = expected_online()
-    if not isinstance(answer, list) or len(answer) != len(expected) or not all(isinstance(v, (int, float)) for v in answer):
+    if not isinstance(answer, list) or len(answer) != len(expected) or not all(finite(v) for v in answer):
         return f"expected {len(expected)} predictions, got {json.dumps(answer)[:200]}"
     wrong = [i for i, (a, b) in enumerate(zip(answer, expected)) if not close(a, b)]
     return f"predictions {wrong} differ: got {answer}, expected {expected}" if wrong else None
@@ -102,6 +109,8 @@ def check_batch(text: str) -> str | None:
         if key in seen:
             return f"line {number}: {parts[0]} row {parts[1]} appears twice"
         seen[key] = float(parts[2])
+        if not finite(seen[key]):
+            return f"line {number}: the prediction {parts[2]!r} is not a finite number"
     missing = sorted(set(expected) - set(seen))
     extra = sorted(set(seen) - set(expected))
     if missing or extra:
@@ -130,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             config = ephemeral_config(args.template, args.suffix, args.workspace, args.resource_group)
             name = f"e2e-{args.suffix}"
             header = f"# Ephemeral stack of the e2e workflow, from Pulumi.{args.template}.yaml (azureml-endpoints e2e stack).\n"
-            (REPO / f"Pulumi.{name}.yaml").write_text(header + yaml.safe_dump({"config": config}, sort_keys=False))
+            write_atomic(REPO / f"Pulumi.{name}.yaml", header + yaml.safe_dump({"config": config}, sort_keys=False))
             print(name)
             return 0
         text = args.file.read_text()
         problem = check_online(json.loads(text)) if args.command == "check-online" else check_batch(text)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, WriteFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if problem:

@@ -6,7 +6,9 @@
 Azure ML model versions are immutable, so a version, once locked, keeps its content: changed files need a new
 version number in the stack's `models` entry. The program refuses a stack whose models do not match the lock,
 before anything reaches Azure. Exit codes: 0 everything matches (or was added), 1 unusable input (a stack
-file or a `models` entry), 2 a model is missing from the lock (check) or its content changed under a locked version.
+file, a `models` entry, a lock file of the wrong shape, a file that cannot be written), 2 a model is missing from
+the lock (check) or its content changed under a locked version. The lock file is replaced atomically, and only
+by a run that exits 0: a kill or a full disk leaves the old file whole (docs/operations.md#what-the-tools-write).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 
 from azureml_endpoints.config.catalog import CatalogModelConfig, content_sha256, lock_problem, read_model_lock
 from azureml_endpoints.paths import model_lock_file, using_project
+from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 from azureml_endpoints.pulumi_io.stack_files import project_name, shipped_stacks, stack_config
 
 
@@ -57,28 +60,37 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    added = []
-    if args.add:
-        for _, entry in models:
-            versions = lock.setdefault(entry.name, {})
-            if str(entry.version) not in versions:
-                versions[str(entry.version)] = "sha256:" + content_sha256(entry.files_path)
-                added.append(entry.reference)
-        if added:
+    try:
+        added = _add_versions(models, lock) if args.add else []
+        problems = sorted({f"{where}: {problem}" for where, entry in models if (problem := lock_problem(entry, lock))})
+        if added and not problems:  # a run that exits 2 writes nothing
             document = {
                 "comment": "Model name -> version -> SHA-256 of its files. Written by `azureml-endpoints model-lock --add`; "
                 "a locked version never changes content (Azure ML model versions are immutable).",
                 "models": {name: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for name, v in sorted(lock.items())},
             }
-            args.lock_file.write_text(json.dumps(document, indent=2) + "\n")
-    problems = sorted({f"{where}: {problem}" for where, entry in models if (problem := lock_problem(entry, lock))})
-    for reference in added:
+            write_atomic(args.lock_file, json.dumps(document, indent=2) + "\n")
+    except (ValueError, OSError, WriteFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for reference in added if not problems else []:
         print(f"locked {reference}")
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
         print(f"{len({e.reference for _, e in models})} model versions match {args.lock_file.name}")
     return 2 if problems else 0
+
+
+def _add_versions(models: list[tuple[str, CatalogModelConfig]], lock: dict[str, dict[str, str]]) -> list[str]:
+    """Lock every version not locked yet (in memory); the references added."""
+    added = []
+    for _, entry in models:
+        versions = lock.setdefault(entry.name, {})
+        if str(entry.version) not in versions:
+            versions[str(entry.version)] = "sha256:" + content_sha256(entry.files_path)
+            added.append(entry.reference)
+    return added
 
 
 if __name__ == "__main__":

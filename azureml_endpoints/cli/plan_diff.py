@@ -20,13 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.offline.arm_mocks import Registration
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.resource_types import preview_line
-from azureml_endpoints.pulumi_io.stack_files import stack_config
+from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
+from azureml_endpoints.pulumi_io.stack_files import StackFileError, read_stack_file, stack_config
 
 # Inputs that make up an Azure resource's id (or fix where it lives): changing one means another resource.
 NAMING_INPUTS = {
@@ -157,7 +156,8 @@ def _whole_numbers(value: Any) -> Any:
 
 
 def _config(path: Path) -> dict[str, Any]:
-    return (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    """As the CLI reads it, with the reader every tool shares (azureml_endpoints.pulumi_io.stack_files)."""
+    return read_stack_file(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configs = [_config(args.before), _config(args.after) if args.after else stack_config(args.stack)]
         before, after = (evaluate(args.stack, config=c, raise_errors=False) for c in configs)
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, StackFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for label, evaluation in (("--from", before), ("--to", after)):
@@ -182,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     document = digest(before, after)
     if args.digest:
-        args.digest.parent.mkdir(parents=True, exist_ok=True)
-        args.digest.write_text(json.dumps(document, indent=2))
+        try:
+            args.digest.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(args.digest, json.dumps(document, indent=2))
+        except (OSError, WriteFailed) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     print(render(document, after, before))
     return 0
 

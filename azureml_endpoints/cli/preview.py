@@ -21,6 +21,7 @@ from azureml_endpoints.offline.estimates import cluster_quota, cores_per_family,
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
 from azureml_endpoints.offline.resource_types import preview_line
+from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 from azureml_endpoints.pulumi_io.stack_files import StackFileError, is_secret, read_stack_file, shipped_stacks, stack_config
 
 
@@ -221,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     doc = report(evaluation, run_policies(evaluation))
 
     graph_path = args.graph or Path("preview-out") / f"{args.stack}.mmd"
-    graph_path.parent.mkdir(parents=True, exist_ok=True)
-    graph_path.write_text(doc["graph"])
-    if args.summary:
-        args.summary.parent.mkdir(parents=True, exist_ok=True)
-        args.summary.write_text(render_markdown(doc))
+    try:  # the report is written whatever the verdict: it is what shows the violations
+        for path, text in ((graph_path, doc["graph"]), *(((args.summary, render_markdown(doc)),) if args.summary else ())):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+    except (OSError, WriteFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(doc, indent=2))
     else:

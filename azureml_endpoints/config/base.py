@@ -243,6 +243,8 @@ def validate_config(model: type[Model], namespace: str, raw: Mapping[str, Any]) 
             elif e["type"] == "extra_forbidden":
                 message = _unknown_key(model, location)
             lines.append(f"{config_key(namespace, location)}: {message}")
+        if len(lines) == 1:  # one refusal, one line: what `pulumi up` prints after "error:"
+            raise SettingsError(f"invalid {namespace} config: {lines[0]}") from None
         raise SettingsError(f"invalid {namespace} config:\n  " + "\n  ".join(lines)) from None
 
 

@@ -25,6 +25,7 @@ import difflib
 import functools
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -106,17 +107,47 @@ def positive_integer_version(value: Any) -> int:
 
 
 def asset_files(path: Path) -> list[Path]:
-    """The files of a file or folder asset in a stable order, without caches."""
+    """The files of a file or folder asset in a stable order, without caches; ValueError for what must not upload.
+
+    A symbolic link anywhere inside the asset whose target leaves the repository is refused: it would upload
+    whatever the machine running `pulumi up` holds there (a pull request can commit one). A link to a folder is not
+    followed (its target is checked all the same). File names must be UTF-8, as blob names are."""
+    if path.is_symlink():
+        _inside_repository(path)
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    found: list[Path] = []
+    for folder, folders, names in os.walk(path, followlinks=False):
+        base = Path(folder)
+        folders[:] = sorted(f for f in folders if f != "__pycache__")
+        for name in folders + names:
+            entry = base / name
+            if entry.is_symlink():
+                _inside_repository(entry)
+            _utf8_name(entry)
+        found += [base / name for name in names if (base / name).is_file()]
+    return sorted(found)
+
+
+def _inside_repository(link: Path) -> None:
+    target, root = link.resolve(), project_dir().resolve()
+    if target != root and root not in target.parents:
+        where = link.relative_to(root).as_posix() if root in link.parents else str(link)
+        raise ValueError(f"{where} is a symbolic link to {target}, outside the repository: refused (it would upload that file)")
+
+
+def _utf8_name(entry: Path) -> None:
+    try:
+        entry.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{entry.parent}: a file name that is not UTF-8 ({entry.name!r}); blob names are UTF-8") from None
 
 
 def content_sha256(path: Path) -> str:
     """SHA-256 over (relative name, content) of every file: equal for equal content, whatever the folder is called.
 
     Settings check it against the lock and the assets record it: a model is read once per run, however large,
-    unless a file's size or modification time changes in between."""
+    unless a file's size or modification time changes in between; each file is streamed, never held whole."""
     files = asset_files(path)
     return _content_sha256(path, tuple((f, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
 
@@ -126,8 +157,14 @@ def _content_sha256(path: Path, files: tuple[tuple[Path, int, int], ...]) -> str
     root = path if path.is_dir() else path.parent
     digest = hashlib.sha256()
     for file, _, _ in files:
-        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file_sha256(file))
     return digest.hexdigest()
+
+
+def file_sha256(file: Path) -> bytes:
+    """A file's SHA-256, read in blocks (hashlib.file_digest): a 2 GB model costs a buffer, not 2 GB."""
+    with file.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").digest()
 
 
 def short_version(*parts: tuple[str, bytes]) -> str:
@@ -175,7 +212,7 @@ class CatalogModelConfig(ConfigModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        repository_path(value, "any")
+        asset_files(repository_path(value, "any"))  # what would upload: no link out of the repository
         return value
 
     @field_validator("code")
@@ -388,6 +425,7 @@ def resolve_deployment_assets(
     if code is not None:
         try:
             code_path = repository_path(code, "folder")
+            asset_files(code_path)  # what would upload: no link out of the repository
         except ValueError as error:
             raise ValueError(f"code: {error}") from None
         if scoring_script is None:
@@ -443,13 +481,54 @@ def _no_code(ref: AssetRef, entry: CatalogModelConfig | None, models: list[Catal
     )
 
 
+LOCK_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+_LOCK_LIMIT = 1 << 20  # bytes: a lock of a few thousand versions is tens of kilobytes
+
+
+class LockFileError(ValueError):
+    """ml/models.lock.json is unreadable or of the wrong shape; the message names the file and the entry."""
+
+
 def read_model_lock(path: Path | None = None) -> dict[str, dict[str, str]]:
-    """`{model name: {version: "sha256:<hex>"}}` from the committed lock file (empty when there is none)."""
+    """`{model name: {version: "sha256:<hex>"}}` from the committed lock file (empty when there is none).
+
+    Its shape is checked whole, so every later use may trust it: an object whose `models` maps asset names to
+    objects of positive-integer version keys and `sha256:<64 hex>` values."""
     path = path or model_lock_file()
-    if not path.is_file():
+    root = project_dir().resolve()
+    shown = path.relative_to(root).as_posix() if root in path.resolve().parents else str(path)
+    try:
+        if path.stat().st_size > _LOCK_LIMIT:
+            raise LockFileError(f"{shown}: larger than {_LOCK_LIMIT} bytes; not a lock file")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
-    document = json.loads(path.read_text())
-    return {name: dict(versions) for name, versions in (document.get("models") or {}).items()}
+    except (OSError, UnicodeDecodeError) as error:
+        raise LockFileError(f"{shown}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise LockFileError(f"{shown}: nested too deeply to be a lock file") from None
+    except ValueError as error:
+        raise LockFileError(f"{shown}: not JSON ({error}); restore it from git and run `azureml-endpoints model-lock --add`") from None
+    if not isinstance(document, dict):
+        raise LockFileError(f"{shown}: must be an object with a `models` object, not {type(document).__name__}")
+    models = document.get("models", {})
+    if not isinstance(models, dict):
+        raise LockFileError(f"{shown}: `models` must be an object of model name -> versions, not {type(models).__name__}")
+    lock: dict[str, dict[str, str]] = {}
+    for name, versions in models.items():
+        if not ASSET_NAME.pattern.fullmatch(name):
+            raise LockFileError(f"{shown}: models.{name[:40]!r} is not a model name")
+        if not isinstance(versions, dict):
+            raise LockFileError(f"{shown}: models.{name} must be an object of version -> hash, not {type(versions).__name__}")
+        for version, digest in versions.items():
+            if not POSITIVE_INTEGER.fullmatch(version) or int(version) > 2**31 - 1:
+                raise LockFileError(f"{shown}: models.{name}.{version[:20]!r} is not a model version (a positive integer)")
+            if not isinstance(digest, str) or not LOCK_HASH.fullmatch(digest):
+                raise LockFileError(f"{shown}: models.{name}.{version} must be 'sha256:<64 hex digits>', not {str(digest)[:40]!r}")
+        lock[name] = dict(versions)
+    return lock
 
 
 def lock_problem(entry: CatalogModelConfig, lock: dict[str, dict[str, str]]) -> str | None:

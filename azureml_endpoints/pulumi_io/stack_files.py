@@ -96,6 +96,62 @@ _CliLoader.add_constructor(
 )
 
 
+# Bounds, so a hostile stack file costs a line, not the machine. The CLI's YAML library (gopkg.in/yaml.v2 v2.4.0
+# decode.go and yaml.v3 decode.go, `unmarshal`) stops a decode whose alias expansion is most of the work: more
+# than 100 alias-driven decodes, more than 1000 decodes, and a share of alias-driven decodes above 99% up to
+# 400,000 decodes, falling linearly to 10% at 4,000,000; its scanner stops at "exceeded max depth of 10000".
+ALIAS_RATIO_LOW, ALIAS_RATIO_HIGH = 400_000, 4_000_000
+CLI_MAX_DEPTH = 10_000
+# No setting of this project nests more than a few levels; deeper text is refused before it is built (building
+# 10,000 levels takes this reader about a minute).
+MAX_DEPTH = 64
+# The largest template ARM deploys is 4 MB ("Resolve errors for job size exceeded"): a stack file larger than
+# that cannot describe a deployable stack.
+MAX_STACK_FILE_BYTES = 4 * 1024 * 1024
+
+
+def _allowed_alias_ratio(decodes: int) -> float:
+    if decodes <= ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - ALIAS_RATIO_LOW) / (ALIAS_RATIO_HIGH - ALIAS_RATIO_LOW)
+
+
+def _check_depth(text: str) -> None:
+    """The nesting of the document, from its events (no recursion, nothing built)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_CliLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > CLI_MAX_DEPTH:
+                raise StackFileError(f"line {event.start_mark.line + 1}: exceeded max depth of {CLI_MAX_DEPTH} (the CLI refuses it too)")
+            if depth > MAX_DEPTH:
+                raise StackFileError(f"line {event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep; no setting nests so")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_aliasing(root: yaml.Node) -> None:
+    """Count decodes as go-yaml does (a node reached again is an alias: it and its subtree decode again)."""
+    decodes = aliased = 0
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, alias_depth = stack.pop()
+        if id(node) in seen:
+            decodes, aliased, alias_depth = decodes + 1, aliased + (alias_depth > 0), alias_depth + 1
+        seen.add(id(node))
+        decodes += 1
+        aliased += alias_depth > 0
+        if aliased > 100 and decodes > 1000 and aliased / decodes > _allowed_alias_ratio(decodes):
+            raise StackFileError("document contains excessive aliasing (the CLI's YAML library refuses it too)")
+        if isinstance(node, yaml.MappingNode):
+            stack += [(child, alias_depth) for pair in reversed(node.value) for child in reversed(pair)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(child, alias_depth) for child in reversed(node.value)]
+
+
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The `config:` of a stack file as the Pulumi CLI hands it to the program.
 
@@ -107,16 +163,20 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     Scalars are returned as those strings, objects and lists as data; a duplicated key is refused (the CLI
     refuses it too), as is a document that is not a mapping with a `config` mapping.
     """
+    if path.stat().st_size > MAX_STACK_FILE_BYTES:
+        raise StackFileError(f"{path.name}: larger than {MAX_STACK_FILE_BYTES // (1024 * 1024)} MB, more than ARM deploys in one template")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise StackFileError(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     loader = None
     try:
+        _check_depth(text)
         loader = _CliLoader(text)
         root = loader.get_single_node()
         if root is None:
             return {}
+        _check_aliasing(root)
         if not isinstance(root, yaml.MappingNode):
             raise StackFileError("the stack file is not a YAML mapping")
         document = loader.construct_document(root)  # refuses duplicated keys at any depth
@@ -138,6 +198,8 @@ def read_stack_file(path: Path) -> dict[str, Any]:
         return config
     except StackFileError as error:
         raise StackFileError(f"{path.name}: {error}") from None
+    except RecursionError:
+        raise StackFileError(f"{path.name}: nested too deeply to read") from None
     except (ValueError, TypeError, IndexError, KeyError) as error:  # an explicitly tagged scalar that is no such value
         raise StackFileError(f"{path.name}: a value cannot be read as its tag says ({type(error).__name__}: {error})") from None
     except yaml.reader.ReaderError as error:

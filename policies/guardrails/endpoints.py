@@ -43,7 +43,10 @@ def entra_token_auth(args: ResourceValidationArgs, report_violation: ReportViola
 @total
 def minimum_instances(args: ResourceValidationArgs, report_violation: ReportViolation):
     minimum = (args.get_config() or {}).get("minInstances", 3)
-    minimum = minimum if isinstance(minimum, int) and not isinstance(minimum, bool) else 3
+    # The engine delivers policy config as a protobuf Struct, where every number is a double: a configured 10
+    # arrives as 10.0 and must count as 10.
+    whole = isinstance(minimum, int | float) and not isinstance(minimum, bool) and float(minimum).is_integer()
+    minimum = int(minimum) if whole else 3
     if args.resource_type == AUTOSCALE_SETTING:  # the scaler may go down to its minimum
         profiles = plain(read(args.props, "profiles", default=[]))
         for profile in profiles if isinstance(profiles, list) else []:

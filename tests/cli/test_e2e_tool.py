@@ -43,6 +43,9 @@ def test_online_check(tmp_path):
     assert e2e.main(["check-online", str(answer)]) == 0
     answer.write_text("[1, 2]")
     assert e2e.main(["check-online", str(answer)]) == 1
+    answer.write_text("[Infinity, Infinity]")  # Python's json reads it; inf - x <= tolerance * inf would pass
+    assert e2e.main(["check-online", str(answer)]) == 1
+    assert "expected 2 predictions" in e2e.check_online([True, True])
 
 
 def test_batch_check():
@@ -54,3 +57,4 @@ def test_batch_check():
     assert "appears twice" in e2e.check_batch("\n".join(lines + lines[:1]))
     name, row, value = lines[0].split(",")
     assert "wrong predictions" in e2e.check_batch("\n".join([f"{name},{row},{float(value) + 1}"] + lines[1:]))
+    assert "not a finite number" in e2e.check_batch("\n".join([f"{name},{row},inf"] + lines[1:]))

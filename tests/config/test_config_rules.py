@@ -34,6 +34,9 @@ def refused(raw: dict) -> str:
         parse_settings(raw)
     message = str(error.value)
     lines = message.split("\n")
+    if len(lines) == 1:  # a single violation is one line
+        assert message.startswith(f"invalid {NS} config: {NS}:"), message
+        return message
     assert lines[0] == f"invalid {NS} config:"
     assert all(line.startswith(f"  {NS}:") for line in lines[1:]), message  # one line per error, never split
     return message

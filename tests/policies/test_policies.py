@@ -133,6 +133,10 @@ def test_endpoint_rules():
     deployment = {"sku": {"name": "Default", "capacity": 2.0}}
     assert "at least 3" in check(endpoints.deployment_min_instances, common.ONLINE_DEPLOYMENT, deployment, config={"minInstances": 3})[0]
     assert not check(endpoints.deployment_min_instances, common.ONLINE_DEPLOYMENT, deployment, config={"minInstances": 2})
+    # policy config arrives as a protobuf Struct: 10 is the double 10.0, and a 3-instance deployment is short of it
+    three = {"sku": {"name": "Default", "capacity": 3.0}}
+    found = check(endpoints.deployment_min_instances, common.ONLINE_DEPLOYMENT, three, config={"minInstances": 10.0})
+    assert found and "at least 10" in found[0], found
 
 
 def test_identity_must_be_explicit():
