@@ -1,7 +1,9 @@
 """Azure ML managed online endpoints that read Azure resources through managed identities.
 
 Config is read and validated once (azureml_endpoints.config.stack); the workspace is looked up before any resource
-is registered, or created (workspace.create); everything else is built from those two values.
+is registered, or created (workspace.create); everything else is built from those two values. A feature's
+components (workspace creation, monitoring, batch) are imported in the branch that uses them, so a stack
+pays only for the features it names (docs/performance.md#what-a-stack-imports).
 """
 
 import pulumi
@@ -13,14 +15,12 @@ from azureml_endpoints.config.online import AuthMode
 from azureml_endpoints.config.stack import Environment, load_settings, provider_cloud
 from azureml_endpoints.paths import data_dir, project_dir
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
-from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 from components.data_storage import DataStorage, DataStorageArgs, PrivateAccess
-from components.endpoint_monitoring import EndpointOperability, StackMonitoring, StackMonitoringArgs
+from components.endpoint_monitoring import EndpointOperability
 from components.network import ManagedNetworkRules, ManagedNetworkRulesArgs, PrivateEndpointRule
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
 from components.private_endpoint import PrivateDns, PrivateDnsArgs
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
-from components.workspace.create import create_workspace
 from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
@@ -55,6 +55,8 @@ if private is not None:
         ),
     ).zone_ids
 if settings.workspace.create:
+    from components.workspace.create import create_workspace
+
     client = authorization.get_client_config()
     workspace = create_workspace(
         settings.workspace,
@@ -125,6 +127,8 @@ def deployment_ids(kind: str, endpoint_settings) -> dict:
 
 operability = EndpointOperability()
 if settings.monitoring is not None and settings.online_endpoints:
+    from components.endpoint_monitoring import StackMonitoring, StackMonitoringArgs
+
     stack_monitoring = StackMonitoring(
         "monitoring",
         StackMonitoringArgs(
@@ -189,6 +193,8 @@ for endpoint_settings in settings.online_endpoints:
     endpoints[endpoint_settings.name] = outputs
 
 batch_endpoints = {}
+if settings.batch_endpoints:
+    from components.batch_endpoint import BatchEndpoint, BatchEndpointArgs
 for batch_settings in settings.batch_endpoints:
     batch = BatchEndpoint(
         batch_settings.name,
@@ -201,6 +207,7 @@ for batch_settings in settings.batch_endpoints:
             protect=settings.is_protected(batch_settings),
             propagation_seconds=settings.role_propagation_seconds,
             ready_after=(data, *network_ready),
+            private=private is not None,
         ),
     )
     batch_endpoints[batch_settings.name] = {

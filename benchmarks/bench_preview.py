@@ -1,13 +1,17 @@
 """Benchmark of the offline preview, as ratios measured in one run (the machines are noisy).
 
-    python -m benchmarks.bench_preview [--rounds 5]
+    python -m benchmarks.bench_preview [--rounds 7] [--ratio-only] [--no-bytecode-cache]
 
 Each measurement is a whole process, run in interleaved rounds so drift hits every variant alike:
   - program: evaluating the dev stack's program under the mocks;
-  - floor:   the same azure-native resources registered directly (benchmarks/floor_program.py), same harness;
+  - floor:   the same azure-native resources registered directly, importing the same azure-native modules
+             the program loaded for dev (benchmarks/floor_program.py), same harness;
   - preview N: the full preview (program, policy pack over gRPC, graph, estimates) of the dev config with
-    N = 1, 10, 50 online endpoints generated from its endpoint.
-Prints medians, the program/floor ratio, and the per-endpoint cost from the 1 -> 50 slope.
+    N = 1, 10, 50 online endpoints generated from its endpoint (left out with --ratio-only).
+Prints medians of wall and CPU (user + system) seconds, the program/floor ratio as the median of the
+per-round ratios, and the cost per extra endpoint over 1 -> 10 and 10 -> 50 (equal when it is flat).
+The processes cache bytecode as Python does by default (PYTHONDONTWRITEBYTECODE is removed from their
+environment); --no-bytecode-cache sets it, so every process compiles this repository's modules again.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import yaml
@@ -44,47 +51,96 @@ def generated_stack(endpoints: int) -> dict:
     return {"config": config}
 
 
-def floor_spec() -> list[dict]:
+def loaded_azure_native_modules() -> list[str]:
+    """The azure-native modules this process has executed. azure-native registers every module lazily
+    (a placeholder in sys.modules), so only a module whose type is plain ModuleType was really imported."""
+    return sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name.startswith("pulumi_azure_native.") and name.count(".") == 1 and type(module) is types.ModuleType
+    )
+
+
+def floor_spec() -> dict:
+    """What the floor does for dev: the program's azure-native resources, and the modules it imported (read
+    from a fresh process: this one may have imported more)."""
     dev = evaluate("dev")
-    return [
-        {"type": r.type, "name": r.name, "inputs": r.inputs, "id": r.id}
-        for r in dev.registrations
-        if r.custom and r.type.startswith("azure-native:")
-    ]
+    child = [sys.executable, "-m", "benchmarks.bench_preview", "--child", "__main__.py", "--print-modules"]
+    modules = json.loads(subprocess.run(child, check=True, capture_output=True, text=True, cwd=REPO).stdout.splitlines()[-1])
+    return {
+        "modules": modules,
+        "resources": [
+            {"type": r.type, "name": r.name, "inputs": r.inputs, "id": r.id}
+            for r in dev.registrations
+            if r.custom and r.type.startswith("azure-native:")
+        ],
+    }
 
 
-def child_evaluate(program: str) -> None:
+def child_evaluate(program: str, print_modules: bool = False) -> None:
     """Runs inside a measured process: one evaluation of the dev config with `program`."""
     evaluate("dev", program=REPO / program)
+    if print_modules:
+        print(json.dumps(loaded_azure_native_modules()))
 
 
-def timed(command: list[str], env: dict | None = None) -> float:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system of the child and what it waited for) seconds of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=REPO, env=env)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def per_round(first: list[float], second: list[float]) -> list[tuple[float, float]]:
+    """Samples paired by round: a pair shares the machine's state, so its ratio or difference drifts less."""
+    return list(zip(first, second))
+
+
+def report(clock: str, samples: dict[str, list[float]]) -> None:
+    print(f"{clock}: median seconds (min to max)")
+    for name, values in samples.items():
+        print(f"  {name:<12} {statistics.median(values):6.2f} s   ({min(values):.2f} to {max(values):.2f})")
+    ratio = statistics.median(p / f for p, f in per_round(samples["program"], samples["floor"]))
+    print(f"  program / floor (median of per-round ratios): {ratio:.2f}")
+    if "preview 1" not in samples:
+        return
+    for n in ENDPOINT_COUNTS[1:]:
+        growth = statistics.median(b / a for a, b in per_round(samples["preview 1"], samples[f"preview {n}"]))
+        print(f"  preview {n} / preview 1: {growth:.2f}")
+    for low, high in zip(ENDPOINT_COUNTS, ENDPOINT_COUNTS[1:]):
+        pairs = per_round(samples[f"preview {low}"], samples[f"preview {high}"])
+        cost = statistics.median((b - a) / (high - low) for a, b in pairs)
+        print(f"  cost per extra online endpoint, {low} -> {high}: {cost * 1000:.0f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_preview", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--ratio-only", action="store_true", help="measure the program and the floor only")
+    parser.add_argument("--no-bytecode-cache", action="store_true", help="compile every module in every process")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--print-modules", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child_evaluate(args.child)
+        child_evaluate(args.child, args.print_modules)
         return 0
-
-    import os
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-preview-"))
     spec = workdir / "floor.json"
     spec.write_text(json.dumps(floor_spec()))
-    floor_env = {**os.environ, "BENCH_FLOOR_SPEC": str(spec)}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if args.no_bytecode_cache:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    floor_env = {**env, "BENCH_FLOOR_SPEC": str(spec)}
     py = sys.executable
     variants = {
-        "program": ([py, "-m", "benchmarks.bench_preview", "--child", "__main__.py"], None),
+        "program": ([py, "-m", "benchmarks.bench_preview", "--child", "__main__.py"], env),
         "floor": ([py, "-m", "benchmarks.bench_preview", "--child", "benchmarks/floor_program.py"], floor_env),
     }
-    for n in ENDPOINT_COUNTS:
+    for n in () if args.ratio_only else ENDPOINT_COUNTS:
         stack_file = workdir / f"Pulumi.dev-{n}.yaml"
         stack_file.write_text(yaml.safe_dump(generated_stack(n)))
         command = [
@@ -99,29 +155,24 @@ def main(argv: list[str] | None = None) -> int:
             "--graph",
             str(workdir / f"{n}.mmd"),
         ]
-        variants[f"preview {n}"] = (command, None)
+        variants[f"preview {n}"] = (command, env)
 
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     for command, env in variants.values():  # warm-up: imports and file caches
         timed(command, env)
     for _ in range(args.rounds):
         for name, (command, env) in variants.items():
-            samples[name].append(timed(command, env))
+            w, c = timed(command, env)
+            wall[name].append(w)
+            cpu[name].append(c)
 
-    median = {name: statistics.median(values) for name, values in samples.items()}
-    ratio = statistics.median(p / f for p, f in zip(samples["program"], samples["floor"]))
-    per_endpoint = statistics.median(
-        (b - a) / (ENDPOINT_COUNTS[-1] - ENDPOINT_COUNTS[0])
-        for a, b in zip(samples["preview 1"], samples[f"preview {ENDPOINT_COUNTS[-1]}"])
+    cache = "off" if args.no_bytecode_cache else "on"
+    print(
+        f"rounds: {args.rounds}, interleaved, whole processes, bytecode cache {cache}; floor imports {', '.join(json.loads(spec.read_text())['modules'])}"
     )
-    print(f"rounds: {args.rounds}, whole-process wall time, median seconds")
-    for name, value in median.items():
-        print(f"  {name:<12} {value:6.2f} s   (min {min(samples[name]):.2f}, max {max(samples[name]):.2f})")
-    print(f"program / floor (median of per-round ratios): {ratio:.2f}")
-    for n in ENDPOINT_COUNTS[1:]:
-        r = statistics.median(b / a for a, b in zip(samples["preview 1"], samples[f"preview {n}"]))
-        print(f"preview {n} / preview 1: {r:.2f}")
-    print(f"cost per extra online endpoint (1 -> {ENDPOINT_COUNTS[-1]} slope): {per_endpoint * 1000:.0f} ms")
+    report("wall", wall)
+    report("cpu (user + system)", cpu)
     return 0
 
 

@@ -8,6 +8,8 @@ owns the deployment's instance count: an update of the deployment re-sends the c
 (docs/operability.md#autoscale), drift detection ignores it, the quota estimate uses the maximum.
 """
 
+from __future__ import annotations  # the monitor.* hints stay text: azure-native loads monitor on first use only
+
 from dataclasses import dataclass
 
 import pulumi

@@ -31,6 +31,7 @@ class BatchEndpointArgs:
     protect: bool
     propagation_seconds: int
     ready_after: tuple[pulumi.Resource, ...] = ()
+    private: bool = False  # the workspace has a managed network: the cluster's nodes get no public IP
 
 
 class BatchEndpoint(pulumi.ComponentResource):
@@ -45,6 +46,7 @@ class BatchEndpoint(pulumi.ComponentResource):
                 data_account_id=args.data_account_id,
                 tags=args.tags,
                 propagation_seconds=args.propagation_seconds,
+                private=args.private,
             ),
             pulumi.ResourceOptions(parent=self),
         )

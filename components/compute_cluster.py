@@ -22,6 +22,7 @@ class ComputeClusterArgs:
     data_account_id: pulumi.Input[str]
     tags: dict[str, str]
     propagation_seconds: int
+    private: bool = False  # the workspace has a managed network
 
 
 class ComputeCluster(pulumi.ComponentResource):
@@ -58,8 +59,10 @@ class ComputeCluster(pulumi.ComponentResource):
                             node_idle_time_before_scale_down=f"PT{s.idle_seconds_before_scale_down}S",
                         ),
                         remote_login_port_public_access=s.remote_login_port_public_access.value,
-                        # Without a subnet (not managed here) Azure requires nodes with public IPs.
-                        enable_node_public_ip=True,
+                        # Without a subnet (not managed here) Azure requires nodes with public IPs; in a
+                        # workspace's managed network the nodes take none ("Managed virtual network isolation":
+                        # compute in the managed network can be created without a public IP).
+                        enable_node_public_ip=not args.private,
                     ),
                 ),
                 tags=args.tags,

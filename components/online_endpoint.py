@@ -20,8 +20,6 @@ from azureml_endpoints.resources.endpoint_redeploy import endpoint_template, red
 from azureml_endpoints.resources.identity import ml_identity, user_assigned_identity
 from azureml_endpoints.resources.live_endpoint import LiveEndpoint, live_endpoint
 from components.assets import DeploymentAssetIds
-from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
-from components.endpoint_callers import EndpointCallers, EndpointCallersArgs
 from components.endpoint_monitoring import EndpointMonitoring, EndpointMonitoringArgs, EndpointOperability
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.info import DEFAULT_DATASTORE, WorkspaceInfo
@@ -133,6 +131,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
 
         self.callers = None
         if s.callers is not None:
+            from components.endpoint_callers import EndpointCallers, EndpointCallersArgs  # only stacks with callers
+
             self.callers = EndpointCallers(
                 f"{name}-callers",
                 EndpointCallersArgs(callers=s.callers, endpoint_id=endpoint.id, endpoint_name=s.name, subscription_id=ws.subscription_id),
@@ -153,6 +153,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
 
         for d, deployment in zip(s.deployments, deployments):
             if d.autoscale is not None:
+                from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs  # only autoscaled deployments
+
                 DeploymentAutoscale(
                     f"{name}-{d.name}-autoscale",
                     DeploymentAutoscaleArgs(

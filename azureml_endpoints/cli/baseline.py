@@ -9,7 +9,8 @@
 Reads `pulumi stack export` JSON (version 3 deployments; UTF-8 or UTF-16, streamed one resource at a
 time), takes every online and batch endpoint's and every created workspace's identity as Azure reported it
 (outputs, falling back to the inputs it was created with), and merges the result into
-policies/config/<stack>.json under endpoint-identity-baseline and workspace-identity-baseline. With
+policies/config/<stack>.json under endpoint-identity-baseline and workspace-identity-baseline, and each created
+workspace's managed network isolation mode under workspace-isolation-baseline. With
 --program-config it prints instead the program's workspaceIdentityBaseline value (resourceGroup/workspace ->
 identity type), so config validation refuses a workspace identity going back. Exit 1, with one line on stderr,
 on unusable input.
@@ -31,6 +32,7 @@ ENDPOINT_TYPES = ("azure-native:machinelearningservices:OnlineEndpoint", "azure-
 WORKSPACE_TYPE = "azure-native:machinelearningservices:Workspace"
 POLICY = "endpoint-identity-baseline"
 WORKSPACE_POLICY = "workspace-identity-baseline"
+ISOLATION_POLICY = "workspace-isolation-baseline"
 # The inputs that name each kind: its key in the baseline is resourceGroup/workspace[/endpoint], lowercase.
 KEY_INPUTS = {
     **{t: ("resourceGroupName", "workspaceName", "endpointName") for t in ENDPOINT_TYPES},
@@ -47,7 +49,8 @@ def _object(value: Any, where: str) -> dict:
 
 
 def identities(resources: Iterable[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """(endpoints, workspaces): key -> {type, userAssignedIdentities}, in one pass over the state's resources."""
+    """(endpoints, workspaces): key -> {type, userAssignedIdentities} (and a workspace's isolationMode when it has a
+    managed network), in one pass over the state's resources."""
     endpoints: dict[str, dict[str, Any]] = {}
     workspaces: dict[str, dict[str, Any]] = {}
     for index, resource in enumerate(resources):
@@ -70,6 +73,9 @@ def identities(resources: Iterable[Any]) -> tuple[dict[str, dict[str, Any]], dic
         entry: dict[str, Any] = {"type": identity_type}
         if ids:
             entry["userAssignedIdentities"] = ids
+        network = _object(outputs.get("managedNetwork") or inputs.get("managedNetwork"), f"{where}: managedNetwork")
+        if kind == WORKSPACE_TYPE and isinstance(network.get("isolationMode"), str):
+            entry["isolationMode"] = network["isolationMode"]
         (workspaces if kind == WORKSPACE_TYPE else endpoints)[key] = entry
     return endpoints, workspaces
 
@@ -96,7 +102,13 @@ def workspace_identities(export: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def with_baseline(stack: str, endpoints: dict[str, dict[str, Any]], workspaces: dict[str, dict[str, Any]]) -> dict[str, Any]:
     config = load_policy_config(stack)
-    for policy, field, baseline in ((POLICY, "endpoints", endpoints), (WORKSPACE_POLICY, "workspaces", workspaces)):
+    isolation = {key: entry["isolationMode"] for key, entry in workspaces.items() if "isolationMode" in entry}
+    identity = {key: {k: v for k, v in entry.items() if k != "isolationMode"} for key, entry in workspaces.items()}
+    for policy, field, baseline in (
+        (POLICY, "endpoints", endpoints),
+        (WORKSPACE_POLICY, "workspaces", identity),
+        (ISOLATION_POLICY, "workspaces", isolation),
+    ):
         entry = config.get(policy, {})
         if isinstance(entry, str):
             entry = {"enforcementLevel": entry}

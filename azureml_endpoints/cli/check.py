@@ -46,7 +46,8 @@ class StackReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        """Passed: nothing failed and something was checked (a check that ran nothing passes nothing)."""
+        return not self.failed and bool(self.passed)
 
     def render(self) -> str:
         lines = [f"stack {self.stack}: {'ok' if self.ok else 'FAILED'}"]
@@ -144,7 +145,9 @@ def check_stack(stack: str, pack: PolicyPackServer, start: bool, project: Path) 
     try:
         settings = _settings(stack)
     except (SettingsError, StackFileError, OSError) as error:
-        report.failed += [f"config: {line.strip()}" for line in str(error).splitlines() if line.strip() and not line.startswith("invalid ")]
+        # One violation is one line ("invalid <ns> config: <key>: <rule>"), several are a heading and a line each.
+        lines = [line.strip().removeprefix(f"invalid {CONFIG_NAMESPACE} config:").strip() for line in str(error).splitlines()]
+        report.failed += [f"config: {line}" for line in lines if line] or [f"config: {error}"]
         return report
     report.passed.append("config: validates")
     assets = settings.deployment_assets()

@@ -4,8 +4,9 @@
 
 Evaluates the program under the ARM-like mocks, prints the plan as a tree like `pulumi preview` with the
 settings a reviewer checks, runs the policy pack the way the engine does (its own process, over gRPC,
-with policies/config/<stack>.json), writes the dependency graph as Mermaid, and estimates core quota and
-deployment time. Exit codes: 0 clean, 1 the program or its config failed, 2 a mandatory policy violation.
+with policies/config/<stack>.json), says what the landing zone initiative Enforce-Guardrails-MachineLearning
+would deny, modify or audit (azureml_endpoints/azure/landing_zone.py; informational, no exit code), writes the
+dependency graph as Mermaid, and estimates core quota and deployment time. Exit codes: 0 clean, 1 the program or its config failed, 2 a mandatory policy violation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from azureml_endpoints.azure.landing_zone import INITIATIVE, landing_zone_findings
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.offline.estimates import cluster_quota, cores_per_family, dependency_graph, mermaid, online_quota, time_estimate
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
@@ -74,6 +76,17 @@ def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any
     quota_lines, _ = online_quota(evaluation.registrations)
     clusters = cluster_quota(evaluation.registrations)
     timing = time_estimate(graph)
+    landing_zone = [
+        {
+            "resource": f.resource,
+            "effect": f.policy.effect,
+            "policy": f.policy.reference_id,
+            "definitionId": f.policy.definition_id,
+            "displayName": f.policy.display_name,
+            "reason": f.reason,
+        }
+        for f in landing_zone_findings(evaluation.registrations)
+    ]
     return {
         "stack": evaluation.stack,
         "steps": plan(evaluation),
@@ -81,6 +94,7 @@ def report(evaluation: Evaluation, violations: list[Violation]) -> dict[str, Any
         "violations": [
             {"policy": v.policy, "level": v.level, "resource": v.resource_name, "urn": v.urn, "message": v.message} for v in violations
         ],
+        "landingZone": landing_zone,
         "quota": {
             "deployments": [
                 {
@@ -120,6 +134,9 @@ def render_findings(doc: dict[str, Any]) -> str:
     lines = ["", "", "Policy violations:" if doc["violations"] else "Policy violations: none"]
     for v in doc["violations"]:
         lines.append(f"    {v['level']}: [{v['policy']}] {v['resource']}: {v['message']}")
+    lines += ["", f"Landing zone ({INITIATIVE}, default effects):" if doc["landingZone"] else f"Landing zone ({INITIATIVE}): nothing"]
+    for f in doc["landingZone"]:
+        lines.append(f"    {f['effect']}: [{f['definitionId']} {f['policy']}] {f['resource']}: {f['reason']}")
     lines += ["", "Quota (online deployments reserve ceil(1.2 x instances) x cores, clusters up to maxNodes x cores):"]
     for q in doc["quota"]["deployments"]:
         lines.append(
@@ -168,6 +185,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines += [f"| {v['level']} | `{v['policy']}` | `{v['resource']}` | {_cell(v['message'])} |" for v in doc["violations"]]
     else:
         lines.append("None.")
+    lines += ["", f"### Landing zone: `{INITIATIVE}`", ""]
+    if doc["landingZone"]:
+        lines += ["What the initiative's policies, at their default effects, would do to what this stack declares.", ""]
+        lines += ["| resource | effect | policy (built-in id) | why |", "|---|---|---|---|"]
+        lines += [
+            f"| `{f['resource']}` | {f['effect']} | {_cell(f['displayName'])} (`{f['definitionId']}`) | {_cell(f['reason'])} |"
+            for f in doc["landingZone"]
+        ]
+    else:
+        lines.append("None of its policies would deny, modify or audit what this stack declares.")
     lines += ["", "### Estimates", "", "| online deployment | instances | SKU | reserved cores |", "|---|---|---|---|"]
     lines += [
         f"| `{q['deployment']}` | {q['instances']} | {q['instanceType']} | {q['reservedCores']} |" for q in doc["quota"]["deployments"]

@@ -20,7 +20,6 @@ The mechanisms here apply to every key of every model, including keys added late
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import types
@@ -58,7 +57,7 @@ def quote(value: Any) -> str:
 class ConfigModel(BaseModel):
     """camelCase keys as in the stack files; unknown keys refused (typos do not pass silently)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -198,6 +197,8 @@ def aliases(model: type[BaseModel]) -> list[str]:
 
 def did_you_mean(key: str, known: list[str]) -> str:
     """`; did you mean 'x'?` for the closest known key (case-insensitive), or ''."""
+    import difflib  # only a stack with an unknown key needs it
+
     folded = {k.casefold(): k for k in known}
     close = difflib.get_close_matches(str(key).casefold(), list(folded), n=1, cutoff=0.6)
     return f"; did you mean {quote(folded[close[0]])}?" if close else ""

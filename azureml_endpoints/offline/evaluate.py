@@ -87,7 +87,7 @@ def evaluate(
     if str(program.parent) not in sys.path:  # the program imports its neighbours (components/, bootstrap's modules)
         sys.path.insert(0, str(program.parent))
     error = None
-    thresholds = gc.get_threshold()
+    collecting = gc.isenabled()
     with using_project(project_dir):
         config = {**project_defaults(), **(stack_config(stack) if config is None else config)}
         mocks = azure or ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
@@ -95,10 +95,11 @@ def evaluate(
         pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor)
         pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
         runtime_settings.ROOT.set(None)  # set_mocks finishes a root stack at once; the program needs a live one
-        # The Pulumi runtime allocates many short-lived cyclic objects per resource; at the default gen0
-        # threshold (700) the cyclic collector rescans the growing object graph so often that large stacks
-        # cost more per resource (measured in benchmarks/bench_preview.py, docs/performance.md).
-        gc.set_threshold(50_000, 20, 20)
+        # The cyclic collector is off while the program runs: nearly everything the Pulumi runtime allocates
+        # lives until the end (resources, outputs, tasks), so each collection rescans survivors and frees little.
+        # Even at a gen0 threshold of 50,000 it took a third of a 50-endpoint evaluation, for about 20 MiB of
+        # cycles that wait until it is back on (docs/performance.md#the-cyclic-garbage-collector).
+        gc.disable()
         try:
             _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
         except Exception as caught:  # noqa: BLE001 handed back to the caller below
@@ -106,6 +107,7 @@ def evaluate(
                 raise
             error = caught
         finally:
-            gc.set_threshold(*thresholds)
+            if collecting:
+                gc.enable()
             runtime_settings.ROOT.set(None)
     return Evaluation(stack, monitor.registrations, monitor.stack_outputs, mocks, error)

@@ -1,6 +1,6 @@
 """Every rule of the pack, grouped by module."""
 
-from guardrails import api_versions, assets, endpoints, identity, registry, roles, storage, workspace
+from guardrails import api_versions, assets, endpoints, identity, network, registry, roles, storage, workspace
 
 ALL_POLICIES = [
     *identity.POLICIES,
@@ -11,4 +11,5 @@ ALL_POLICIES = [
     *api_versions.POLICIES,
     *assets.POLICIES,
     *workspace.POLICIES,
+    *network.POLICIES,
 ]

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from azureml_endpoints.cli import model_lock, plan_diff, preview
-from azureml_endpoints.paths import MODEL_LOCK_FILE
+from azureml_endpoints.paths import model_lock_file
 from azureml_endpoints.pulumi_io import files
 from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 
@@ -100,7 +100,7 @@ def test_a_write_replaces_the_whole_file(tmp_path):
 
 def lock_without_the_newest_version(tmp_path):
     """A copy of the committed lock missing its last locked version, so --add has something to write."""
-    document = json.loads(MODEL_LOCK_FILE.read_text())
+    document = json.loads(model_lock_file().read_text())
     name = next(iter(document["models"]))
     document["models"][name].pop(max(document["models"][name], key=int))
     lock = tmp_path / "models.lock.json"
@@ -122,7 +122,7 @@ def test_model_lock_add_under_a_fault_keeps_the_old_lock_and_says_one_line(tmp_p
 def test_model_lock_add_writes_atomically(tmp_path, capsys):
     lock = lock_without_the_newest_version(tmp_path)
     assert model_lock.main(["--add", "--lock-file", str(lock)]) == 0
-    assert json.loads(lock.read_text())["models"] == json.loads(MODEL_LOCK_FILE.read_text())["models"]
+    assert json.loads(lock.read_text())["models"] == json.loads(model_lock_file().read_text())["models"]
     assert "locked " in capsys.readouterr().out
 
 

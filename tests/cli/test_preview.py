@@ -68,7 +68,7 @@ def test_unknown_stack_exits_1(capsys):
 def test_json_has_every_section(tmp_path, capsys):
     assert main(["--stack", "prod", "--json", "--graph", str(tmp_path / "g.mmd")]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"stack", "steps", "outputs", "violations", "quota", "time", "graph"}
+    assert set(doc) == {"stack", "steps", "outputs", "violations", "landingZone", "quota", "time", "graph"}
     endpoint = next(s for s in doc["steps"] if s["name"] == "mi-uai-prod-endpoint")
     assert endpoint["protect"] and endpoint["details"] == "identity UserAssigned, auth AADToken protected"
     assert "traffic blue 100%, green 0%; mirror green 10%" in [s["details"] for s in doc["steps"]]

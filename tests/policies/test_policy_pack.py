@@ -42,7 +42,7 @@ def mutated(resources, name, change):
 def test_pack_describes_itself(pack):
     info = pack.info()
     assert info.name == "azureml-endpoints-guardrails"
-    assert len(info.policies) == 30
+    assert len(info.policies) == 37
     assert all(p.description for p in info.policies)
 
 
@@ -247,3 +247,99 @@ def test_baseline_over_grpc(pack, dev_resources):
 def test_config_naming_an_unknown_policy_is_refused(pack):
     with pytest.raises(ValueError, match="no-such-policy"):
         pack.configure({"no-such-policy": "mandatory"})
+
+
+# --- the private path (guardrails/network.py) ---------------------------------------------------------------------
+
+PRIVATE_SUBNET_OF = "workspace-amlworkspace-private-endpoint-endpoint"
+CHINA_ZONE = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/privatelink.api.ml.azure.cn"
+
+
+@pytest.fixture(scope="module")
+def private_resources():
+    return evaluate("sandbox-private").registrations
+
+
+def _fqdn_rule(host):
+    return synthetic(
+        "azure-native:machinelearningservices:ManagedNetworkSettingsRule",
+        "fqdn-rule",
+        {
+            "ruleName": "fqdn",
+            "resourceGroupName": "rg-ml-endpoints-sbx-private",
+            "workspaceName": "mlw-endpoints-sbx-private",
+            "properties": {"type": "FQDN", "category": "UserDefined", "destination": host},
+        },
+    )
+
+
+def _zones_to(zone_id):
+    def change(inputs):
+        inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"] = zone_id
+
+    return change
+
+
+# The "Bad input" cases the pack can see, each on the shipped private stack.
+PRIVATE_BAD = [
+    (
+        "endpoint-public",
+        "mi-uai-sbx-private-endpoint",
+        _set(("properties", "publicNetworkAccess"), "Enabled"),
+        [],
+        "private-network-access",
+    ),
+    ("workspace-public", "workspace-workspace", _set(("publicNetworkAccess",), "Enabled"), [], "private-network-access"),
+    ("storage-public", "data-account", _set(("publicNetworkAccess",), "Enabled"), [], "private-network-access"),
+    ("no-subnet", PRIVATE_SUBNET_OF, _set(("subnet",), None), [], "private-endpoint-subnet"),
+    (
+        "not-a-subnet",
+        PRIVATE_SUBNET_OF,
+        _set(
+            ("subnet",),
+            {"id": "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"},
+        ),
+        [],
+        "private-endpoint-subnet",
+    ),
+    ("basic-registry", "workspace-registry", _set(("sku",), {"name": "Basic"}), [], "registry-sku-private-access"),
+    ("storage-as-fqdn", None, None, [_fqdn_rule("stdata.blob.core.windows.net")], "outbound-fqdn-not-storage"),
+]
+
+
+@pytest.mark.parametrize("case, name, change, extra, policy", PRIVATE_BAD, ids=[c[0] for c in PRIVATE_BAD])
+def test_private_bad_input_is_refused(pack, private_resources, case, name, change, extra, policy):
+    resources = mutated(private_resources, name, change) if name else copy.deepcopy(private_resources)
+    violations = mandatory(pack.check([*resources, *extra], load_policy_config("sandbox-private")))
+    assert [(v.policy, v.resource_name) for v in violations] == [(policy, name or extra[0].name)]
+
+
+def test_fqdn_rule_in_allow_internet_outbound_is_refused(pack, private_resources):
+    internet = mutated(private_resources, "workspace-workspace", _set(("managedNetwork", "isolationMode"), "AllowInternetOutbound"))
+    violations = mandatory(pack.check([*internet, _fqdn_rule("pypi.org")], load_policy_config("sandbox-private")))
+    assert [(v.policy, v.resource_name) for v in violations] == [("outbound-fqdn-approved-outbound-only", "fqdn-rule")]
+
+
+def test_zones_of_another_cloud_are_refused(pack, private_resources):
+    resources = mutated(private_resources, "workspace-amlworkspace-private-endpoint-zones", _zones_to(CHINA_ZONE))
+    violations = mandatory(pack.check(resources, load_policy_config("sandbox-private")))
+    assert {v.policy for v in violations} == {"private-dns-zones-one-cloud"}
+    assert "workspace-amlworkspace-private-endpoint-zones" in {v.resource_name for v in violations}
+
+
+def test_a_public_stack_is_refused_where_private_networking_is_required(pack, dev_resources):
+    config = {**load_policy_config("dev"), "private-network-access": {"enforcementLevel": "mandatory", "required": True}}
+    refused = {(v.policy, v.resource_name) for v in mandatory(pack.check(dev_resources, config))}
+    assert refused >= {("private-network-access", "mi-uai-dev-endpoint"), ("private-network-access", "data-account")}
+    assert {p for p, _ in refused} == {"private-network-access"}
+
+
+def test_isolation_baseline_from_state_refuses_a_backward_mode(pack, private_resources):
+    config = merged_config("sandbox-private", stack_export(private_resources))
+    key = "rg-ml-endpoints-sbx-private/mlw-endpoints-sbx-private"
+    assert config["workspace-isolation-baseline"]["workspaces"] == {key: "AllowOnlyApprovedOutbound"}
+    assert "isolationMode" not in config["workspace-identity-baseline"]["workspaces"][key]
+    assert mandatory(pack.check(private_resources, config)) == []
+    backward = mutated(private_resources, "workspace-workspace", _set(("managedNetwork", "isolationMode"), "AllowInternetOutbound"))
+    (violation,) = mandatory(pack.check(backward, config))
+    assert violation.policy == "workspace-isolation-baseline" and "only moves forward" in violation.message

@@ -18,7 +18,7 @@ from pulumi_policy.proxy import (
 
 from azureml_endpoints.offline.arm_mocks import Registration
 from azureml_endpoints.offline.policy_client import load_policy_config
-from guardrails import ALL_POLICIES, common
+from guardrails import ALL_POLICIES, common, network
 
 SUB = "/subscriptions/00000000-0000-4000-8000-000000000001"
 RG = f"{SUB}/resourceGroups/rg-ml"
@@ -36,6 +36,11 @@ TYPES = sorted(
         common.BLOB,
         common.REGISTRY,
         common.USER_ASSIGNED_IDENTITY,
+        common.WORKSPACE,
+        common.KEY_VAULT,
+        network.OUTBOUND_RULE,
+        network.PRIVATE_ENDPOINT,
+        network.PRIVATE_DNS_ZONE_GROUP,
         "azure-native:machinelearningservices/v20240101preview:OnlineEndpoint",
     }
 )
@@ -190,6 +195,15 @@ def test_malformed_analyze_stack_requests_never_raise(pack):
         ),
         registration(common.ROLE_ASSIGNMENT, "ra-odd", {"roleDefinitionId": [1], "scope": {"a": 1}}, {"principalId": [UAI_URN]}),
         registration(common.BLOB, "blob", {"accountName": {"x": 1}}, {"accountName": [endpoint_urn]}),
+        registration(common.WORKSPACE, "ws-odd", {"resourceGroupName": "rg", "workspaceName": "w", "managedNetwork": [1]}),
+        registration(common.WORKSPACE, "ws-unknown", {"managedNetwork": {"isolationMode": UNKNOWN_STRING_VALUE}}),
+        registration(
+            network.OUTBOUND_RULE,
+            "rule-odd",
+            {"resourceGroupName": "rg", "workspaceName": "w", "properties": {"type": "FQDN", "destination": 5}},
+        ),
+        registration(network.PRIVATE_DNS_ZONE_GROUP, "zones-odd", {"privateDnsZoneConfigs": {"privateDnsZoneId": "x"}}),
+        registration(network.PRIVATE_DNS_ZONE, "zone-odd", {"privateZoneName": ["privatelink.api.azureml.ms"]}),
     ]
     try:
         violations = pack.analyze_stack(resources)
@@ -251,6 +265,7 @@ CONFIGS = st.one_of(
             "additionalRoleDefinitionIds": _json_values(),
             "resourceGroupScopeRoleDefinitionIds": _json_values(),
             "required": _json_values(),
+            "workspaces": st.one_of(st.dictionaries(st.just("rg-ml/mlw"), _json_values(), max_size=1), _json_values()),
         },
     ),
 )
@@ -271,11 +286,21 @@ def _props():
         "endpointName",
         "adminUserEnabled",
         "allowBlobPublicAccess",
+        "publicNetworkAccess",
+        "privateZoneName",
     )
     shaped = {
         "identity": st.one_of(anything, st.fixed_dictionaries({"type": anything}, optional={"userAssignedIdentities": anything})),
-        "properties": st.one_of(anything, st.fixed_dictionaries({}, optional={"authMode": anything, "publicNetworkAccess": anything})),
-        "sku": st.one_of(anything, st.fixed_dictionaries({"capacity": anything})),
+        "properties": st.one_of(
+            anything,
+            st.fixed_dictionaries(
+                {}, optional={"authMode": anything, "publicNetworkAccess": anything, "type": anything, "destination": anything}
+            ),
+        ),
+        "sku": st.one_of(anything, st.fixed_dictionaries({}, optional={"capacity": anything, "name": anything})),
+        "managedNetwork": st.one_of(anything, st.fixed_dictionaries({"isolationMode": anything})),
+        "subnet": st.one_of(anything, st.fixed_dictionaries({"id": anything})),
+        "privateDnsZoneConfigs": st.one_of(anything, st.lists(st.fixed_dictionaries({"privateDnsZoneId": anything}), max_size=2)),
         "permissions": st.one_of(
             anything,
             st.lists(st.one_of(anything, st.fixed_dictionaries({}, optional={"actions": anything, "dataActions": anything})), max_size=3),

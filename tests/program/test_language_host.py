@@ -13,7 +13,7 @@ import pytest
 
 from azureml_endpoints.config import catalog
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 # pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec (last changed in bd2962ec26f3e855648d41d9c0ba2bceda9517bd):
@@ -86,20 +86,20 @@ BROKEN_LOCKS = {
 def test_a_broken_lock_file_is_one_line_naming_the_file_and_entry(dev, tmp_path, monkeypatch, case):
     lock = tmp_path / "models.lock.json"
     lock.write_bytes(BROKEN_LOCKS[case])
-    monkeypatch.setattr(catalog, "MODEL_LOCK_FILE", lock)
+    monkeypatch.setattr(catalog, "model_lock_file", lambda: lock)
     line = refused(dev)
     assert f"{lock}: " in line, line
 
 
 def test_a_lock_file_that_is_a_directory_is_one_line(dev, tmp_path, monkeypatch):
-    monkeypatch.setattr(catalog, "MODEL_LOCK_FILE", tmp_path)
+    monkeypatch.setattr(catalog, "model_lock_file", lambda: tmp_path)
     assert f"{tmp_path}: cannot be read" in refused(dev)
 
 
 @pytest.fixture
 def asset_folder():
-    """A folder inside the repository (asset paths must be), removed afterwards."""
-    folder = REPO / "tests" / "data" / f"tmp-asset-{os.getpid()}"
+    """A folder inside the project (asset paths must be), removed afterwards."""
+    folder = project_dir() / f"tmp-asset-{os.getpid()}"
     (folder / "model").mkdir(parents=True)
     (folder / "model" / "weights.bin").write_bytes(b"0")
     (folder / "code").mkdir()
@@ -111,7 +111,9 @@ def asset_folder():
 def test_a_symlink_out_of_the_repository_in_a_model_folder_is_refused(dev, asset_folder):
     (asset_folder / "model" / "nested").mkdir()
     (asset_folder / "model" / "nested" / "secret.txt").symlink_to("/etc/hostname")
-    dev["azureml-endpoints:models"] = [{"name": "leaky", "version": 1, "path": asset_folder.relative_to(REPO).as_posix() + "/model"}]
+    dev["azureml-endpoints:models"] = [
+        {"name": "leaky", "version": 1, "type": "custom_model", "path": asset_folder.relative_to(project_dir()).as_posix() + "/model"}
+    ]
     line = refused(dev)
     assert "models[0].path: " in line and "nested/secret.txt is a symbolic link to /etc/hostname, outside the repository" in line
 
@@ -119,17 +121,19 @@ def test_a_symlink_out_of_the_repository_in_a_model_folder_is_refused(dev, asset
 def test_a_symlinked_folder_out_of_the_repository_in_a_code_folder_is_refused(dev, asset_folder):
     (asset_folder / "code" / "etc").symlink_to("/etc")
     deployment = dev["azureml-endpoints:onlineEndpoints"][0]["deployments"][0]
-    deployment.update(code=asset_folder.relative_to(REPO).as_posix() + "/code", scoringScript="score.py")
+    deployment.update(code=asset_folder.relative_to(project_dir()).as_posix() + "/code", scoringScript="score.py")
     line = refused(dev)
     assert "deployments[0].code: " in line and "code/etc is a symbolic link to /etc, outside the repository" in line
 
 
 def test_a_symlink_inside_the_repository_is_kept(asset_folder):
-    (asset_folder / "model" / "readme").symlink_to(REPO / "README.md")
+    (asset_folder / "model" / "readme").symlink_to(project_dir() / "README.md")
     assert asset_folder / "model" / "readme" in catalog.asset_files(asset_folder / "model")
 
 
 def test_a_file_name_that_is_not_utf8_is_refused(dev, asset_folder):
     os.close(os.open(os.fsencode(asset_folder / "model") + b"/bad-\xff", os.O_CREAT | os.O_WRONLY))
-    dev["azureml-endpoints:models"] = [{"name": "odd", "version": 1, "path": asset_folder.relative_to(REPO).as_posix() + "/model"}]
+    dev["azureml-endpoints:models"] = [
+        {"name": "odd", "version": 1, "type": "custom_model", "path": asset_folder.relative_to(project_dir()).as_posix() + "/model"}
+    ]
     assert "a file name that is not UTF-8" in refused(dev)

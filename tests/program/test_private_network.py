@@ -145,3 +145,9 @@ def test_the_mocks_refuse_an_fqdn_rule_without_approved_outbound():
             mocks,
             {"resourceGroupName": "rg", "workspaceName": "w", "ruleName": "r", "properties": {"type": "FQDN", "destination": "pypi.org"}},
         )
+
+
+def test_batch_nodes_take_no_public_ip_in_the_managed_network(private, dev):
+    # "Managed virtual network isolation": compute in the managed network needs no public IP.
+    assert private.named("batch-sbx-private-cluster-compute").inputs["properties"]["properties"]["enableNodePublicIp"] is False
+    assert dev.named("batch-dev-cluster-compute").inputs["properties"]["properties"]["enableNodePublicIp"] is True

@@ -1,6 +1,6 @@
 """Helpers several test modules share: calling one policy rule directly, and a stack export of evaluated resources."""
 
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
 SUB = "/subscriptions/00000000-0000-4000-8000-000000000001"
@@ -15,6 +15,20 @@ def check(policy, resource_type, props, protect=False, config=None) -> list[str]
     args = ResourceValidationArgs(resource_type, unknown_checking_proxy(props), "urn:x", "x", options, None, config)
     found = []
     policy.validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+def check_stack(policy, resources, config=None) -> list[tuple[str, str]]:
+    """(resource name, message) for each violation one stack rule reports over `resources`: (type, name, props)."""
+    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+    policy_resources = [
+        PolicyResource(type_, unknown_checking_proxy(props), f"urn:x::{name}", name, options, None, None, [], {})
+        for type_, name, props in resources
+    ]
+    found = []
+    policy.validate(
+        StackValidationArgs(policy_resources, config), lambda message, urn=None: found.append((urn.rsplit("::", 1)[-1], message))
+    )
     return found
 
 
