@@ -12,6 +12,7 @@ import pulumi_azuread as azuread
 from bootstrap_settings import Environment, load
 from pipeline_identity import PipelineIdentity, PipelineIdentityArgs
 from pulumi_azure_native import authorization
+from state_audit import StateAudit, StateAuditArgs
 from state_backend import StateBackend, StateBackendArgs
 
 from azureml_endpoints.azure.roles import INVOKER_ROLE, invoker_role_guid, role_definition_id
@@ -59,12 +60,15 @@ def group_scope(resource_group: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
 
 
-def delegation_condition(e: Environment) -> str:
-    """ABAC condition: grant or remove only the product's roles, the data roles to service principals only.
+def delegation_condition(e: Environment, own_principal_id: str) -> str:
+    """ABAC condition: grant or remove only the product's roles, the data roles to service principals only, and
+    never to or from the deployer itself (it could otherwise give itself a delegable role, or Key Vault
+    Administrator with createsWorkspace, and keep it through a managed identity's federated credential).
 
-    Built as Microsoft's "Constrain roles and principal types" example (Azure docs, "Examples to delegate Azure
-    role assignment management with conditions"): `ForAnyOfAnyValues` on the one principal type a request has,
-    the same principal-type test on delete, and every OR of more than two expressions grouped in parentheses.
+    Built as Microsoft's "Constrain roles and principal types" and "Constrain roles and specific principals"
+    examples (Azure docs, "Examples to delegate Azure role assignment management with conditions"):
+    `ForAnyOfAnyValues` on the one principal type a request has, `GuidNotEquals` on its principal id, the same
+    tests on delete, and every OR or AND of more than two expressions grouped in parentheses.
     """
     roles = WORKLOAD_ROLES + (WORKSPACE_IDENTITY_ROLES if e.creates_workspace else ())
     if e.collects_data and "Storage Blob Data Contributor" not in roles:
@@ -75,10 +79,11 @@ def delegation_condition(e: Environment) -> str:
     def allowed(source: str) -> str:
         attribute = f"@{source}[Microsoft.Authorization/roleAssignments"
         return (
-            f"(({attribute}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{workload}}} AND "
+            f"((({attribute}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{workload}}} AND "
             f"{attribute}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}) OR "
             f"({attribute}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{invoker_guid}}} AND "
-            f"{attribute}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal', 'Group'}}))"
+            f"{attribute}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal', 'Group'}})) AND "
+            f"{attribute}:PrincipalId] ForAnyOfAnyValues:GuidNotEquals {{{own_principal_id}}})"
         )
 
     return (
@@ -93,6 +98,22 @@ def reader_subjects(e: Environment) -> tuple[tuple[str, str], ...]:
     return (("pull-requests", f"{subject}:pull_request"),) + branch if e.pull_request_previews else branch
 
 
+def deployer_expressions(env: str, e: Environment) -> tuple[tuple[str, str], ...]:
+    """One flexible credential per workflow file that runs in the environment: the token must name the environment,
+    come from this repository (by id, which a rename or transfer cannot reuse) and from that file on the default
+    branch (`job_workflow_ref`: the called file for a reusable workflow), so no other workflow, and no branch,
+    can sign in as the deployer even in a job that names the environment."""
+    g = settings.github
+    return tuple(
+        (
+            f"workflow-{workflow.rsplit('.', 1)[0]}",
+            f"claims['sub'] eq '{subject}:environment:{env}' and claims['repository_id'] eq '{g.numeric_repository_id}' and "
+            f"claims['job_workflow_ref'] eq '{g.name_with_owner}/.github/workflows/{workflow}@refs/heads/{g.drift_branch}'",
+        )
+        for workflow in e.deploy_workflows(env)
+    )
+
+
 readers = {
     env: PipelineIdentity(
         f"reader-{env}",
@@ -102,7 +123,7 @@ readers = {
             subjects=reader_subjects(e),
             audience=settings.github.audience,
             subscription_id=subscription,
-            grants=(
+            grants=lambda _principal, e=e, env=env: (
                 RoleGrant("Reader", group_scope(e.resource_group), "reader"),
                 RoleGrant("Storage Blob Data Reader", backend.container_ids[env], "state-reader"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
@@ -117,13 +138,17 @@ deployers = {
         PipelineIdentityArgs(
             display_name=f"{settings.github.repository} pipelines (deploy {env})",
             owner_object_id=owner,
-            subjects=((f"environment-{env}", f"{subject}:environment:{env}"),),
+            subjects=(),
+            claims_expressions=deployer_expressions(env, e),
             audience=settings.github.audience,
             subscription_id=subscription,
-            grants=(
+            grants=lambda principal, e=e, env=env: (
                 RoleGrant("Contributor", group_scope(e.resource_group), "contributor"),
                 RoleGrant(
-                    "Role Based Access Control Administrator", group_scope(e.resource_group), "role-delegation", delegation_condition(e)
+                    "Role Based Access Control Administrator",
+                    group_scope(e.resource_group),
+                    "role-delegation",
+                    principal.apply(lambda object_id: delegation_condition(e, object_id)),
                 ),
                 RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
@@ -134,6 +159,19 @@ deployers = {
     for env, e in settings.environments.items()
 }
 
+audit = StateAudit(
+    "audit",
+    StateAuditArgs(
+        logs=settings.logs,
+        resource_group_name=backend.resource_group_name,
+        location=settings.location,
+        vault_id=backend.vault_id,
+        blob_service_id=backend.blob_service_id,
+        watched_reader_client_ids=[readers[env].client_id for env, e in settings.environments.items() if not e.pull_request_previews],
+        tags=tags,
+    ),
+)
+
 pulumi.export("tenantId", client.tenant_id)
 pulumi.export("subscriptionId", subscription)
 pulumi.export("readerClientIds", {env: r.client_id for env, r in readers.items()})
@@ -142,3 +180,4 @@ pulumi.export("stateStorageAccount", backend.account_name)
 pulumi.export("backendUrls", backend.backend_urls)
 pulumi.export("secretsProviderUrls", backend.secrets_provider_urls)
 pulumi.export("invokerRoleDefinitionId", invoker.id)
+pulumi.export("auditWorkspaceId", audit.workspace_id)

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from azureml_endpoints.config.base import ConfigModel, matches, read_config, validate_config
+from azureml_endpoints.cli.github_environments import ENVIRONMENTS as WORKFLOW_ENVIRONMENTS
+from azureml_endpoints.config.base import ConfigModel, KeyedErrors, matches, read_config, validate_config
 from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
+from azureml_endpoints.config.operability import LogAnalyticsConfig
 
 NAMESPACE = "azureml-endpoints-bootstrap"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
@@ -18,16 +20,27 @@ GITHUB_REPOSITORY_IMMUTABLE = re.compile(r"^[A-Za-z0-9-]{1,39}@[0-9]{1,20}/[A-Za
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 KEY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,127}$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+ACTION_GROUP_ID = re.compile(
+    r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/microsoft\.insights/actionGroups/[A-Za-z0-9_-]{1,260}", re.I
+)
+REPOSITORY_ID = re.compile(r"[0-9]{1,20}")
+WORKFLOW_FILE = re.compile(r"[A-Za-z0-9._-]{1,100}\.ya?ml")
 
 
 class GitHub(ConfigModel):
     # Declared before `repository`, whose rule depends on it.
     subject_format: Literal["legacy", "immutable"] = Field("legacy", description="Which subject form GitHub sends for this repository.")
     repository: str = Field(description="owner/name (legacy) or owner@ownerId/name@repoId (immutable), as the token's subject spells it.")
-    drift_branch: str = Field("main", description="The default branch: drift and the pre-deploy previews run there.")
+    repository_id: str | None = Field(
+        None,
+        description="The repository's numeric id (gh api repos/OWNER/NAME --jq .id): Entra's flexible federated "
+        "credentials for GitHub must match it. Read from `repository` in the immutable form.",
+    )
+    drift_branch: str = Field("main", description="The default branch: drift, the pre-deploy previews and every deploy run there.")
     audience: str = Field("api://AzureADTokenExchange", description="Token audience Entra expects in this cloud.")
 
     _branch = field_validator("drift_branch")(matches(BRANCH, "a branch name"))
+    _repository_id = field_validator("repository_id")(matches(REPOSITORY_ID, "the repository's numeric id"))
 
     @field_validator("repository")
     @classmethod
@@ -39,6 +52,29 @@ class GitHub(ConfigModel):
             )
         return matches(GITHUB_REPOSITORY, "owner/name (for owner@id/name@id set subjectFormat: immutable)")(value)
 
+    @model_validator(mode="after")
+    def _repository_id_known(self) -> GitHub:
+        if self.subject_format == "legacy" and self.repository_id is None:
+            raise KeyedErrors(
+                [
+                    (
+                        ("repositoryId",),
+                        "required with subjectFormat legacy: the deployers' flexible federated credentials match it "
+                        "(gh api repos/OWNER/NAME --jq .id prints it)",
+                    )
+                ]
+            )
+        return self
+
+    @property
+    def numeric_repository_id(self) -> str:
+        return self.repository_id or self.repository.rsplit("@", 1)[1]
+
+    @property
+    def name_with_owner(self) -> str:
+        """owner/name, as GitHub spells the repository in `job_workflow_ref` whatever the subject format."""
+        return re.sub(r"@[0-9]+", "", self.repository)
+
 
 class State(ConfigModel):
     resource_group: ResourceGroupName = Field(description="Resource group the program creates for the state account and the secrets vault.")
@@ -48,6 +84,26 @@ class State(ConfigModel):
     key_name: str = Field("pulumi-secrets", description="Prefix: environment <env> encrypts with key <keyName>-<env>.")
 
     _key = field_validator("key_name")(matches(KEY_NAME, "1-127 letters, digits, '-'"))
+
+
+class StateLogs(LogAnalyticsConfig):
+    """Where the state vault's and blob service's resource logs go, and who hears of an unscheduled decrypt."""
+
+    scheduled_run_hours_utc: list[int] = Field(
+        [5],
+        description="UTC hours in which the scheduled runs that decrypt with a reader start (drift.yml: 05:17); a "
+        "decrypt by prod's reader in any other hour raises the alert.",
+    )
+    action_group_id: str | None = Field(None, description="ARM id of an existing action group the decrypt alert notifies.")
+
+    _action_group = field_validator("action_group_id")(matches(ACTION_GROUP_ID, "a full ARM id of a microsoft.insights/actionGroups"))
+
+    @field_validator("scheduled_run_hours_utc")
+    @classmethod
+    def _hours(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 <= h <= 23 for h in value):
+            raise ValueError("one or more hours 0-23")
+        return value
 
 
 class Environment(ConfigModel):
@@ -62,7 +118,18 @@ class Environment(ConfigModel):
         False,
         description="Whether this environment's stack creates its workspace (workspace.create): the deployer may then "
         "also grant the workspace identity's role set (Contributor, Key Vault Administrator, Storage Blob Data "
-        "Contributor) to service principals in the resource group. A wider delegation: for sandboxes.",
+        "Contributor) to service principals in the resource group. A wider delegation: for sandboxes. Refused for a "
+        "protected environment (prod) unless createsWorkspaceOverride is set too.",
+    )
+    creates_workspace_override: bool = Field(
+        False,
+        description="Accept createsWorkspace for a protected environment (prod): its deployer may then grant Key Vault "
+        "Administrator and Contributor to any service principal in prod's resource group (docs/security.md).",
+    )
+    workflows: list[str] | None = Field(
+        None,
+        description="The workflow files whose jobs may sign in as this environment's deployer (each one flexible federated "
+        "credential). Default: what azureml_endpoints/cli/github_environments.py lists for the environment.",
     )
 
     collects_data: bool = Field(
@@ -71,11 +138,26 @@ class Environment(ConfigModel):
         "Storage Blob Data Contributor to service principals (the endpoint identity, on one container).",
     )
 
+    @field_validator("workflows")
+    @classmethod
+    def _workflow_files(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or ():
+            matches(WORKFLOW_FILE, "a workflow file name in .github/workflows (name.yml)")(name)
+        if value is not None and not value:
+            raise ValueError("must name at least one workflow file")
+        return value
+
+    def deploy_workflows(self, name: str) -> tuple[str, ...]:
+        if self.workflows is not None:
+            return tuple(self.workflows)
+        return WORKFLOW_ENVIRONMENTS[name].workflows
+
 
 class BootstrapSettings(ConfigModel):
     github: GitHub = Field(description="The repository whose workflows deploy, as its OIDC tokens name it.")
     location: str = Field(description="Azure region of the state resource group, its storage account and its Key Vault.")
     state: State = Field(description="Where every environment keeps its Pulumi state and secrets key.")
+    logs: StateLogs = Field(description="Where the state vault's and blob service's resource logs go, and the decrypt alert.")
     environments: dict[str, Environment] = Field(
         min_length=1, description="GitHub environment name -> what its pipeline identities may do."
     )
@@ -89,19 +171,56 @@ class BootstrapSettings(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _per_environment_names(self) -> BootstrapSettings:
-        """Each environment's container and key name (prefix-env) must itself be a valid name."""
-        for env in self.environments:
+    def _cross_key_rules(self) -> BootstrapSettings:
+        """Every violation at its own key: resource groups apart, workflows known, prod's delegation narrow, and each
+        environment's container and key name (prefix-env) itself a valid name."""
+        errors: list[tuple[tuple, str]] = []
+        # Contributor on a shared group reaches the other environment's resources, and on the state group every
+        # environment's state (it may turn shared keys back on and list them): every group has one owner.
+        owners = {self.state.resource_group.casefold(): "state.resourceGroup"}
+        for env, e in self.environments.items():
+            owner = owners.setdefault(e.resource_group.casefold(), f"environments.{env}.resourceGroup")
+            if owner != f"environments.{env}.resourceGroup":
+                errors.append(
+                    (
+                        ("environments", env, "resourceGroup"),
+                        f"'{e.resource_group}' is already {owner}: each environment needs a resource group of its own, "
+                        "apart from the state's, or its deployer reaches what is not its own",
+                    )
+                )
+            if e.workflows is None and env not in WORKFLOW_ENVIRONMENTS:
+                errors.append(
+                    (
+                        ("environments", env, "workflows"),
+                        f"required: no workflow of this repository runs in environment '{env}' "
+                        f"(azureml_endpoints/cli/github_environments.py lists {', '.join(WORKFLOW_ENVIRONMENTS)})",
+                    )
+                )
+            if e.creates_workspace and env in WORKFLOW_ENVIRONMENTS and WORKFLOW_ENVIRONMENTS[env].protected:
+                if not e.creates_workspace_override:
+                    errors.append(
+                        (
+                            ("environments", env, "createsWorkspace"),
+                            f"{env} is protected: its deployer could then grant Key Vault Administrator and Contributor to "
+                            "service principals there; set createsWorkspaceOverride: true to accept that "
+                            "(docs/security.md#creating-the-workspace-in-prod)",
+                        )
+                    )
             container, key = state_container(self.state, env), state_key(self.state, env)
             if ENVIRONMENT.match(env) and not BLOB_CONTAINER_NAME.pattern.fullmatch(container):
-                raise ValueError(
-                    f"environments.{env}: its state container '{container}' (state.container + '-{env}') is not "
-                    f"a valid container name: {BLOB_CONTAINER_NAME.rule}"
+                errors.append(
+                    (
+                        ("environments", env),
+                        f"its state container '{container}' (state.container + '-{env}') is not a valid container name: "
+                        f"{BLOB_CONTAINER_NAME.rule}",
+                    )
                 )
             if ENVIRONMENT.match(env) and not KEY_NAME.match(key):
-                raise ValueError(
-                    f"environments.{env}: its secrets key '{key}' (state.keyName + '-{env}') is not valid: 1-127 letters, digits, '-'"
+                errors.append(
+                    (("environments", env), f"its secrets key '{key}' (state.keyName + '-{env}') is not valid: 1-127 letters, digits, '-'")
                 )
+        if errors:
+            raise KeyedErrors(errors)
         return self
 
     @field_validator("tags")

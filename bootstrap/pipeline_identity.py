@@ -1,10 +1,14 @@
 """An Entra application the GitHub workflows sign in as, with federated credentials and no secret.
 
 Each subject is one GitHub OIDC token subject (`repo:<owner>/<repo>:pull_request`,
-`repo:<owner>/<repo>:ref:refs/heads/<branch>`, `repo:<owner>/<repo>:environment:<name>`); the roles are
-granted to the application's service principal.
+`repo:<owner>/<repo>:ref:refs/heads/<branch>`); each claims expression is one flexible federated identity
+credential (Microsoft Entra, "Flexible federated identity credentials"), which can also match the token's
+`repository_id` and `job_workflow_ref`, so a deployer trusts one environment in named workflow files only. The
+roles are granted to the application's service principal; `grants` receives its object id, so a condition can
+name the principal itself.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -22,7 +26,8 @@ class PipelineIdentityArgs:
     subjects: tuple[tuple[str, str], ...]  # (credential name, subject)
     audience: str
     subscription_id: str
-    grants: tuple[RoleGrant, ...]
+    grants: Callable[[pulumi.Output[str]], tuple[RoleGrant, ...]]  # the principal's object id -> its grants
+    claims_expressions: tuple[tuple[str, str], ...] = ()  # (credential name, flexible credential expression)
 
 
 class PipelineIdentity(pulumi.ComponentResource):
@@ -51,12 +56,24 @@ class PipelineIdentity(pulumi.ComponentResource):
                 ),
                 child,
             )
+        for credential_name, expression in args.claims_expressions:
+            azuread.ApplicationFlexibleFederatedIdentityCredential(
+                f"{name}-{credential_name}",
+                azuread.ApplicationFlexibleFederatedIdentityCredentialArgs(
+                    application_id=application.id,
+                    display_name=credential_name,
+                    issuer=GITHUB_ISSUER,
+                    audience=args.audience,
+                    claims_matching_expression=expression,
+                ),
+                child,
+            )
         RoleAssignments(
             f"{name}-roles",
             RoleAssignmentsArgs(
                 subscription_id=args.subscription_id,
                 principal_id=principal.object_id,
-                grants=args.grants,
+                grants=args.grants(principal.object_id),
                 propagation_seconds=None,
             ),
             child,

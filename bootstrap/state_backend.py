@@ -17,6 +17,10 @@ from azureml_endpoints.resources.storage_account import secure_storage_account
 
 # Days a deleted or overwritten state blob, and a deleted container, can be restored.
 RETENTION_DAYS = 30
+# ISO 8601 durations of the keys' rotation policy (Key Vault, "Configure cryptographic key auto-rotation"): a
+# KeyNearExpiry event a year after a version is created, and the expiry set on each new version.
+KEY_ROTATION_DUE = "P1Y"
+KEY_EXPIRY = "P2Y"
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,18 @@ class StateBackend(pulumi.ComponentResource):
                             keyvault.JsonWebKeyOperation.ENCRYPT,
                             keyvault.JsonWebKeyOperation.DECRYPT,
                         ],
+                        # Notify, never rotate on its own: a versionless azurekeyvault:// URL cannot decrypt a data key
+                        # wrapped by the previous version (pulumi/pulumi#22338); rotating is the two-step
+                        # change-secrets-provider procedure in docs/security.md#rotating-a-state-key.
+                        rotation_policy=keyvault.RotationPolicyArgs(
+                            attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time=KEY_EXPIRY),
+                            lifetime_actions=[
+                                keyvault.LifetimeActionArgs(
+                                    action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.NOTIFY),
+                                    trigger=keyvault.TriggerArgs(time_after_create=KEY_ROTATION_DUE),
+                                )
+                            ],
+                        ),
                     ),
                     tags=args.tags,
                 ),
@@ -126,6 +142,9 @@ class StateBackend(pulumi.ComponentResource):
             self.backend_urls[env] = pulumi.Output.concat("azblob://", container.name)
             self.secrets_provider_urls[env] = pulumi.Output.concat("azurekeyvault://", vault_host, "/keys/", key.name)
         self.account_name = account.name
+        self.resource_group_name = group.name
+        self.vault_id = vault.id
+        self.blob_service_id = blob_service.id
         self.register_outputs(
             {
                 "accountName": self.account_name,

@@ -19,7 +19,7 @@ class RoleGrant:
     role_definition: str  # a key of azureml_endpoints.azure.roles.ROLE_DEFINITIONS, or INVOKER_ROLE
     scope: pulumi.Input[str]
     scope_label: str  # names the child resource: f"{name}-{scope_label}"
-    condition: str | None = None  # an ABAC condition (version 2.0) that narrows the grant
+    condition: pulumi.Input[str] | None = None  # an ABAC condition (version 2.0) that narrows the grant
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,15 @@ def _lock_hash() -> str:
 
 
 def install() -> None:
-    """`npm ci` unless node_modules already holds what the lock file says."""
+    """`npm ci` unless node_modules already holds what the lock file says; no package's install scripts run
+    (none of these tools needs one, and a compromised release would run its script on a developer's machine)."""
     if STAMP.is_file() and STAMP.read_text() == _lock_hash():
         return
     npm = shutil.which("npm")
     if npm is None:
         raise NodeToolError("npm is not installed: install Node.js 20 or later (Debian: apt-get install nodejs npm)")
     result = subprocess.run(
-        [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
+        [npm, "ci", "--ignore-scripts", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

@@ -17,9 +17,10 @@ pkg/resource/deploy/step_generator.go), and an endpoint's traffic follows ARM's 
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -126,6 +127,7 @@ class Registration:
     delete_before_replace: bool
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
+    additional_secret_outputs: list[str] = field(default_factory=list)
     aliases: tuple[str, ...] = ()  # URNs this resource had under an earlier name (same type and parent)
 
 
@@ -425,6 +427,24 @@ def federated_credential(m: ArmMocks, i: dict):
     return f"{i['applicationId']}/federatedIdentityCredential/{credential}", {"credentialId": credential}
 
 
+def flexible_federated_credential(m: ArmMocks, i: dict):
+    """Entra ("Flexible federated identity credentials", GitHub): `sub` must be matched, with `repository_id` or
+    `repository_owner_id`; only `eq`/`matches` on `sub` and `job_workflow_ref`, `eq` on the two ids, joined by `and`."""
+    expression = i["claimsMatchingExpression"]
+    terms = [t.strip() for t in re.split(r"\s+and\s+", expression)]
+    allowed = {"sub": ("eq", "matches"), "job_workflow_ref": ("eq", "matches"), "repository_id": ("eq",), "repository_owner_id": ("eq",)}
+    claims = set()
+    for term in terms:
+        match = re.fullmatch(r"claims\['(\w+)'\] (\w+) '[^']*'", term)
+        if match is None or match[2] not in allowed.get(match[1], ()):
+            raise ArmError(f"BadRequest: unsupported claims matching expression term '{term}'")
+        claims.add(match[1])
+    if "sub" not in claims or not claims & {"repository_id", "repository_owner_id"}:
+        raise ArmError("BadRequest: a GitHub flexible credential must match 'sub' and 'repository_id' or 'repository_owner_id'")
+    credential = fake_guid("federated", i["applicationId"], expression)
+    return f"{i['applicationId']}/federatedIdentityCredential/{credential}", {"credentialId": credential}
+
+
 def entra_group(m: ArmMocks, i: dict):
     object_id = fake_guid("group", i["displayName"])
     return object_id, {"objectId": object_id, "securityEnabled": i.get("securityEnabled", False)}
@@ -619,8 +639,12 @@ def virtual_network_link(m: ArmMocks, i: dict):
 
 
 def _existing(m: ArmMocks, resource_id: str, what: str) -> dict:
-    """ARM refuses a setting whose target does not exist; the mocks know every resource the program created."""
+    """ARM refuses a setting whose target does not exist; the mocks know every resource the program created, and
+    a storage account's `blobServices/default`, which exists with the account."""
     found = m.by_id.get(resource_id.lower())
+    account, _, service = resource_id.lower().rpartition("/blobservices/")
+    if found is None and service == "default" and account in m.by_id:
+        found = {"id": resource_id, "type": "Microsoft.Storage/storageAccounts/blobServices"}
     if found is None:
         raise ArmError(f"ResourceNotFound: {what} '{resource_id}' does not exist")
     return found
@@ -654,6 +678,21 @@ def diagnostic_setting(m: ArmMocks, i: dict):
         raise ArmError(f"BadRequest: workspaceId '{i['workspaceId']}' is not an ARM id")
     rid = f"{i['resourceUri']}/providers/microsoft.insights/diagnosticSettings/{i['name']}"
     return rid, {"name": i["name"], "type": "Microsoft.Insights/diagnosticSettings"}
+
+
+def scheduled_query_rule(m: ArmMocks, i: dict):
+    for scope in i["scopes"]:  # a workspace of this stack, or an existing one named by id
+        if not scope.lower().startswith("/subscriptions/"):
+            raise ArmError(f"BadRequest: alert scope '{scope}' is not an ARM id")
+    for group in (i.get("actions") or {}).get("actionGroups") or []:
+        if not group.lower().startswith("/subscriptions/"):
+            raise ArmError(f"BadRequest: action group '{group}' is not an ARM id")
+    conditions = (i.get("criteria") or {}).get("allOf") or []
+    if not conditions or not all(c.get("query") for c in conditions):
+        raise ArmError("BadRequest: a log search alert needs criteria.allOf with a query")
+    name = i["ruleName"]
+    rid = _arm(i["resourceGroupName"], f"microsoft.insights/scheduledqueryrules/{name}")
+    return rid, {"name": name, "type": "Microsoft.Insights/scheduledQueryRules"}
 
 
 def action_group(m: ArmMocks, i: dict):
@@ -796,6 +835,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "update": request.customTimeouts.update,
                     "delete": request.customTimeouts.delete,
                 },
+                additional_secret_outputs=list(request.additionalSecretOutputs),
                 # Name aliases only: the SDK adds one per older type token azure-native declares for the type.
                 aliases=tuple(
                     a.urn or f"{response.urn.rsplit('::', 1)[0]}::{a.spec.name}" for a in request.aliases if a.urn or a.spec.name

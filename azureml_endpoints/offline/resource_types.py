@@ -241,12 +241,16 @@ RECORDS: dict[str, ResourceType] = {
     "azure-native:monitor:DiagnosticSetting": ResourceType(arm.diagnostic_setting, _QUICK, _named("name")),
     "azure-native:monitor:ActionGroup": ResourceType(arm.action_group, _QUICK, _named("actionGroupName")),
     "azure-native:monitor:MetricAlert": ResourceType(arm.metric_alert, (5, 30), _named("ruleName")),
+    "azure-native:monitor:ScheduledQueryRule": ResourceType(arm.scheduled_query_rule, (5, 30), _named("ruleName")),
     # Entra (bootstrap/ and endpoint callers)
     "azuread:index/group:Group": ResourceType(arm.entra_group, _QUICK, _named("displayName")),
     "azuread:index/application:Application": ResourceType(arm.entra_application, _QUICK, _named("displayName")),
     "azuread:index/servicePrincipal:ServicePrincipal": ResourceType(arm.entra_service_principal, _QUICK, lambda r: "service principal"),
     "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential": ResourceType(
         arm.federated_credential, _QUICK, _named("subject")
+    ),
+    "azuread:index/applicationFlexibleFederatedIdentityCredential:ApplicationFlexibleFederatedIdentityCredential": ResourceType(
+        arm.flexible_federated_credential, _QUICK, _named("claimsMatchingExpression")
     ),
 }
 

@@ -15,7 +15,7 @@ Order with a user-assigned primary identity (Azure checks the identity's access 
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import applicationinsights, containerregistry, keyvault, operationalinsights, storage
+from pulumi_azure_native import applicationinsights, containerregistry, keyvault, monitor, operationalinsights, storage
 from pulumi_azure_native import machinelearningservices as ml
 
 from azureml_endpoints.azure.clouds import BLOB_GROUP, VAULT_GROUP, WORKSPACE_GROUP
@@ -143,7 +143,8 @@ class MlWorkspace(pulumi.ComponentResource):
         # Keyword form: the Args class cannot carry `resource_name` (it clashes with the logical name).
         insights = applicationinsights.Component(
             f"{name}-insights",
-            child,
+            # Either value lets anyone send telemetry as this component: never in plain state or outputs.
+            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["connectionString", "instrumentationKey"]),
             resource_name_=s.application_insights_name,
             resource_group_name=rg,
             location=location,
@@ -232,6 +233,26 @@ class MlWorkspace(pulumi.ComponentResource):
                     principal_id=primary.principal_id,
                     grants=(RoleGrant("Contributor", workspace.id, "workspace-contributor"),),
                     propagation_seconds=None,
+                ),
+                child,
+            )
+
+        # Resource logs to the workspace's own Log Analytics (Azure Policy: "Resource logs in Azure Machine Learning
+        # Workspaces should be enabled", "Resource logs in Key Vault should be enabled"); blob logs live on the blob service.
+        logged = {
+            "workspace": workspace.id,
+            "vault": vault.id,
+            "registry": registry.id,
+            "blobs": account.id.apply(lambda i: f"{i}/blobServices/default"),
+        }
+        for role, target in logged.items():
+            monitor.DiagnosticSetting(
+                f"{name}-{role}-diagnostics",
+                monitor.DiagnosticSettingArgs(
+                    name="resource-logs",
+                    resource_uri=target,
+                    workspace_id=logs.id,
+                    logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
                 ),
                 child,
             )

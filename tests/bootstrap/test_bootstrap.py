@@ -17,6 +17,7 @@ from tests.support.abac import evaluate as evaluate_condition
 BOOTSTRAP = REPO / "bootstrap"
 RA = "azure-native:authorization:RoleAssignment"
 FIC = "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
+FLEXIBLE = "azuread:index/applicationFlexibleFederatedIdentityCredential:ApplicationFlexibleFederatedIdentityCredential"
 REPOSITORY = "contoso/azureml-endpoints"
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -58,9 +59,6 @@ def test_federated_credentials_match_githubs_oidc_tokens(boot):
         "reader-staging-default-branch": f"repo:{REPOSITORY}:ref:refs/heads/main",
         # prod's reader trusts no pull request: a PR's own code would run with prod's state and key.
         "reader-prod-default-branch": f"repo:{REPOSITORY}:ref:refs/heads/main",
-        "deployer-dev-environment-dev": f"repo:{REPOSITORY}:environment:dev",
-        "deployer-staging-environment-staging": f"repo:{REPOSITORY}:environment:staging",
-        "deployer-prod-environment-prod": f"repo:{REPOSITORY}:environment:prod",
     }
     assert {name: c["subject"] for name, c in credentials.items()} == expected
     for name, c in credentials.items():
@@ -70,12 +68,69 @@ def test_federated_credentials_match_githubs_oidc_tokens(boot):
         assert c["applicationId"] == boot.named(f"{identity}-application").id
 
 
+def flexible_credentials(boot) -> dict[str, str]:
+    found = {}
+    for r in boot.of_type(FLEXIBLE):
+        assert r.inputs["issuer"] == "https://token.actions.githubusercontent.com"
+        assert r.inputs["audience"] == "api://AzureADTokenExchange"
+        assert r.inputs["applicationId"] == boot.named("-".join(r.name.split("-")[:2]) + "-application").id
+        found[r.name] = r.inputs["claimsMatchingExpression"]
+    return found
+
+
+def bound(env: str, workflow: str, repository: str = REPOSITORY, owner_name: str = REPOSITORY) -> str:
+    return (
+        f"claims['sub'] eq 'repo:{repository}:environment:{env}' and claims['repository_id'] eq '456789' and "
+        f"claims['job_workflow_ref'] eq '{owner_name}/.github/workflows/{workflow}@refs/heads/main'"
+    )
+
+
+def test_each_deployer_trusts_its_environment_only_in_the_workflows_that_deploy_it(boot):
+    """No exact-subject credential for a deployer: `environment:<env>` alone is in any job that names it."""
+    assert not [r.name for r in boot.of_type(FIC) if r.name.startswith("deployer-")]
+    assert flexible_credentials(boot) == {
+        f"deployer-{env}-workflow-{w.removesuffix('.yml')}": bound(env, w)
+        for env in ENVIRONMENTS
+        for w in ("deploy-stack.yml", "rollout.yml")
+    }
+
+
+def test_the_e2e_deployer_trusts_only_the_e2e_workflow():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["e2e"] = {"resourceGroup": "rg-ml-endpoints-e2e"}
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    e2e = {n: e for n, e in flexible_credentials(evaluation).items() if n.startswith("deployer-e2e-")}
+    assert e2e == {"deployer-e2e-workflow-e2e": bound("e2e", "e2e.yml")}
+
+
+def test_an_environment_no_workflow_runs_in_must_name_its_workflows():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["sandbox"] = {"resourceGroup": "rg-ml-endpoints-sandbox"}
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    assert "environments.sandbox.workflows: required: no workflow of this repository runs in environment 'sandbox'" in str(evaluation.error)
+    assert evaluation.registrations == []
+    config["azureml-endpoints-bootstrap:environments"]["sandbox"]["workflows"] = ["sandbox.yml"]
+    named = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    assert flexible_credentials(named)["deployer-sandbox-workflow-sandbox"] == bound("sandbox", "sandbox.yml")
+
+
+def test_a_legacy_repository_needs_its_numeric_id():
+    config = stack_config("example", BOOTSTRAP)
+    del config["azureml-endpoints-bootstrap:github"]["repositoryId"]
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    assert "github.repositoryId: required with subjectFormat legacy" in str(evaluation.error)
+    assert evaluation.registrations == []
+
+
 def test_immutable_subjects_are_built_when_the_repository_uses_them():
     config = stack_config("example", BOOTSTRAP)
     config["azureml-endpoints-bootstrap:github"].update(subjectFormat="immutable", repository="contoso@123456/azureml-endpoints@456789")
+    del config["azureml-endpoints-bootstrap:github"]["repositoryId"]
     evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP)
     subjects = {r.name: r.inputs["subject"] for r in evaluation.of_type(FIC)}
-    assert subjects["deployer-prod-environment-prod"] == "repo:contoso@123456/azureml-endpoints@456789:environment:prod"
+    assert flexible_credentials(evaluation)["deployer-prod-workflow-rollout"] == bound(
+        "prod", "rollout.yml", "contoso@123456/azureml-endpoints@456789", REPOSITORY
+    )
     assert subjects["reader-dev-pull-requests"] == "repo:contoso@123456/azureml-endpoints@456789:pull_request"
     assert subjects["reader-prod-default-branch"] == "repo:contoso@123456/azureml-endpoints@456789:ref:refs/heads/main"
 
@@ -158,7 +213,10 @@ def within(scope: str, assignment_scope: str) -> bool:
     return scope == assignment_scope or scope.startswith(assignment_scope + "/")
 
 
-def may(boot, env: str, action: str, role: str, principal_type: str, scope: str | None = None) -> bool:
+OTHER_PRINCIPAL = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+
+def may(boot, env: str, action: str, role: str, principal_type: str, scope: str | None = None, principal: str = OTHER_PRINCIPAL) -> bool:
     """Whether deployer-<env> may write or delete this role assignment: its RBAC Administrator assignment
     must cover the scope, and its condition must allow the request (attributes as ARM offers them)."""
     assignment = boot.named(f"deployer-{env}-roles-role-delegation").inputs
@@ -166,6 +224,7 @@ def may(boot, env: str, action: str, role: str, principal_type: str, scope: str 
     attributes = {
         "Microsoft.Authorization/roleAssignments:RoleDefinitionId": [role_guid(role)],
         "Microsoft.Authorization/roleAssignments:PrincipalType": [principal_type],
+        "Microsoft.Authorization/roleAssignments:PrincipalId": [principal],
     }
     request = Request(action, request=attributes if action == WRITE else {}, resource=attributes if action == DELETE else {})
     return within(target, assignment["scope"]) and evaluate_condition(assignment["condition"], request)
@@ -182,6 +241,72 @@ def test_the_deployer_may_grant_and_remove_exactly_the_products_roles(boot, acti
     for role in ("invoker", "AcrPull", "Storage Blob Data Reader", *PRIVILEGED):
         for principal_type in ("User", "Group", "ServicePrincipal"):
             assert may(boot, "dev", action, role, principal_type) == ((role, principal_type) in allowed), (role, principal_type)
+
+
+@pytest.mark.parametrize("action", [WRITE, DELETE])
+def test_the_deployer_never_grants_to_or_removes_from_itself(boot, action):
+    """Else it could give itself AcrPull, the invoker or (createsWorkspace) Key Vault Administrator, and keep them."""
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["dev"]["createsWorkspace"] = True
+    widened = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    for evaluation in (boot, widened):
+        itself = evaluation.named("deployer-dev-principal").outputs["objectId"]
+        for role in ("invoker", "AcrPull", "Storage Blob Data Reader"):
+            assert may(evaluation, "dev", action, role, "ServicePrincipal")
+            assert not may(evaluation, "dev", action, role, "ServicePrincipal", principal=itself)
+            assert not may(evaluation, "dev", action, role, "ServicePrincipal", principal=itself.upper())
+        # Another environment's deployer is just another service principal, in a resource group this one cannot reach.
+        assert may(
+            evaluation,
+            "dev",
+            action,
+            "AcrPull",
+            "ServicePrincipal",
+            principal=evaluation.named("deployer-prod-principal").outputs["objectId"],
+        )
+    assert not may(
+        widened,
+        "dev",
+        action,
+        "Key Vault Administrator",
+        "ServicePrincipal",
+        principal=widened.named("deployer-dev-principal").outputs["objectId"],
+    )
+
+
+def test_creating_the_workspace_in_prod_is_an_explicit_override():
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["prod"]["createsWorkspace"] = True
+    refused = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    assert "environments.prod.createsWorkspace: prod is protected" in str(refused.error) and "createsWorkspaceOverride: true" in str(
+        refused.error
+    )
+    assert refused.registrations == []
+    config["azureml-endpoints-bootstrap:environments"]["prod"]["createsWorkspaceOverride"] = True
+    accepted = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    assert may(accepted, "prod", WRITE, "Key Vault Administrator", "ServicePrincipal")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda c: c["azureml-endpoints-bootstrap:environments"]["dev"].update(resourceGroup="RG-Pulumi-State"),
+            "environments.dev.resourceGroup: 'RG-Pulumi-State' is already state.resourceGroup",
+        ),
+        (
+            lambda c: c["azureml-endpoints-bootstrap:environments"]["prod"].update(resourceGroup="rg-ml-endpoints-dev"),
+            "environments.prod.resourceGroup: 'rg-ml-endpoints-dev' is already environments.dev.resourceGroup",
+        ),
+    ],
+)
+def test_overlapping_resource_groups_are_refused(change, message):
+    """A dev deployer with Contributor on the state group could turn shared keys on and read prod's state."""
+    config = stack_config("example", BOOTSTRAP)
+    change(config)
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP, raise_errors=False)
+    assert message in str(evaluation.error)
+    assert evaluation.registrations == []
 
 
 def test_an_environment_that_creates_its_workspace_may_also_grant_the_workspace_identity_roles():
@@ -220,7 +345,8 @@ def test_the_condition_is_grouped_and_names_only_the_products_roles(boot):
     delegation = boot.named("deployer-prod-roles-role-delegation").inputs
     assert delegation["conditionVersion"] == "2.0"
     named = set(GUID.findall(delegation["condition"]))
-    assert named == {ROLE_DEFINITIONS["Storage Blob Data Reader"], ROLE_DEFINITIONS["AcrPull"], invoker_role_guid(SUBSCRIPTION_ID)}
+    itself = boot.named("deployer-prod-principal").outputs["objectId"]
+    assert named == {ROLE_DEFINITIONS["Storage Blob Data Reader"], ROLE_DEFINITIONS["AcrPull"], invoker_role_guid(SUBSCRIPTION_ID), itself}
     parse(delegation["condition"])  # every group joins at most two expressions
     assert "ForAnyOfAllValues" not in delegation["condition"]
 
@@ -355,3 +481,51 @@ def test_every_stack_encrypts_with_its_environments_key_never_a_passphrase(stack
     ), stack
     assert "encryptionsalt" not in document  # the passphrase provider's mark
     assert environment in stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:environments"]
+
+
+# --- who touched state: resource logs and the decrypt alert ----------------------------------------------
+DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+
+
+def test_the_state_vault_and_blob_service_log_every_category_to_log_analytics(boot):
+    workspace = boot.named("audit-logs")
+    assert workspace.inputs["resourceGroupName"] == "rg-pulumi-state" and workspace.protect
+    targets = {r.inputs["resourceUri"]: r.inputs for r in boot.of_type(DIAGNOSTICS)}
+    account = boot.named("state-account").id
+    assert set(targets) == {boot.named("state-vault").id, f"{account}/blobServices/default"}
+    for setting in targets.values():
+        assert setting["workspaceId"] == workspace.id
+        assert setting["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    assert boot.outputs["auditWorkspaceId"] == workspace.id
+
+
+def test_an_existing_log_analytics_workspace_is_used_by_id():
+    existing = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central"
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:logs"] = {"workspaceId": existing}
+    evaluation = evaluate("example", config=config, project_dir=BOOTSTRAP)
+    assert not evaluation.of_type("azure-native:operationalinsights:Workspace")
+    assert {r.inputs["workspaceId"] for r in evaluation.of_type(DIAGNOSTICS)} == {existing}
+    assert evaluation.named("audit-decrypt-alert").inputs["scopes"] == [existing]
+
+
+def test_a_decrypt_by_prods_reader_outside_the_drift_hour_alerts(boot):
+    rule = boot.named("audit-decrypt-alert").inputs
+    assert rule["kind"] == "LogAlert" and rule["scopes"] == [boot.named("audit-logs").id]
+    (condition,) = rule["criteria"]["allOf"]
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+    query = condition["query"]
+    # prod's reader only: dev and staging readers decrypt on every pull request by design.
+    assert f'"{boot.outputs["readerClientIds"]["prod"]}"' in query
+    assert boot.outputs["readerClientIds"]["dev"] not in query and boot.outputs["readerClientIds"]["staging"] not in query
+    assert 'OperationName in ("KeyDecrypt", "KeyUnwrap")' in query
+    drift_hour = int(yaml.safe_load((REPO / ".github/workflows/drift.yml").read_text())[True]["schedule"][0]["cron"].split()[1])
+    assert f"hourofday(TimeGenerated) !in ({drift_hour})" in query
+
+
+def test_the_state_keys_notify_before_they_are_due_and_never_rotate_themselves(boot):
+    """A versionless azurekeyvault:// URL cannot decrypt after an automatic rotation (pulumi/pulumi#22338)."""
+    for env in ENVIRONMENTS:
+        policy = boot.named(f"state-key-{env}").inputs["properties"]["rotationPolicy"]
+        assert policy["attributes"] == {"expiryTime": "P2Y"}
+        assert policy["lifetimeActions"] == [{"action": {"type": "notify"}, "trigger": {"timeAfterCreate": "P1Y"}}]

@@ -21,6 +21,7 @@ FEATURE_MODULES = {
         "pulumi_azure_native.containerregistry",
         "pulumi_azure_native.applicationinsights",
         "pulumi_azure_native.operationalinsights",
+        "pulumi_azure_native.monitor",  # the created workspace's and its dependencies' diagnostic settings
     ),
     "monitoring": (
         "components.endpoint_monitoring.StackMonitoring",

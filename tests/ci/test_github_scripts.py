@@ -7,6 +7,8 @@ that holds `issues: write` and no Azure token.
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -179,3 +181,91 @@ def test_a_failed_detection_leaves_its_issue_alone(tmp_path):
     issues = [{"number": 5, "state": "open", "labels": ["drift:dev"]}]
     calls = run_github_script(tmp_path, script_step("drift.yml", "issue"), {"payload": {}, "issues": issues})
     assert [c for c in calls if c["call"] in ("issues.create", "issues.update", "issues.createComment")] == []
+
+
+# --- .github/scripts/same_plan.py: up applies only the plan reviewers approved -----------------------------------
+SAME_PLAN = REPO / ".github" / "scripts" / "same_plan.py"
+ACCOUNT = "urn:pulumi:prod::azureml-endpoints::azure-native:storage:StorageAccount::data-account"
+CONTAINER = "urn:pulumi:prod::azureml-endpoints::azure-native:storage:BlobContainer::data-container"
+ENDPOINT = "urn:pulumi:prod::azureml-endpoints::azure-native:machinelearningservices:OnlineEndpoint::mi-uai-prod"
+
+
+def tls_update(urn: str, new: str = "TLS1_2") -> dict:
+    before, after = {"minimumTlsVersion": "TLS1_0"}, {"minimumTlsVersion": new}
+    kind = urn.split("::")[2]
+    return {
+        "op": "update",
+        "urn": urn,
+        "oldState": {"type": kind, "inputs": before, "outputs": {}},
+        "newState": {"type": kind, "inputs": after, "outputs": {}},
+        "diffReasons": ["minimumTlsVersion"],
+        "detailedDiff": {"minimumTlsVersion": {"kind": "update", "inputDiff": True}},
+    }
+
+
+def create(urn: str) -> dict:
+    return {"op": "create", "urn": urn, "newState": {"type": urn.split("::")[2], "inputs": {"containerName": "data"}, "outputs": {}}}
+
+
+def guard_summary(tmp_path: Path, name: str, *steps: dict) -> Path:
+    """The guard's report of a preview digest, as the deploy's preview and up jobs write it."""
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step["op"]] = counts.get(step["op"], 0) + 1
+    preview = tmp_path / f"{name}.json"
+    preview.write_text(json.dumps({"config": {}, "steps": list(steps), "changeSummary": counts}))
+    result = subprocess.run([sys.executable, "-m", "azureml_endpoints.cli.main", "guard", str(preview)], capture_output=True, text=True)
+    assert result.returncode in (0, 2), result.stderr
+    (tmp_path / f"{name}.md").write_text(result.stdout)
+    return tmp_path / f"{name}.md"
+
+
+def same_plan(approved: Path, fresh: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SAME_PLAN), str(approved), str(fresh)], capture_output=True, text=True, timeout=60)
+
+
+def test_the_approved_plan_in_another_step_order_is_the_same_plan(tmp_path):
+    approved = guard_summary(tmp_path, "approved", tls_update(ACCOUNT), create(CONTAINER))
+    fresh = guard_summary(tmp_path, "fresh", create(CONTAINER), tls_update(ACCOUNT))
+    result = same_plan(approved, fresh)
+    assert result.returncode == 0 and "The plan is the one approved." in result.stdout
+
+
+@pytest.mark.parametrize(
+    "fresh_steps, shown",
+    [
+        ((tls_update(ACCOUNT, "TLS1_3"), create(CONTAINER)), '"TLS1_3"'),  # a value changed since the approval
+        ((tls_update(ACCOUNT), create(CONTAINER), create(ENDPOINT)), "mi-uai-prod"),  # one more resource
+        ((tls_update(ACCOUNT),), "data-container"),  # one fewer
+        ((tls_update(ACCOUNT), {**create(CONTAINER), "op": "replace"}), "replace"),  # another operation
+    ],
+)
+def test_a_plan_that_changed_since_the_approval_stops_up(tmp_path, fresh_steps, shown):
+    approved = guard_summary(tmp_path, "approved", tls_update(ACCOUNT), create(CONTAINER))
+    result = same_plan(approved, guard_summary(tmp_path, "fresh", *fresh_steps))
+    assert result.returncode == 1 and "differs from the approved preview" in result.stdout and shown in result.stdout
+
+
+def test_a_missing_or_foreign_summary_is_refused(tmp_path):
+    approved = guard_summary(tmp_path, "approved", create(CONTAINER))
+    (tmp_path / "other.md").write_text("hello\n")
+    assert same_plan(approved, tmp_path / "absent.md").returncode == 2
+    assert same_plan(approved, tmp_path / "other.md").returncode == 2
+
+
+def test_up_compares_a_fresh_preview_with_the_approved_one_before_it_applies():
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "deploy-stack.yml").read_text())["jobs"]
+    upload = next(s for s in jobs["preview"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"] == {"name": "approved-plan-${{ inputs.stack }}", "path": "guard.md", "if-no-files-found": "error"}
+    steps = jobs["up"]["steps"]
+    download = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert steps[download]["with"] == {"name": "approved-plan-${{ inputs.stack }}", "path": "approved"}
+    compare = next(i for i, s in enumerate(steps) if "same_plan.py approved/guard.md guard.md" in s.get("run", ""))
+    up = next(i for i, s in enumerate(steps) if "pulumi up" in s.get("run", ""))
+    assert download < compare < up
+    fresh = steps[compare]["run"]
+    preview_script = next(s["run"] for s in jobs["preview"]["steps"] if "pulumi preview" in s.get("run", ""))
+    # The fresh plan is made as the approved one was: same baseline, same policy pack, same guard.
+    for line in preview_script.splitlines()[1:]:
+        assert line.strip() in fresh, line
+    assert "azureml-endpoints guard preview.json > guard.md" in fresh and "set +e" not in fresh

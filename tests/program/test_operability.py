@@ -475,10 +475,11 @@ def test_the_pack_accepts_the_data_collector_grant_only_with_a_data_collector(pa
 def test_preview_api_types_are_refused_unless_excepted(pack, prod):
     assert mandatory(pack.check(prod.registrations, load_policy_config("prod"))) == []
     rule = copy.deepcopy(next(r for r in prod.registrations if r.type == ALERT))
-    rule.type = "azure-native:monitor:ScheduledQueryRule"  # a log alert: its default API version is a preview
+    # A type whose default API version is a preview, with no exception (bootstrap's log alert has one).
+    rule.type = "azure-native:monitor:PrivateLinkScope"
     rule.urn = rule.urn.replace(ALERT, rule.type)
     (violation,) = mandatory(pack.check([*prod.registrations, rule], load_policy_config("prod")))
-    assert violation.policy == "no-preview-api-versions" and "2025-01-01-preview" in violation.message
+    assert violation.policy == "no-preview-api-versions" and "2023-06-01-preview" in violation.message
 
 
 def test_the_preview_table_is_the_pinned_provider_and_every_preview_type_used_is_excepted():

@@ -468,7 +468,11 @@ def test_workspace_identity_baseline_over_grpc(pack, sandbox, tmp_path, capsys):
 SDK = Path(pulumi.__file__).resolve().parent.parent / "pulumi_azure_native"
 # The one preview default among the types a created workspace uses: azure-native 3.29.0's Python SDK ships
 # containerregistry.Registry only at 2023-01-01-preview (other versions need `pulumi package add`, a CLI step).
-PREVIEW_DEFAULTS = {"azure-native:containerregistry:Registry": "2023-01-01-preview"}
+# Diagnostic settings: the one version azure-native v3 offers (docs/decisions/preview-api-exceptions.md).
+PREVIEW_DEFAULTS = {
+    "azure-native:containerregistry:Registry": "2023-01-01-preview",
+    "azure-native:monitor:DiagnosticSetting": "2021-05-01-preview",
+}
 
 
 def api_version(token: str) -> str:
@@ -529,6 +533,7 @@ def test_every_created_workspace_resource_is_tagged(sandbox):
             RA,
             "azure-native:storage:BlobContainer",
             "azure-native:machinelearningservices:Datastore",
+            "azure-native:monitor:DiagnosticSetting",  # an extension resource: ARM keeps no tags on it
             "pulumi-python:dynamic:Resource",
         )
     ]
@@ -578,3 +583,19 @@ def test_a_first_preview_with_unknown_ids_passes_and_the_role_set_still_bites(pa
     assert mandatory(pack.check(preview, load_policy_config("sandbox"))) == []
     (violation,) = mandatory(pack.check(without(preview, "workspace-identity-roles-vault-administrator"), load_policy_config("sandbox")))
     assert violation.policy == "workspace-identity-roles" and "Key Vault Administrator on its Key Vault" in violation.message
+
+
+def test_created_workspace_and_dependencies_send_resource_logs_and_keep_insights_keys_secret(sandbox):
+    """Azure Policy: resource logs in ML workspaces and Key Vault; the blob logs of the storage account's blob service."""
+    logs = sandbox.named("workspace-logs").id
+    settings = {r.name: r.inputs for r in sandbox.of_type("azure-native:monitor:DiagnosticSetting") if r.name.startswith("workspace-")}
+    assert {name: s["resourceUri"] for name, s in settings.items()} == {
+        "workspace-workspace-diagnostics": sandbox.named("workspace-workspace").id,
+        "workspace-vault-diagnostics": sandbox.named("workspace-vault").id,
+        "workspace-registry-diagnostics": sandbox.named("workspace-registry").id,
+        "workspace-blobs-diagnostics": sandbox.named("workspace-storage").id + "/blobServices/default",
+    }
+    for s in settings.values():
+        assert s["workspaceId"] == logs and s["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    insights = sandbox.named("workspace-insights")
+    assert set(insights.additional_secret_outputs) == {"connectionString", "instrumentationKey"}

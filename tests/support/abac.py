@@ -3,7 +3,7 @@
 Semantics from Azure's docs, "Azure role assignment condition format and syntax": `ActionMatches`, `!`,
 `AND`, `OR`, parentheses, `@Request[...]` / `@Resource[...]` attributes, the cross-product operators
 `ForAnyOfAnyValues`, `ForAnyOfAllValues`, `ForAllOfAnyValues`, `ForAllOfAllValues`, and the functions
-`GuidEquals`, `StringEquals`, `StringEqualsIgnoreCase`, `StringLike` (`*` any characters, `?` one). Stricter than Azure in one way, on purpose: a group may
+`GuidEquals`, `GuidNotEquals`, `StringEquals`, `StringEqualsIgnoreCase`, `StringLike` (`*` any characters, `?` one). Stricter than Azure in one way, on purpose: a group may
 join at most two expressions ("If you have three or more expressions for a targeted action, you must add
 parentheses to define the order"), so an ungrouped chain is refused rather than guessed at.
 """
@@ -17,7 +17,7 @@ TOKEN = re.compile(
     r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<not>!)|(?P<op>AND|OR)\b|"
     r"(?P<action>ActionMatches\{'(?P<action_name>[^']*)'\})|"
     r"(?P<attribute>@(?P<source>Request|Resource)\[(?P<attribute_name>[^\]]+)\])|"
-    r"(?P<operator>(?:For(?:Any|All)Of(?:Any|All)Values:)?(?:GuidEquals|StringEqualsIgnoreCase|StringEquals|StringLike))|"
+    r"(?P<operator>(?:For(?:Any|All)Of(?:Any|All)Values:)?(?:GuidEquals|GuidNotEquals|StringEqualsIgnoreCase|StringEquals|StringLike))|"
     r"(?P<values>\{[^}]*\}|'[^']*'))"
 )
 
@@ -29,6 +29,7 @@ def _like(value: str, pattern: str) -> bool:
 FUNCTIONS = {
     "StringLike": _like,
     "GuidEquals": lambda a, b: a.lower() == b.lower(),
+    "GuidNotEquals": lambda a, b: a.lower() != b.lower(),
     "StringEquals": lambda a, b: a == b,
     "StringEqualsIgnoreCase": lambda a, b: a.lower() == b.lower(),
 }
