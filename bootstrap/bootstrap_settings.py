@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from azureml_endpoints.config.base import ConfigModel, matches, read_config, validate_config
 from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
+from azureml_endpoints.config.network import SubnetId
 
 NAMESPACE = "azureml-endpoints-bootstrap"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
@@ -70,6 +71,25 @@ class Environment(ConfigModel):
         description="Whether a deployment of this environment has a dataCollector: the deployer may then also grant "
         "Storage Blob Data Contributor to service principals (the endpoint identity, on one container).",
     )
+
+    private_networking: bool = Field(
+        False,
+        description="Whether this environment's stack is private (its network key): the deployer then also holds the "
+        "subnet role on privateEndpointSubnetId, to join the stack's private endpoints to the platform team's subnet "
+        "(docs/private-networking.md#deployer-rights).",
+    )
+    private_endpoint_subnet_id: SubnetId | None = Field(
+        None,
+        description="privateNetworking: the subnet (ARM id) of the stack's private endpoints, the stack's network.privateEndpointSubnetId.",
+    )
+
+    @model_validator(mode="after")
+    def _subnet_with_private_networking(self) -> Environment:
+        if self.private_networking and self.private_endpoint_subnet_id is None:
+            raise ValueError("privateNetworking needs privateEndpointSubnetId, the subnet the stack's private endpoints join")
+        if not self.private_networking and self.private_endpoint_subnet_id is not None:
+            raise ValueError("privateEndpointSubnetId applies only with privateNetworking: true")
+        return self
 
 
 class BootstrapSettings(ConfigModel):
