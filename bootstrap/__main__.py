@@ -15,10 +15,14 @@ from pulumi_azure_native import authorization
 from state_audit import StateAudit, StateAuditArgs
 from state_backend import StateBackend, StateBackendArgs
 
-from azureml_endpoints.azure.roles import INVOKER_ROLE, invoker_role_guid, role_definition_id
+from azureml_endpoints.azure.roles import INVOKER_ROLE, SUBNET_JOIN_ROLE, invoker_role_guid, role_definition_id, subnet_join_role_guid
 from components.role_assignments import RoleGrant
 
 SCORE_ACTION = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
+# What a private endpoint needs of the subnet it joins (Azure's "Azure RBAC permissions for Azure Private Link":
+# read the subnet, join it). The endpoint itself and the workspace's privateEndpointConnections read/write, which
+# "Managed virtual network isolation" asks of the deployer, are in the stack's resource group: Contributor there.
+SUBNET_JOIN_ACTIONS = ("Microsoft.Network/virtualNetworks/subnets/read", "Microsoft.Network/virtualNetworks/subnets/join/action")
 # The roles a deployer may grant, as its Role Based Access Control Administrator condition allows them.
 WORKLOAD_ROLES = ("Storage Blob Data Reader", "AcrPull")
 # What a stack that creates its workspace grants the workspace's user-assigned identity (docs/workspace-as-code.md);
@@ -54,6 +58,34 @@ invoker = authorization.RoleDefinition(
         scope=f"/subscriptions/{subscription}",
     ),
 )
+
+# Created only where an environment is private, so a public bootstrap has the same resources as before.
+# Assignable in this subscription and in each subscription holding a private environment's subnet (a landing
+# zone's network may sit in another one); custom roles cannot name single resources as assignable scopes.
+subnet_subscriptions = sorted(
+    {subscription} | {e.private_endpoint_subnet_id.split("/")[2] for e in settings.environments.values() if e.private_endpoint_subnet_id}
+)
+subnet_role = (
+    authorization.RoleDefinition(
+        "subnet-join-role",
+        authorization.RoleDefinitionArgs(
+            role_definition_id=subnet_join_role_guid(subscription),
+            role_name=SUBNET_JOIN_ROLE,
+            description="May join private endpoints to a subnet and read it, nothing else.",
+            permissions=[authorization.PermissionArgs(actions=list(SUBNET_JOIN_ACTIONS))],
+            assignable_scopes=[f"/subscriptions/{s}" for s in subnet_subscriptions],
+            scope=f"/subscriptions/{subscription}",
+        ),
+    )
+    if any(e.private_networking for e in settings.environments.values())
+    else None
+)
+
+
+def subnet_scope(e: Environment) -> pulumi.Output[str]:
+    """The environment's subnet, as an output of the subnet role: the grant waits for the role to exist (a
+    component's depends_on does not reach its children)."""
+    return subnet_role.id.apply(lambda _, subnet=e.private_endpoint_subnet_id: subnet)
 
 
 def group_scope(resource_group: str) -> str:
@@ -152,6 +184,7 @@ deployers = {
                 ),
                 RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
+                *((RoleGrant(SUBNET_JOIN_ROLE, subnet_scope(e), "private-endpoint-subnet"),) if e.private_networking else ()),
             ),
         ),
         pulumi.ResourceOptions(depends_on=[invoker]),  # the condition names the invoker role

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from azureml_endpoints.cli.github_environments import ENVIRONMENTS as WORKFLOW_ENVIRONMENTS
 from azureml_endpoints.config.base import ConfigModel, KeyedErrors, matches, read_config, validate_config
 from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
+from azureml_endpoints.config.network import SubnetId
 from azureml_endpoints.config.operability import LogAnalyticsConfig
 
 NAMESPACE = "azureml-endpoints-bootstrap"
@@ -138,6 +139,17 @@ class Environment(ConfigModel):
         "Storage Blob Data Contributor to service principals (the endpoint identity, on one container).",
     )
 
+    private_networking: bool = Field(
+        False,
+        description="Whether this environment's stack is private (its network key): the deployer then also holds the "
+        "subnet role on privateEndpointSubnetId, to join the stack's private endpoints to the platform team's subnet "
+        "(docs/private-networking.md#deployer-rights).",
+    )
+    private_endpoint_subnet_id: SubnetId | None = Field(
+        None,
+        description="privateNetworking: the subnet (ARM id) of the stack's private endpoints, the stack's network.privateEndpointSubnetId.",
+    )
+
     @field_validator("workflows")
     @classmethod
     def _workflow_files(cls, value: list[str] | None) -> list[str] | None:
@@ -151,6 +163,14 @@ class Environment(ConfigModel):
         if self.workflows is not None:
             return tuple(self.workflows)
         return WORKFLOW_ENVIRONMENTS[name].workflows
+
+    @model_validator(mode="after")
+    def _subnet_with_private_networking(self) -> Environment:
+        if self.private_networking and self.private_endpoint_subnet_id is None:
+            raise ValueError("privateNetworking needs privateEndpointSubnetId, the subnet the stack's private endpoints join")
+        if not self.private_networking and self.private_endpoint_subnet_id is not None:
+            raise ValueError("privateEndpointSubnetId applies only with privateNetworking: true")
+        return self
 
 
 class BootstrapSettings(ConfigModel):

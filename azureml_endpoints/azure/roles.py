@@ -33,13 +33,26 @@ INVOKER_ROLE_NAMESPACE = uuid.UUID("9d0c5b8e-3f21-4c6a-8e0b-6a7d2f4c1b93")
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1b6c3e-2f7a-4f5e-9a53-5d0f0b7c1e42")
 
 
+# The custom role a private environment's deployer holds on the platform team's private-endpoint subnet
+# (bootstrap/, environments.<env>.privateNetworking): read the subnet and join private endpoints to it, nothing
+# else (Azure's "Azure RBAC permissions for Azure Private Link"; Network Contributor would also let it rewrite
+# or delete the subnet). bootstrap/ creates it per subscription under this GUID; the policy pack derives it too.
+SUBNET_JOIN_ROLE = "AzureML Endpoints Private Endpoint Subnet Joiner"
+SUBNET_JOIN_ROLE_NAMESPACE = uuid.UUID("7206b305-daef-487d-8994-26276c4e44e4")
+
+
 def invoker_role_guid(subscription_id: str) -> str:
     return str(uuid.uuid5(INVOKER_ROLE_NAMESPACE, subscription_id.lower()))
 
 
+def subnet_join_role_guid(subscription_id: str) -> str:
+    return str(uuid.uuid5(SUBNET_JOIN_ROLE_NAMESPACE, subscription_id.lower()))
+
+
 def role_definition_id(subscription_id: str, role_name: str) -> str:
-    """The full role definition id ARM expects, for a built-in role or the invoker role."""
-    guid = invoker_role_guid(subscription_id) if role_name == INVOKER_ROLE else ROLE_DEFINITIONS[role_name]
+    """The full role definition id ARM expects, for a built-in role or one of the two custom roles."""
+    custom = {INVOKER_ROLE: invoker_role_guid, SUBNET_JOIN_ROLE: subnet_join_role_guid}
+    guid = custom[role_name](subscription_id) if role_name in custom else ROLE_DEFINITIONS[role_name]
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 

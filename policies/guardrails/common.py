@@ -42,6 +42,9 @@ STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
 # The custom invoker role bootstrap/ defines per subscription, under uuid5(this namespace, subscription id);
 # components/role_assignments.py derives the same GUID (a test keeps the two equal).
 INVOKER_ROLE_NAMESPACE = "9d0c5b8e-3f21-4c6a-8e0b-6a7d2f4c1b93"
+# bootstrap/'s private-endpoint subnet role (join and read one subnet), derived per subscription as the invoker's.
+SUBNET_JOIN_ROLE_NAMESPACE = "7206b305-daef-487d-8994-26276c4e44e4"
+SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 ONLINE_ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
@@ -140,14 +143,15 @@ def role_guid(role_definition_id: Any) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() if isinstance(role_definition_id, str) else ""
 
 
-def invoker_guid(role_definition_id: Any) -> str | None:
-    """The invoker role's GUID for the subscription a role definition id names, or None without one."""
+def invoker_guid(role_definition_id: Any, namespace: str = INVOKER_ROLE_NAMESPACE) -> str | None:
+    """The invoker role's GUID (or another custom role's, by `namespace`) for the subscription a role definition
+    id names, or None without one."""
     if not isinstance(role_definition_id, str):
         return None
     parts = role_definition_id.strip("/").split("/")
     if len(parts) < 2 or parts[0].lower() != "subscriptions":
         return None
-    return str(uuid.uuid5(uuid.UUID(INVOKER_ROLE_NAMESPACE), parts[1].lower()))
+    return str(uuid.uuid5(uuid.UUID(namespace), parts[1].lower()))
 
 
 def arm_type(resource_id: Any) -> str:

@@ -25,6 +25,8 @@ from guardrails.common import (
     STORAGE_ACCOUNT_TYPE,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
+    SUBNET_JOIN_ROLE_NAMESPACE,
+    SUBNET_TYPE,
     UNKNOWN,
     USER_ACCESS_ADMINISTRATOR,
     USER_ASSIGNED_IDENTITY,
@@ -66,6 +68,11 @@ def allowed_roles_only(args: ResourceValidationArgs, report_violation: ReportVio
         scope = read(args.props, "scope")
         if isinstance(scope, str) and arm_type(scope) != ONLINE_ENDPOINT_TYPE:
             report_violation(f"The invoker role is granted at '{scope}': grant it on the one online endpoint the callers may score.")
+        return
+    if guid == invoker_guid(definition, SUBNET_JOIN_ROLE_NAMESPACE):
+        scope = read(args.props, "scope")
+        if isinstance(scope, str) and arm_type(scope) != SUBNET_TYPE:
+            report_violation(f"The private endpoint subnet role is granted at '{scope}': grant it on the one subnet the endpoints join.")
         return
     if guid == STORAGE_BLOB_DATA_CONTRIBUTOR and guid not in extra:
         # Whose it is, only the whole stack shows: on one blob container data-collector-write-role judges it, on a

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, invoker_role_guid
+from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, invoker_role_guid, subnet_join_role_guid
 from azureml_endpoints.offline.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
 from azureml_endpoints.offline.evaluate import REPO, evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
@@ -30,7 +30,8 @@ def boot():
 def role_name(definition_id: str) -> str:
     guid = definition_id.rsplit("/", 1)[1]
     names = {v: k for k, v in ROLE_DEFINITIONS.items()}
-    return names.get(guid) or ("invoker" if guid == invoker_role_guid(SUBSCRIPTION_ID) else guid)
+    custom = {invoker_role_guid(SUBSCRIPTION_ID): "invoker", subnet_join_role_guid(SUBSCRIPTION_ID): "subnet-join"}
+    return names.get(guid) or custom.get(guid, guid)
 
 
 def grants_of(boot, identity: str) -> dict[str, tuple[str, str]]:
@@ -447,6 +448,62 @@ def test_the_policy_pack_accepts_the_bootstrap_with_its_config_and_not_as_a_work
         delegation.inputs.pop("condition")
         (violation,) = [v for v in pack.check(without_condition, load_policy_config("bootstrap")) if v.level == "mandatory"]
         assert violation.resource_name == "deployer-dev-roles-role-delegation" and "without a condition" in violation.message
+
+
+# --- private environments: the deployer joins the platform team's subnet ----------------------------------
+# The landing zone's network in its own subscription, as hub-and-spoke landing zones place it.
+NETWORK_SUBSCRIPTION = "11111111-1111-4111-8111-111111111111"
+SUBNET = f"/subscriptions/{NETWORK_SUBSCRIPTION}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-spoke/subnets/snet-pe"
+
+
+def private_prod(**prod) -> dict:
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"]["prod"].update(prod)
+    return config
+
+
+def test_a_private_environments_deployer_joins_the_subnet_and_nothing_more():
+    private = evaluate("example", config=private_prod(privateNetworking=True, privateEndpointSubnetId=SUBNET), project_dir=BOOTSTRAP)
+    role = private.named("subnet-join-role").inputs
+    assert role["roleDefinitionId"] == subnet_join_role_guid(SUBSCRIPTION_ID)
+    # Azure's "Azure RBAC permissions for Azure Private Link": read the subnet and join it; no write, no delete.
+    assert role["permissions"] == [
+        {"actions": ["Microsoft.Network/virtualNetworks/subnets/read", "Microsoft.Network/virtualNetworks/subnets/join/action"]}
+    ]
+    assert role["assignableScopes"] == sorted([f"/subscriptions/{SUBSCRIPTION_ID}", f"/subscriptions/{NETWORK_SUBSCRIPTION}"])
+    prod = grants_of(private, "deployer-prod")
+    assert prod.pop("private-endpoint-subnet") == ("subnet-join", SUBNET)
+    assert prod == grants_of(evaluate("example", project_dir=BOOTSTRAP), "deployer-prod")  # the rest unchanged
+    assert "private-endpoint-subnet" not in grants_of(private, "deployer-dev")  # dev did not opt in
+    grant = private.named("deployer-prod-roles-private-endpoint-subnet")
+    assert private.named("subnet-join-role").urn in grant.dependencies  # assigned once the role exists
+    with PolicyPackServer() as pack:
+        assert pack.check(private.registrations, load_policy_config("bootstrap")) == []
+        grant.inputs["scope"] = rg("rg-network")
+        wider = {v.policy: v.message for v in pack.check(private.registrations, load_policy_config("bootstrap")) if v.level == "mandatory"}
+        assert set(wider) == {"role-assignment-allowed-roles", "role-assignment-resource-scope"}
+        assert "grant it on the one subnet the endpoints join" in wider["role-assignment-allowed-roles"]
+
+
+def test_a_public_bootstrap_has_no_subnet_role(boot):
+    assert not [r for r in boot.registrations if r.name == "subnet-join-role" or r.name.endswith("-private-endpoint-subnet")]
+
+
+@pytest.mark.parametrize(
+    ("prod", "message"),
+    [
+        ({"privateNetworking": True}, "environments.prod: privateNetworking needs privateEndpointSubnetId"),
+        ({"privateEndpointSubnetId": SUBNET}, "environments.prod: privateEndpointSubnetId applies only with privateNetworking: true"),
+        (
+            {"privateNetworking": True, "privateEndpointSubnetId": "/subscriptions/x/subnets/y"},
+            "environments.prod.privateEndpointSubnetId: '/subscriptions/x/subnets/y' is not valid: a subnet's ARM id",
+        ),
+    ],
+)
+def test_private_networking_names_its_subnet(prod, message):
+    evaluation = evaluate("example", config=private_prod(**prod), project_dir=BOOTSTRAP, raise_errors=False)
+    assert message in str(evaluation.error)
+    assert evaluation.registrations == []
 
 
 def test_bad_bootstrap_config_is_refused_before_anything_exists():
