@@ -63,7 +63,25 @@ RESOURCE_GROUP_NAME, ResourceGroupName = _rule(
 USER_ASSIGNED_IDENTITY_NAME, UserAssignedIdentityName = _rule(
     r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}", "3-128 letters, digits, '-' or '_', starting alphanumeric"
 )
-AZURE_REGION, AzureRegion = _rule(r"[a-z][a-z0-9]{2,39}", "a region name such as westeurope")
+# Programmatic region names: Azure's "Azure regions list" (public cloud), "Azure Government" and "Azure China
+# 21Vianet" region lists. A region Azure opens later is added here; a typo (`westeurop`, `mars`) is refused early.
+AZURE_REGIONS = frozenset(
+    """
+    australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
+    brazilsoutheast canadacentral canadaeast centralindia centralus centraluseuap chilecentral denmarkeast eastasia
+    eastus eastus2 eastus2euap francecentral francesouth germanynorth germanywestcentral indonesiacentral
+    israelcentral italynorth japaneast japanwest jioindiacentral jioindiawest koreacentral koreasouth malaysiawest
+    mexicocentral newzealandnorth northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral
+    southafricanorth southafricawest southcentralus southeastasia southindia spaincentral swedencentral swedensouth
+    switzerlandnorth switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus
+    westus2 westus3
+    usgovarizona usgovtexas usgovvirginia usdodcentral usdodeast
+    chinaeast chinaeast2 chinaeast3 chinanorth chinanorth2 chinanorth3
+    """.split()
+)
+AZURE_REGION, AzureRegion = _rule(
+    "|".join(sorted(AZURE_REGIONS)), "a region's programmatic name from Azure's regions list, such as westeurope or swedencentral"
+)
 ENTRA_OBJECT_ID, EntraObjectId = _rule(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "an Entra object id (GUID)"
 )

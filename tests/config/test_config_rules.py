@@ -223,7 +223,71 @@ def test_identities_differing_only_in_case_are_one_identity():
 def test_cluster_identity_clashing_in_case_with_an_endpoint_identity():
     raw = dev_raw()
     batch(raw)["compute"]["identity"]["userAssignedIdentityNames"] = ["Id-Mi-Uai-Dev"]
-    assert "each user-assigned identity belongs to one endpoint or cluster" in refused(raw)
+    assert (
+        f"{NS}:batchEndpoints[0].compute.identity.userAssignedIdentityNames[0]: 'Id-Mi-Uai-Dev' is also "
+        "onlineEndpoints[0].identity.userAssignedIdentityName: two resources would manage one user-assigned identity"
+    ) in refused(raw)
+
+
+def sandbox_raw() -> dict:
+    """A stack that creates its workspace (Pulumi.sandbox.yaml), without batch endpoints."""
+    stack = yaml.safe_load((project_dir() / "Pulumi.sandbox.yaml").read_text())["config"]
+    raw = {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in stack.items()}
+    raw.pop("batchEndpoints", None)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "mutate, key, other",
+    [
+        (
+            lambda raw: raw["workspace"]["identity"].update(
+                userAssignedIdentityNames=[online(raw)["identity"]["userAssignedIdentityName"].upper()],
+                primaryUserAssignedIdentity=online(raw)["identity"]["userAssignedIdentityName"].upper(),
+            ),
+            "workspace.identity.userAssignedIdentityNames[0]",
+            "onlineEndpoints[0].identity.userAssignedIdentityName",
+        ),
+        (
+            lambda raw: raw["dataStorage"].update(accountName=raw["workspace"]["storageAccountName"]),
+            "dataStorage.accountName",
+            "workspace.storageAccountName",
+        ),
+        (
+            lambda raw: raw.update(monitoring={"logAnalytics": {"workspaceName": raw["workspace"]["logAnalyticsWorkspaceName"]}}),
+            "monitoring.logAnalytics.workspaceName",
+            "workspace.logAnalyticsWorkspaceName",
+        ),
+        (
+            lambda raw: raw["dataStorage"].update(datastoreName="workspaceblobstore"),
+            "dataStorage.datastoreName",
+            "a datastore Azure ML creates",
+        ),
+    ],
+    ids=["workspace-identity-is-an-endpoints", "data-account-is-the-workspaces", "log-analytics-twice", "system-datastore"],
+)
+def test_two_keys_naming_one_azure_resource_are_refused(mutate, key, other):
+    raw = sandbox_raw()
+    assert online(raw)["identity"]["type"] == "UserAssigned" and "batchEndpoints" not in raw
+    parse_settings(raw)
+    mutate(raw)
+    message = refused(raw)
+    assert f"{NS}:{key}: " in message and f"is also {other}" in message, message
+
+
+@pytest.mark.parametrize("location", ["mars", "westeurop", "westeurope\n", "WestEurope"])
+def test_location_must_be_a_region_azure_lists(location):
+    raw = sandbox_raw()
+    raw["workspace"]["location"] = location.replace("\\n", "\n")
+    assert f"{NS}:workspace.location: " in refused(raw)
+    assert "regions list" in refused(raw)
+
+
+def test_every_listed_region_is_a_location():
+    raw = sandbox_raw()
+    for region in ("swedencentral", "usgovvirginia", "chinanorth3"):
+        raw["workspace"]["location"] = region
+        assert parse_settings(raw).workspace.location == region
 
 
 @pytest.mark.parametrize(

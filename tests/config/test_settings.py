@@ -294,8 +294,8 @@ def test_batch_only_stack_is_valid():
         (lambda r: batch(r).update(name="mi-uai-dev"), "batchEndpoints", "online and batch"),
         (
             lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["id-mi-uai-dev"]),
-            "batchEndpoints",
-            "one endpoint or cluster",
+            "batchEndpoints[0].compute.identity.userAssignedIdentityNames[0]",
+            "two resources would manage one user-assigned identity",
         ),
         (
             lambda r: r["batchEndpoints"].append({**copy.deepcopy(batch(r)), "name": "batch-two"}),
