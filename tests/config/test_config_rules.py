@@ -437,3 +437,94 @@ def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
     config = read_stack_file(path)
     assert config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"] == 1
     assert isinstance(config[f"{NS}:onlineEndpoints"][0]["deployments"][0]["instanceCount"], int)
+
+
+# --- one rule per kind of value (issue 23 item 10) ----------------------------------------------------------------
+
+
+def prod_raw() -> dict:
+    stack = yaml.safe_load((project_dir() / "Pulumi.prod.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in stack.items()}
+
+
+def action_group(raw):
+    return raw["monitoring"]["actionGroup"]
+
+
+GUID_DASHES = "-" * 36
+
+
+@pytest.mark.parametrize(
+    "mutate, key, rule",
+    [
+        (
+            lambda r: action_group(r).update(webhooks=[{"name": "hook", "serviceUri": "https://hooks.example.com/a\n"}]),
+            "monitoring.actionGroup.webhooks[0].serviceUri",
+            "control characters or format characters (U+000A)",
+        ),
+        (
+            lambda r: action_group(r).update(webhooks=[{"name": "hook", "serviceUri": "https://hooks.example.com/a\x00"}]),
+            "monitoring.actionGroup.webhooks[0].serviceUri",
+            "control characters or format characters (U+0000)",
+        ),
+        (
+            lambda r: action_group(r).update(webhooks=[{"name": "hook", "serviceUri": "https://user@evil.example/a"}]),
+            "monitoring.actionGroup.webhooks[0].serviceUri",
+            "an https URL",
+        ),
+        (
+            lambda r: action_group(r)["emails"][0].update(address="oncall@exa\x00mple.com"),
+            "monitoring.actionGroup.emails[0].address",
+            "U+0000",
+        ),
+        (
+            lambda r: action_group(r)["emails"][0].update(address="oncall@exa\u200bmple.com"),
+            "monitoring.actionGroup.emails[0].address",
+            "U+200B",
+        ),
+        (lambda r: action_group(r).update(shortName="   "), "monitoring.actionGroup.shortName", "not only spaces"),
+        (
+            lambda r: r["monitoring"].update(
+                logAnalytics={
+                    "workspaceId": f"/subscriptions/{GUID_DASHES}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/log-x"
+                }
+            ),
+            "monitoring.logAnalytics.workspaceId",
+            "a full ARM id",
+        ),
+    ],
+    ids=["webhook-newline", "webhook-nul", "webhook-userinfo", "email-nul", "email-zero-width-space", "short-name-spaces", "dashes-guid"],
+)
+def test_values_no_receiver_or_arm_can_use_are_refused(mutate, key, rule):
+    raw = prod_raw()
+    parse_settings(raw)
+    mutate(raw)
+    message = refused(raw)
+    assert f"{NS}:{key}: " in message and rule in message, message
+
+
+def test_application_insights_name_with_control_characters_is_refused():
+    raw = sandbox_raw()
+    raw["workspace"]["applicationInsightsName"] = "appi\x07sandbox"
+    assert (
+        f"{NS}:workspace.applicationInsightsName: 'appi\\x07sandbox' contains control characters or format characters (U+0007)"
+        in refused(raw)
+    )
+
+
+def test_every_name_rule_refuses_format_characters():
+    from azureml_endpoints.config import names
+
+    rules = [v for v in vars(names).values() if isinstance(v, names.NameRule)]
+    assert len(rules) > 20
+    for rule in rules:
+        with pytest.raises(ValueError, match="control characters or format characters"):
+            rule.check("ab\u200bcdef")
+
+
+def test_a_time_window_shorter_than_the_time_grain_is_refused():
+    raw = prod_raw()
+    online(raw)["deployments"][0]["autoscale"]["rules"] = [
+        {"metric": "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction": "Increase", "timeWindow": "PT30S"}
+    ]
+    assert "a time window is 5 minutes to 12 hours" in refused(raw)
