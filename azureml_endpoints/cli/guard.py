@@ -72,6 +72,15 @@ def _lookup(state: dict | None, path: list) -> object:
     return MISSING
 
 
+OUTPUT_ONLY = "output-only"
+
+
+def _output_only(step: Step, path: list) -> bool:
+    """A property neither state's inputs hold: an output Azure computes (`version`, `primaryEndpoints`), not one
+    the stack removes."""
+    return all(value_at((state or {}).get("inputs") or {}, path) is MISSING for state in (step.old, step.new))
+
+
 def _kind(entry: object) -> str:
     if isinstance(entry, dict):
         kind = entry.get("kind") or entry.get("diffKind")
@@ -90,6 +99,8 @@ def changes(step: Step) -> list[tuple[str, str | None, str | None, str]]:
         kind = _kind(step.detailed_diff.get(path))
         if old is MISSING and new is MISSING:
             result.append((format_path(parsed), None, None, kind))
+        elif new is MISSING and _output_only(step, parsed):  # Azure sets it; a preview has no new outputs yet
+            result.append((format_path(parsed), render_pair(old, old)[0], None, OUTPUT_ONLY))
         else:
             result.append((format_path(parsed), *render_pair(old, new), kind))
     return result
@@ -168,7 +179,9 @@ def review(steps: Iterable[Step]) -> Review:
         if step.replace_reasons:
             result.changed.append(f"  - replaced because of: {', '.join(code_span(k) for k in step.replace_reasons)}")
         for path, old, new, kind in changes(step):
-            if old is None:
+            if kind == OUTPUT_ONLY:
+                result.changed.append(f"  - {code_span(path)}: {markdown_value(old)} (output-only: Azure sets the new value)")
+            elif old is None:
                 result.changed.append(f"  - {code_span(path)}: {kind} (the preview does not show the value)")
             else:
                 result.changed.append(f"  - {code_span(path)}: {markdown_value(old)} → {markdown_value(new)}")
