@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from azureml_endpoints.pulumi_io.files import write_stdout
 from azureml_endpoints.pulumi_io.pulumi_json import (
     MISSING,
     Document,
@@ -221,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         more = f" (and {len(document.errors) - 1} more errors)" if len(document.errors) > 1 else ""
         print(f"error: {one_line(args.preview)}: the preview failed: {document.errors[0]}{more}", file=sys.stderr)
         return 1
-    print(summary(found, document.change_summary))
+    if not write_stdout(summary(found, document.change_summary)):
+        return 1
     return 2 if found.blockers else 0
 
 
