@@ -2,7 +2,7 @@
 
 Config is read and validated once (azureml_endpoints.config.stack); the workspace is looked up before any resource
 is registered, or created (workspace.create); everything else is built from those two values. A feature's
-components (workspace creation, monitoring, batch) are imported in the branch that uses them, so a stack
+components (workspace creation, private networking, monitoring, batch) are imported in the branch that uses them, so a stack
 pays only for the features it names (docs/performance.md#what-a-stack-imports).
 """
 
@@ -17,10 +17,7 @@ from azureml_endpoints.paths import data_dir, project_dir
 from components.assets import WorkspaceAssets, WorkspaceAssetsArgs
 from components.data_storage import DataStorage, DataStorageArgs, PrivateAccess
 from components.endpoint_monitoring import EndpointOperability
-from components.network import ManagedNetworkRules, ManagedNetworkRulesArgs, PrivateEndpointRule
 from components.online_endpoint import DataAccess, OnlineEndpoint, OnlineEndpointArgs
-from components.private_endpoint import PrivateDns, PrivateDnsArgs
-from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.lookup import lookup_workspace
 
 BATCH_INPUT_FOLDER = "batch-input"
@@ -44,6 +41,8 @@ private = settings.network  # set: private end to end (docs/private-networking.m
 cloud = provider_cloud(pulumi.Config("azure-native").get("environment"))
 zone_ids = None
 if private is not None:
+    from components.private_endpoint import PrivateDns, PrivateDnsArgs
+
     zone_ids = PrivateDns(
         "private-dns",
         PrivateDnsArgs(
@@ -90,6 +89,9 @@ data = DataStorage(
 # What deployments wait for besides the data: in a private stack, the provisioned managed network and its rules.
 network_ready = ()
 if private is not None:
+    from components.network import ManagedNetworkRules, ManagedNetworkRulesArgs, PrivateEndpointRule
+    from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
+
     rules = [PrivateEndpointRule("data-storage-blob", data.account_id, "blob")]
     if settings.batch_endpoints:  # batch endpoints use the default storage's queues and tables
         rules += [PrivateEndpointRule(f"default-storage-{s}", workspace.storage_account_id, s) for s in ("queue", "table")]

@@ -10,7 +10,6 @@ from pulumi_azure_native import storage
 from azureml_endpoints.azure.clouds import BLOB_GROUP
 from azureml_endpoints.resources.entra_blob import EntraBlob
 from azureml_endpoints.resources.storage_account import secure_storage_account
-from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from components.workspace.info import WorkspaceInfo
 
 
@@ -60,6 +59,8 @@ class DataStorage(pulumi.ComponentResource):
         )
         endpoint = None
         if private is not None:
+            from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs  # private stacks only
+
             endpoint = PrivateEndpoint(
                 f"{name}-blob-private-endpoint",
                 PrivateEndpointArgs(

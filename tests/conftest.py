@@ -5,6 +5,7 @@ The tests run on the product's own fixture project (tests/fixtures/project/), ne
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,14 @@ def pack():
     `configure` never leaks into another's."""
     with PolicyPackServer() as server:
         yield server
+
+
+@pytest.fixture
+def az_ml_project(tmp_path, monkeypatch) -> Path:
+    """A copy of the fixture project with azureml-examples' samples in it under az-ml/ (tests/fixtures/az-ml/), as the
+    project of this test (and of the commands it starts): what a team's repository looks like after copying them in."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, project)
+    shutil.copytree(FIXTURE_PROJECT.parent / "az-ml", project / "az-ml")
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    return project

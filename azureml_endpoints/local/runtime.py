@@ -1,8 +1,9 @@
 """The pieces Azure ML runs scoring code with, stood up on this machine, loopback only.
 
-- `python_env(conda_file)`: a virtual environment with exactly the pip packages of an environment's conda
-  file (the list Azure installs into the image), so the code runs against Microsoft's own runtime packages
-  (`azureml-inference-server-http`, the batch runtime's `azureml-core`), not the program's venv.
+- `python_env(conda_file)`: a virtual environment, made by the conda file's Python version, with the conda
+  file's packages (its conda dependencies mapped to pip packages of the same name and version, then its
+  `pip:` list), so the code runs against Microsoft's own runtime packages (`azureml-inference-server-http`,
+  the batch runtime's `azureml-core`), not the program's venv.
 - `TokenEndpoint`: the managed identity endpoint Azure ML gives a deployment (MSI_ENDPOINT + MSI_SECRET,
   `clientid` for a user-assigned identity). It issues tokens with the claims Azure Storage checks
   (audience = the requested resource, Entra issuer, lifetime) and records every request.
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import base64
 import datetime
+import fcntl
 import hashlib
 import ipaddress
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,15 +33,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import yaml
 
-from azureml_endpoints.paths import REPO
-
-RUNTIME_DIR = REPO / ".venv-runtime"  # gitignored: one venv per distinct pip list
+# One venv per distinct interpreter and pip list, named by their hash, so a cache shared by every checkout (and CI
+# on the same machine) is safe: a changed list builds a new venv. AZUREML_ENDPOINTS_RUNTIME_DIR moves it.
+RUNTIME_DIR = Path(
+    os.environ.get("AZUREML_ENDPOINTS_RUNTIME_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "azureml-endpoints" / "runtime"
+)
 LOOPBACK = "127.0.0.1"
 TENANT_ID = "00000000-0000-4000-8000-0000000000aa"  # the emulated tenant
 # Azurite's documented development account key: public, accepted only by the emulator.
@@ -53,54 +60,160 @@ class EnvironmentBuildError(RuntimeSetupError):
     """pip could not build an environment (no registry, or pins that do not resolve)."""
 
 
+class InterpreterMissing(EnvironmentBuildError):
+    """The conda file's Python version is not installed on this machine."""
+
+
 # --- python environments ------------------------------------------------------------------------------------------
 
 
+# Conda dependencies that are the environment's tooling, not packages of the scoring code: the venv has its own pip.
+_CONDA_TOOLING = {"pip"}
+_CONDA_SPEC = re.compile(r"^(?:[\w.-]+::)?(?P<name>[A-Za-z0-9_.-]+)\s*(?P<op>==|=|>=|<=|!=|>|<|~=)?\s*(?P<version>[^=\s]*)(?:=\S+)?$")
+
+
+@dataclass(frozen=True)
+class CondaEnvironment:
+    """What a conda file asks for, as this machine can build it: an interpreter version and one pip list."""
+
+    python: str | None  # "3.12" from `python=3.12` (or 3.12.4: a venv takes the minor version's interpreter)
+    requirements: list[str]  # the mapped conda dependencies first, then the `pip:` list, as Azure installs them
+    from_conda: dict[str, str]  # pip requirement -> the conda dependency it was mapped from
+
+
+def read_conda_environment(conda_file: Path) -> CondaEnvironment:
+    """A conda file's Python, its conda dependencies mapped to pip requirements of the same name and version, and its pip list.
+
+    Azure ML builds the image with conda, so a conda dependency such as Microsoft's model-1 sample's
+    `scikit-learn=1.7.0` is installed there; here it becomes `scikit-learn==1.7.0` (conda's `=1.7` is a
+    prefix match, pip's `==1.7.*`). A dependency with no pip package of that name and version fails the
+    build with an error that names it (`python_env`).
+    """
+    try:
+        document = yaml.safe_load(conda_file.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise EnvironmentBuildError(f"{conda_file.name} is not YAML: {error}") from None
+    python, mapped, pip, from_conda = None, [], [], {}
+    for dependency in document.get("dependencies") or []:
+        if isinstance(dependency, dict):
+            pip += [str(p) for p in dependency.get("pip") or []]
+            continue
+        spec = _CONDA_SPEC.match(str(dependency).strip())
+        if not spec:
+            raise EnvironmentBuildError(f"{conda_file.name}: the conda dependency {dependency!r} is not <name>[=<version>]")
+        name, op, version = spec["name"], spec["op"], spec["version"]
+        if name.lower() == "python":
+            python = ".".join(version.split(".")[:2]) if version and op in ("=", "==") else None
+            continue
+        if name.lower() in _CONDA_TOOLING:
+            continue
+        if not op:
+            requirement = name
+        elif op == "=":
+            requirement = f"{name}=={version}" if version.count(".") >= 2 else f"{name}=={version.rstrip('.*')}.*"
+        else:
+            requirement = f"{name}{op}{version}"
+        mapped.append(requirement)
+        from_conda[requirement] = str(dependency)
+    if not mapped and not pip:
+        raise EnvironmentBuildError(f"{conda_file.name}: no dependencies to install")
+    return CondaEnvironment(python, mapped + pip, from_conda)
+
+
 def conda_pip_requirements(conda_file: Path) -> list[str]:
-    """The pip list of a conda environment file, the packages Azure ML installs on top of the image."""
-    document = yaml.safe_load(conda_file.read_text())
-    for dependency in document.get("dependencies", []):
-        if isinstance(dependency, dict) and "pip" in dependency:
-            return [str(p) for p in dependency["pip"]]
-    raise RuntimeSetupError(f"{conda_file}: no pip dependencies")
+    """The pip list a conda file becomes here (its conda dependencies mapped, then its `pip:` list)."""
+    return read_conda_environment(conda_file).requirements
 
 
 def conda_python(conda_file: Path) -> str | None:
-    for dependency in yaml.safe_load(conda_file.read_text()).get("dependencies", []):
-        if isinstance(dependency, str) and dependency.startswith("python="):
-            return dependency.split("=", 1)[1]
-    return None
+    return read_conda_environment(conda_file).python
 
 
-def python_env(conda_file: Path, base: Path = RUNTIME_DIR) -> Path:
-    """Python of a venv holding the conda file's pip packages; built once per distinct list (pip needs PyPI)."""
-    wanted = conda_python(conda_file)
+def interpreter(version: str | None) -> Path:
+    """The Python that runs `version` ("3.12"): this one when it matches, else a working `python3.12` on PATH."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if wanted and wanted != running:
-        raise RuntimeSetupError(f"{conda_file.name} asks for Python {wanted}; run this with Python {wanted} (this is {running})")
-    return requirements_env(conda_file.stem, conda_pip_requirements(conda_file), base)
+    if version is None or version == running:
+        return Path(sys.executable)
+    found = shutil.which(f"python{version}")
+    if found:
+        try:
+            answer = subprocess.run(
+                [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+            )
+            if answer.returncode == 0 and answer.stdout.strip() == version:
+                return Path(found)
+        except (OSError, subprocess.TimeoutExpired):
+            pass  # a shim that cannot run is no interpreter
+    raise InterpreterMissing(
+        f"the conda file asks for Python {version}, and no working python{version} is on PATH "
+        f"(this is Python {running}): install Python {version} so that python{version} runs, or change the conda file's python="
+    )
 
 
-def requirements_env(name: str, requirements: list[str], base: Path = RUNTIME_DIR) -> Path:
-    """Python of a venv named after `name` and a hash of the requirements, built once."""
-    running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    key = hashlib.sha256("\n".join([running, *requirements]).encode()).hexdigest()[:12]
-    target = base / f"{name}-{key}"
-    python, done = target / "bin" / "python", target / ".complete"
-    if done.is_file():
-        return python
-    shutil.rmtree(target, ignore_errors=True)  # a half-built environment from an interrupted run
+def python_env(conda_file: Path, base: Path = RUNTIME_DIR, extra: list[str] | None = None) -> Path:
+    """Python of a venv built with the conda file's interpreter and pip list (plus `extra`); built once per distinct list."""
+    conda = read_conda_environment(conda_file)
+    requirements = [*conda.requirements, *(extra or [])]
+    try:
+        return requirements_env(conda_file.stem, requirements, base, interpreter(conda.python))
+    except EnvironmentBuildError as error:
+        for requirement, dependency in conda.from_conda.items():
+            if _not_on_index(requirement, str(error)):
+                raise EnvironmentBuildError(
+                    f"{conda_file.name}: the conda dependency {dependency!r} has no pip package {requirement} on the package index, "
+                    "so it cannot be installed here: list its PyPI name and version under pip: in the conda file "
+                    "(or remove it if the scoring code does not import it)"
+                ) from None
+        raise
+
+
+def _not_on_index(requirement: str, pip_error: str) -> bool:
+    text = pip_error.lower()
+    return any(
+        f"{phrase} {requirement.lower()}" in text
+        for phrase in ("no matching distribution found for", "could not find a version that satisfies the requirement")
+    )
+
+
+def requirements_env(name: str, requirements: list[str], base: Path = RUNTIME_DIR, python: Path | None = None) -> Path:
+    """Python of a venv made by `python` (default: this one), named after `name` and a hash of both, built once."""
+    python = python or Path(sys.executable)
+    if python == Path(sys.executable):
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    else:
+        version = subprocess.run(
+            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    key = hashlib.sha256("\n".join([version, *requirements]).encode()).hexdigest()[:12]
+    built = sorted(base.glob(f"*-{key}/.complete"))  # the same interpreter and list, whichever file it came from
+    if built:
+        return built[0].parent / "bin" / "python"
     base.mkdir(parents=True, exist_ok=True)
+    with open(base / f".{key}.lock", "w") as lock:  # two processes never build (or half-delete) the same venv
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = sorted(base.glob(f"*-{key}/.complete"))  # built by whoever held the lock before
+        if built:
+            return built[0].parent / "bin" / "python"
+        return _build_env(base / f"{name}-{key}", name, requirements, python)
+
+
+def _build_env(target: Path, name: str, requirements: list[str], python: Path) -> Path:
+    venv_python, done = target / "bin" / "python", target / ".complete"
+    shutil.rmtree(target, ignore_errors=True)  # a half-built environment from an interrupted run
     steps = [
-        [sys.executable, "-m", "venv", str(target)],
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
+        [str(python), "-m", "venv", str(target)],
+        [str(venv_python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements],
     ]
     for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+        result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1800)
         if result.returncode != 0:
             raise EnvironmentBuildError(f"building the {name} environment failed: {' '.join(step[:4])} ...\n{result.stderr[-3000:]}")
     done.write_text("\n".join(requirements) + "\n")
-    return python
+    return venv_python
 
 
 # --- loopback helpers ---------------------------------------------------------------------------------------------

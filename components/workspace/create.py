@@ -24,7 +24,6 @@ from azureml_endpoints.config.workspace import WorkspaceConfig, WorkspaceIdentit
 from azureml_endpoints.resources.identity import user_assigned_identity
 from azureml_endpoints.resources.storage_account import secure_storage_account
 from components.data_storage import storage_suffix
-from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from components.workspace.info import WorkspaceInfo
 
@@ -200,6 +199,8 @@ class MlWorkspace(pulumi.ComponentResource):
         )
         endpoints = []
         if private:
+            from components.private_endpoint import PrivateEndpoint, PrivateEndpointArgs  # private stacks only
+
             targets = (
                 (WORKSPACE_GROUP, workspace.id, s.name),
                 (VAULT_GROUP, vault.id, s.key_vault_name),

@@ -30,6 +30,12 @@ FEATURE_MODULES = {
     "autoscale": ("components.autoscale",),
     "callers": ("components.endpoint_callers", "pulumi_azuread"),
     "batch": ("components.batch_endpoint", "components.compute_cluster"),
+    "private networking": (
+        "components.network",
+        "components.private_endpoint",
+        "pulumi_azure_native.network",
+        "pulumi_azure_native.privatedns",
+    ),
 }
 
 
@@ -58,6 +64,7 @@ def features_named(stack: str) -> set[str]:
         "autoscale": any("autoscale" in d for e in online for d in e["deployments"]),
         "callers": any("callers" in e for e in online),
         "batch": bool(config.get(f"{NAMESPACE}:batchEndpoints")),
+        "private networking": bool(config.get(f"{NAMESPACE}:network")),
     }
     return {feature for feature, used in named.items() if used}
 

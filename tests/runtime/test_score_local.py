@@ -57,7 +57,7 @@ def test_every_online_deployment_of_every_shipped_stack_scores_locally(stack):
 def test_unknown_deployment_is_a_one_line_error():
     result = score_local("--stack", "dev", "--endpoint", "mi-uai-dev", "--deployment", "purple")
     assert result.returncode == 2
-    assert result.stderr == "error: stack dev has no online deployment mi-uai-dev/purple (it has: mi-uai-dev/blue)\n"
+    assert result.stderr == "error: stack dev has no deployment mi-uai-dev/purple (it has: batch-dev/blue, mi-uai-dev/blue)\n"
     assert result.stdout == ""
 
 
@@ -69,6 +69,9 @@ def test_unknown_stack_is_a_one_line_error():
 def test_help_documents_the_exit_codes():
     result = score_local("--help")
     assert result.returncode == 0 and "Exit codes: 0 answered 200" in result.stdout
+    assert "3 local setup failed (pip or npm, a conda dependency with no pip package, or the conda file's Python" in " ".join(
+        result.stdout.split()
+    )
 
 
 def _without(evaluation, type_):

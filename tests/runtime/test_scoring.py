@@ -1,7 +1,7 @@
 """The shipped model and the online scoring scripts, run the way Azure ML runs them.
 
 The scripts run under the real `azureml-inference-server-http`, in a virtual environment holding exactly
-the pip list of ml/environment/conda.yaml (built once into .venv-runtime/, loopback only). The managed
+the pip list of ml/environment/conda.yaml (built once into ~/.cache/azureml-endpoints/runtime/, loopback only). The managed
 identity script reads its blob from Azurite (npm, HTTPS, `--oauth basic`) with tokens from a loopback
 managed identity endpoint, over both read paths, in both identity modes.
 """
