@@ -3,6 +3,9 @@
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from guardrails import ALL_POLICIES
+from guardrails.common import refuse_bad_config
+
+refuse_bad_config(ALL_POLICIES)
 
 PolicyPack(
     name="azureml-endpoints-guardrails",

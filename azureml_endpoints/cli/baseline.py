@@ -61,7 +61,10 @@ def identities(resources: Iterable[Any]) -> tuple[dict[str, dict[str, Any]], dic
             continue
         inputs = _object(resource.get("inputs"), f"{where}.inputs")
         outputs = _object(resource.get("outputs"), f"{where}.outputs")
-        key = "/".join(str(inputs.get(k, "?")) for k in KEY_INPUTS[kind]).lower()
+        missing = [k for k in KEY_INPUTS[kind] if not isinstance(inputs.get(k), str) or not inputs[k]]
+        if missing:  # a baseline under "?/?/?" would protect no endpoint, and the run would look complete
+            raise UnusableInput(f"{where}: a {kind.rsplit(':', 1)[-1]} without inputs {', '.join(missing)}, which name it in the baseline")
+        key = "/".join(inputs[k] for k in KEY_INPUTS[kind]).lower()
         identity = _object(outputs.get("identity") or inputs.get("identity"), f"{where}: identity")
         assigned = identity.get("userAssignedIdentities") or []
         if not isinstance(assigned, (dict, list)) or not all(isinstance(i, str) for i in assigned):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from azureml_endpoints.pulumi_io.files import write_stdout
 from azureml_endpoints.pulumi_io.pulumi_json import (
     MISSING,
     Document,
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         more = f" (and {len(document.errors) - 1} more errors)" if len(document.errors) > 1 else ""
         print(f"error: {one_line(args.input)}: the refresh failed: {document.errors[0]}{more}", file=sys.stderr)
         return 1
-    print(report(drifts, args.stack, document.shape or "events"))
+    if not write_stdout(report(drifts, args.stack, document.shape or "events")):
+        return 1
     return 2 if drifts else 0
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from azureml_endpoints.pulumi_io.files import write_stdout
 from azureml_endpoints.pulumi_io.pulumi_json import (
     MISSING,
     Document,
@@ -84,6 +85,15 @@ def _lookup(state: dict | None, path: list) -> object:
     return MISSING
 
 
+OUTPUT_ONLY = "output-only"
+
+
+def _output_only(step: Step, path: list) -> bool:
+    """A property neither state's inputs hold: an output Azure computes (`version`, `primaryEndpoints`), not one
+    the stack removes."""
+    return all(value_at((state or {}).get("inputs") or {}, path) is MISSING for state in (step.old, step.new))
+
+
 def _kind(entry: object) -> str:
     if isinstance(entry, dict):
         kind = entry.get("kind") or entry.get("diffKind")
@@ -102,6 +112,8 @@ def changes(step: Step) -> list[tuple[str, str | None, str | None, str]]:
         kind = _kind(step.detailed_diff.get(path))
         if old is MISSING and new is MISSING:
             result.append((format_path(parsed), None, None, kind))
+        elif new is MISSING and _output_only(step, parsed):  # Azure sets it; a preview has no new outputs yet
+            result.append((format_path(parsed), render_pair(old, old)[0], None, OUTPUT_ONLY))
         else:
             result.append((format_path(parsed), *render_pair(old, new), kind))
     return result
@@ -238,7 +250,9 @@ def review(steps: Iterable[Step]) -> Review:
         if step.replace_reasons:
             result.changed.append(f"  - replaced because of: {', '.join(code_span(k) for k in step.replace_reasons)}")
         for path, old, new, kind in changes(step):
-            if old is None:
+            if kind == OUTPUT_ONLY:
+                result.changed.append(f"  - {code_span(path)}: {markdown_value(old)} (output-only: Azure sets the new value)")
+            elif old is None:
                 result.changed.append(f"  - {code_span(path)}: {kind} (the preview does not show the value)")
             else:
                 result.changed.append(f"  - {code_span(path)}: {markdown_value(old)} → {markdown_value(new)}")
@@ -283,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         more = f" (and {len(document.errors) - 1} more errors)" if len(document.errors) > 1 else ""
         print(f"error: {one_line(args.preview)}: the preview failed: {document.errors[0]}{more}", file=sys.stderr)
         return 1
-    print(summary(found, document.change_summary))
+    if not write_stdout(summary(found, document.change_summary)):
+        return 1
     return 2 if found.blockers else 0
 
 

@@ -34,7 +34,7 @@ from azureml_endpoints.offline.arm_mocks import Registration
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.resource_types import preview_line
 from azureml_endpoints.paths import PROGRAM, project_dir
-from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
+from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic, write_stdout
 from azureml_endpoints.pulumi_io.stack_files import StackFileError, read_stack_file, stack_config
 
 # Inputs that make up an Azure resource's id (or fix where it lives): changing one means another resource.
@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, WriteFailed) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-    print(render(document, after, before))
+    if not write_stdout(render(document, after, before)):
+        return 1
     return 0
 
 

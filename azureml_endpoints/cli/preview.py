@@ -23,7 +23,7 @@ from azureml_endpoints.offline.estimates import cluster_quota, cores_per_family,
 from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer, Violation, load_policy_config, policy_config_file
 from azureml_endpoints.offline.resource_types import preview_line
-from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
+from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic, write_stdout
 from azureml_endpoints.pulumi_io.stack_files import StackFileError, is_secret, read_stack_file, shipped_stacks, stack_config
 
 
@@ -257,10 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(doc, indent=2))
+        shown = json.dumps(doc, indent=2)
     else:
-        print(render_tree(evaluation) + render_findings(doc))
-        print(f"\nGraph: {graph_path}" + (f"; report: {args.summary}" if args.summary else ""))
+        shown = render_tree(evaluation) + render_findings(doc)
+        shown += "\n\nGraph: " + str(graph_path) + (f"; report: {args.summary}" if args.summary else "")
+    if not write_stdout(shown):
+        return 1
     return 2 if any(v["level"] == "mandatory" for v in doc["violations"]) else 0
 
 

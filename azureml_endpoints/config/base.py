@@ -24,7 +24,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -269,12 +269,33 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Go's encoding/json never writes them
 
 
+def stray_namespace_problems(keys: Iterable[str], namespace: str) -> list[str]:
+    """Keys of another namespace that look like `namespace` (`azureml-endpoint:rolePropagationSeconds`): the
+    CLI hands them to no one, so the program would run on the default without a word. One line each."""
+    import difflib  # only a stack with such a key needs it
+
+    problems = []
+    for key in keys:
+        prefix, sep, rest = str(key).partition(":")
+        if sep and prefix != namespace and difflib.SequenceMatcher(None, prefix.casefold(), namespace).ratio() >= 0.85:
+            problems.append(
+                f"{quote(key)}: {quote(prefix)} is not this project's config namespace; did you mean {quote(f'{namespace}:{rest}')}?"
+            )
+    return problems
+
+
 def read_config(config, model: type[BaseModel]) -> dict[str, Any]:
-    """Every key of the config's namespace, not only the model's, so an unknown one is refused, not ignored.
+    """Every key of the config's namespace, not only the model's, so an unknown one is refused, not ignored;
+    a key of a namespace that is a typo of it is refused too.
 
     The CLI hands each top-level value over as a string: objects, lists, numbers and booleans as JSON, a
     blank (`key:`) as "". Text keys of `model` keep the string as written; "" becomes None (blank).
     """
+    from pulumi.runtime import config as runtime_config
+
+    stray = stray_namespace_problems({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}, config.name)
+    if stray:
+        raise SettingsError(f"invalid {config.name} config: " + "; ".join(stray))
     return decode_config(namespace_config(config.name), model)
 
 

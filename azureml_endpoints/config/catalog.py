@@ -39,6 +39,13 @@ from azureml_endpoints.config.names import ASSET_NAME, ML_REGISTRY_NAME, AssetNa
 from azureml_endpoints.paths import MODEL_LOCK, model_lock_file, project_dir
 
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
+# A workspace model version is an integer on the service (Azure/MachineLearningNotebooks#289: "it's still an int");
+# bounded to a signed 32-bit integer, as the lock file reader bounds it, so 2^31 is refused before any upload.
+MAX_MODEL_VERSION = 2**31 - 1
+# A label, not a version: `azureml:<name>@latest` resolves to whatever is newest when the stack runs, and so does a
+# version spelled `latest` (`.../versions/latest`, `azureml:<env>:latest`).
+LABELS = ("latest",)
+CONDA_FILE_LIMIT = 1 << 20  # bytes: a conda file lists packages, a few kilobytes
 ASSET_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}")  # environments and registry assets
 # An image reference pinned by tag or digest: `<registry>/<repository>:<tag>` or `...@sha256:<64 hex>`.
 IMAGE_REFERENCE = re.compile(
@@ -93,16 +100,37 @@ def script_in_folder(folder: Path, script: str) -> str:
         raise ValueError(
             f"{quote(script)} is outside the code folder {shown}: Azure uploads only that folder, so the script must be inside it"
         )
-    if not is_file:
+    if not is_file or resolved.suffix != ".py":
         found = ", ".join(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py") if "__pycache__" not in p.parts)) or "none"
-        raise ValueError(f"{quote(script)} is not a file in the code folder {shown} (Python files there: {found})")
+        what = "a Python (.py) file" if is_file else "a file"
+        raise ValueError(f"{quote(script)} is not {what} in the code folder {shown} (Python files there: {found})")
     return resolved.relative_to(folder).as_posix()
+
+
+def conda_dependencies(path: Path, shown: str) -> None:
+    """A conda file is a UTF-8 YAML mapping with a `dependencies` list ("Manage Azure Machine Learning environments":
+    the conda specification the image build runs `conda env create` on); a binary file or a README is refused here."""
+    import yaml  # only stacks with a conda file need it
+
+    with path.open("rb") as handle:
+        data = handle.read(CONDA_FILE_LIMIT + 1)
+    rule = f"{quote(shown)} is not a conda file (a UTF-8 YAML mapping with a dependencies list)"
+    if len(data) > CONDA_FILE_LIMIT:
+        raise ValueError(f"{rule}: larger than {CONDA_FILE_LIMIT} bytes")
+    try:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"{rule}: {error.__class__.__name__}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("dependencies"), list):
+        raise ValueError(f"{rule}: no dependencies list")
 
 
 def positive_integer_version(value: Any) -> int:
     """Azure ML workspace model versions are positive integers; `"1"` or `1.0` would register another version."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{quote(value)} is not a model version: write a positive integer, unquoted (version: 1)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MODEL_VERSION:
+        raise ValueError(
+            f"{quote(value)} is not a model version: write a positive integer, unquoted, up to {MAX_MODEL_VERSION} (version: 1)"
+        )
     return value
 
 
@@ -275,7 +303,7 @@ class CatalogEnvironmentConfig(ConfigModel):
     @classmethod
     def _conda(cls, value: str | None) -> str | None:
         if value is not None:
-            repository_path(value, "file")
+            conda_dependencies(repository_path(value, "file"), value)
         return value
 
     @property
@@ -323,8 +351,10 @@ def parse_model_reference(value: str, catalog: list[CatalogModelConfig]) -> Asse
         if "@" in name:
             raise ValueError(f"{value!r}: name an exact version (azureml:<name>:<version>); labels such as @latest change under a stack")
         _check(ASSET_NAME.pattern, name, value, "model name")
-        if not POSITIVE_INTEGER.fullmatch(version):
-            raise ValueError(f"{value!r}: a workspace model version is a positive integer (azureml:<name>:<version>)")
+        if not POSITIVE_INTEGER.fullmatch(version) or len(version) > 10 or int(version) > MAX_MODEL_VERSION:
+            raise ValueError(
+                f"{value!r}: a workspace model version is a positive integer up to {MAX_MODEL_VERSION} (azureml:<name>:<version>)"
+            )
         return AssetRef("workspace", name, version)
     name, sep, version = value.partition(":")
     candidates = [m for m in catalog if m.name.lower() == name.lower()]
@@ -379,6 +409,8 @@ def _registry_reference(value: str, collection: str) -> AssetRef:
 
 
 def _check(pattern: re.Pattern, part: str, value: str, what: str) -> None:
+    if what == "version" and part.casefold() in LABELS:
+        raise ValueError(f"{value!r}: name an exact version; {part!r} is a label that changes under a stack, like @latest")
     if not pattern.fullmatch(part):
         raise ValueError(f"{value!r}: {part!r} is not a valid {what}")
 
@@ -523,7 +555,7 @@ def read_model_lock(path: Path | None = None) -> dict[str, dict[str, str]]:
         if not isinstance(versions, dict):
             raise LockFileError(f"{shown}: models.{name} must be an object of version -> hash, not {type(versions).__name__}")
         for version, digest in versions.items():
-            if not POSITIVE_INTEGER.fullmatch(version) or int(version) > 2**31 - 1:
+            if not POSITIVE_INTEGER.fullmatch(version) or len(version) > 10 or int(version) > MAX_MODEL_VERSION:
                 raise LockFileError(f"{shown}: models.{name}.{version[:20]!r} is not a model version (a positive integer)")
             if not isinstance(digest, str) or not LOCK_HASH.fullmatch(digest):
                 raise LockFileError(f"{shown}: models.{name}.{version} must be 'sha256:<64 hex digits>', not {str(digest)[:40]!r}")

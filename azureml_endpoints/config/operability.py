@@ -17,6 +17,7 @@ from azureml_endpoints.config.names import (
     ActionGroupShortName,
     DataCollectionName,
     EmailAddress,
+    HttpsUrl,
     LogAnalyticsId,
     LogAnalyticsName,
     ReceiverName,
@@ -299,14 +300,7 @@ class EmailReceiverConfig(ConfigModel):
 
 class WebhookReceiverConfig(ConfigModel):
     name: ReceiverName = Field(description="Receiver name, unique in the action group.")
-    service_uri: str = Field(description="https URL the alert payload is posted to (common alert schema).")
-
-    @field_validator("service_uri")
-    @classmethod
-    def _https(cls, value: str) -> str:
-        if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
-            raise ValueError(f"'{value}' is not an https URL")
-        return value
+    service_uri: HttpsUrl = Field(description="https URL the alert payload is posted to (common alert schema).")
 
 
 class ActionGroupConfig(ConfigModel):

@@ -59,6 +59,21 @@ TAG_VALUE_LENGTH = 256
 PROGRAM_TAGS = ("environment", "stack", "managed-by")  # added by StackConfig.tags_for
 
 
+# Kinds of named Azure resource with the scope their names are unique in (Azure's "Naming rules and restrictions
+# for Azure resources": storage account names are global, Log Analytics workspaces and identities per resource group).
+STORAGE_ACCOUNT = "storage account (names are global)"
+LOG_ANALYTICS = "Log Analytics workspace (the stack creates both in the workspace's resource group)"
+DATASTORE = "datastore of the workspace"
+# The datastores Azure ML creates in every workspace ("Create datastores": workspaceblobstore, workspacefilestore;
+# the studio lists workspaceartifactstore and workspaceworkingdirectory too): a stack datastore by one of these
+# names would take over Azure's.
+SYSTEM_DATASTORES = ("workspaceblobstore", "workspacefilestore", "workspaceartifactstore", "workspaceworkingdirectory")
+
+
+def _dotted(location: tuple) -> str:
+    return config_key("", location).removeprefix(":") if location else "a datastore Azure ML creates in every workspace"
+
+
 class Environment(str, Enum):
     DEV = "dev"
     STAGING = "staging"
@@ -132,14 +147,6 @@ class StackConfig(ConfigModel):
         online = [e.name for e in info.data.get("online_endpoints") or []]
         unique_ignoring_case(online + [e.name for e in value], "endpoint names must be unique in the region, online and batch")
         unique_ignoring_case([e.compute.name for e in value], "compute cluster names must be unique in the workspace")
-        identities = [e.identity.user_assigned_identity_name for e in info.data.get("online_endpoints") or []]
-        identities += [n for e in value for n in e.compute.identity.user_assigned_identity_names]
-        workspace = info.data.get("workspace")
-        if workspace is not None and workspace.create:
-            identities += workspace.identity.user_assigned_identity_names
-        unique_ignoring_case(
-            [n for n in identities if n], "each user-assigned identity belongs to one endpoint or cluster (or the workspace)"
-        )
         return value
 
     @field_validator("monitoring", "network", mode="before")
@@ -164,6 +171,56 @@ class StackConfig(ConfigModel):
     def _some_endpoint(self) -> StackConfig:
         if not self.online_endpoints and not self.batch_endpoints:
             raise ValueError("onlineEndpoints, batchEndpoints: the stack needs at least one endpoint")
+        return self
+
+    def _named_resources(self) -> list[tuple[str, tuple, str]]:
+        """(kind of Azure resource and its name scope, config key, name) for every resource the stack creates by a
+        configured name that another key could name too; one name per kind is one Azure resource."""
+        named: list[tuple[str, tuple, str]] = []
+        identity = "user-assigned identity (one per endpoint, cluster or workspace in the resource group)"
+        for e, endpoint in enumerate(self.online_endpoints):
+            if endpoint.identity.user_assigned_identity_name:
+                named.append(
+                    (
+                        identity,
+                        ("onlineEndpoints", e, "identity", "userAssignedIdentityName"),
+                        endpoint.identity.user_assigned_identity_name,
+                    )
+                )
+        for e, endpoint in enumerate(self.batch_endpoints):
+            for i, name in enumerate(endpoint.compute.identity.user_assigned_identity_names):
+                named.append((identity, ("batchEndpoints", e, "compute", "identity", "userAssignedIdentityNames", i), name))
+        w = self.workspace
+        if w.create:
+            for i, name in enumerate(w.identity.user_assigned_identity_names):
+                named.append((identity, ("workspace", "identity", "userAssignedIdentityNames", i), name))
+            named.append((STORAGE_ACCOUNT, ("workspace", "storageAccountName"), w.storage_account_name))
+            named.append((LOG_ANALYTICS, ("workspace", "logAnalyticsWorkspaceName"), w.log_analytics_workspace_name))
+        named.append((STORAGE_ACCOUNT, ("dataStorage", "accountName"), self.data_storage.account_name))
+        named += [(DATASTORE, (), n) for n in SYSTEM_DATASTORES]
+        named.append((DATASTORE, ("dataStorage", "datastoreName"), self.data_storage.datastore_name))
+        analytics = self.monitoring.log_analytics if self.monitoring else None
+        if analytics is not None and analytics.workspace_name:
+            named.append((LOG_ANALYTICS, ("monitoring", "logAnalytics", "workspaceName"), analytics.workspace_name))
+        return named
+
+    @model_validator(mode="after")
+    def _one_resource_per_name(self) -> StackConfig:
+        """Two keys naming one Azure resource would make two Pulumi resources manage it (each undoing the other,
+        and a delete of one deleting both): refused at the second key, whether or not the stack has batch endpoints."""
+        seen: dict[tuple[str, str], tuple] = {}
+        errors = []
+        for kind, location, name in self._named_resources():
+            first = seen.setdefault((kind, name.casefold()), location)
+            if first is not location:
+                errors.append(
+                    (
+                        location,
+                        f"{quote(name)} is also {_dotted(first)}: two resources would manage one {kind}, ignoring case as Azure does",
+                    )
+                )
+        if errors:
+            raise KeyedErrors(errors)
         return self
 
     @model_validator(mode="after")

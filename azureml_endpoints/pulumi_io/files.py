@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -51,3 +52,17 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def write_stdout(text: str) -> bool:
+    """Prints `text` (and a newline) and flushes it; False, after one line on stderr, when stdout cannot take it
+    (a full disk: ENOSPC, a closed pipe), instead of a traceback now or an "Exception ignored" at exit."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return True
+    except OSError as error:
+        with contextlib.suppress(OSError, ValueError):  # what stays buffered goes nowhere, so exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"error: cannot write the output to stdout: {error.strerror or error}", file=sys.stderr)
+        return False

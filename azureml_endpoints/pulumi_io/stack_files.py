@@ -14,9 +14,11 @@ from typing import Any
 
 import yaml
 
+from azureml_endpoints.config.base import stray_namespace_problems
 from azureml_endpoints.paths import project_dir as current_project
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+DEFAULT_NAMESPACE = "azureml-endpoints"  # this project's name, when a stack file has no project to read it from
 
 
 def project_name(project_dir: Path | None = None) -> str:
@@ -195,6 +197,9 @@ def read_stack_file(path: Path) -> dict[str, Any]:
             else:
                 value = document["config"][key]
             config[str(key)] = value
+        stray = stray_namespace_problems(config, _namespace(path))
+        if stray:
+            raise StackFileError("; ".join(stray))
         return config
     except StackFileError as error:
         raise StackFileError(f"{path.name}: {error}") from None
@@ -213,6 +218,15 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _namespace(stack_file: Path) -> str:
+    """The config namespace of a stack file's project: the name in the Pulumi.yaml beside it, else the current one."""
+    beside = stack_file.parent / "Pulumi.yaml"
+    try:
+        return project_name(stack_file.parent if beside.is_file() else None)
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return DEFAULT_NAMESPACE
 
 
 def stack_config(stack: str, project_dir: Path | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import PolicyConfigSchema
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
 ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 BATCH_ENDPOINT = "azure-native:machinelearningservices:BatchEndpoint"
@@ -120,6 +120,15 @@ def plain(value: Any) -> Any:
         return UNKNOWN
 
 
+def _proxy_repr(value: Any) -> str:
+    return repr(plain(value))
+
+
+# A rule's message shows a property as its value: the engine's proxies have no repr of their own, so a list or an
+# object in a message printed `<pulumi_policy.proxy._ListProxy object at 0x...>`. One place for every message.
+_ListProxy.__repr__ = _DictProxy.__repr__ = _proxy_repr  # type: ignore[method-assign]
+
+
 def total(validate: Callable) -> Callable:
     """Makes a validator total, as the engine needs it (an exception fails the whole preview):
     an unknown value is "cannot tell yet" (no violation), an odd shape is a violation that says what is odd."""
@@ -182,3 +191,73 @@ def configured_guids(args: Any, key: str) -> set[str]:
 def role_ids_schema(key: str) -> PolicyConfigSchema:
     """The config schema of a rule that takes a list of role definition GUIDs under `key`."""
     return PolicyConfigSchema(properties={key: {"type": "array", "items": {"type": "string"}, "default": []}})
+
+
+_SCHEMA_TYPES = {
+    "boolean": lambda v: isinstance(v, bool),
+    # The engine sends policy config as a protobuf Struct, where every number is a double: 10.0 is an integer.
+    "integer": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer(),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, Mapping),
+}
+
+
+def _type_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
+    expected = schema.get("type")
+    if expected in _SCHEMA_TYPES and not _SCHEMA_TYPES[expected](value):
+        return f"must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}, not {_kind(value)} ({shown(value)})"
+    item_type = (schema.get("items") or {}).get("type") if expected == "array" else None
+    bad = [shown(v) for v in value if not _SCHEMA_TYPES[item_type](v)] if item_type in _SCHEMA_TYPES else []
+    return f"must list {item_type}s only, not {', '.join(bad)}" if bad else None
+
+
+def config_problems(policies: Sequence[Any], config: Mapping[str, Any]) -> list[str]:
+    """One line per policy config property the pack does not know or cannot use: a typo (`requird`) would leave a
+    rule at its default, a list where an object belongs would switch a baseline rule off, both without a word."""
+    import difflib  # only a config with a problem needs it
+
+    by_name = {p.name: p for p in policies}
+    problems = []
+    for name, properties in config.items():
+        policy = by_name.get(name)
+        if policy is None:
+            close = difflib.get_close_matches(name, list(by_name), n=1)
+            problems.append(f"{name}: not a policy of this pack{f'; did you mean {close[0]!r}?' if close else ''}")
+            continue
+        schema = dict(policy.config_schema.properties or {}) if policy.config_schema else {}
+        for key, value in (properties or {}).items():
+            if key not in schema:
+                close = difflib.get_close_matches(key, list(schema), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(f"{name}.{key}: not a setting of this policy{hint} (settings: {', '.join(schema) or 'none'})")
+            elif (problem := _type_problem(value, schema[key])) is not None:
+                problems.append(f"{name}.{key}: {problem}")
+    return problems
+
+
+def refuse_bad_config(policies: Sequence[Any]) -> None:
+    """Makes the pack's Configure call fail, with every problem on one line, when the policy config has a property
+    config_problems finds: the engine calls it as the pack loads, so the run stops before any resource is checked."""
+    import grpc
+    from google.protobuf import json_format
+    from pulumi_policy import policy as policy_module
+
+    servicer = policy_module._PolicyAnalyzerServicer  # the pack's gRPC servicer; Configure is the engine's load call
+    configure = servicer.Configure
+
+    def checked(self: Any, request: Any, context: Any) -> Any:
+        config = {k: json_format.MessageToDict(v.properties) for k, v in request.policyConfig.items()}
+        problems = config_problems(policies, config)
+        if problems:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid policy config: " + "; ".join(problems))
+        return configure(self, request, context)
+
+    servicer.Configure = checked
+
+
+def shown(value: Any) -> str:
+    """A property value as a message shows it: plain data (a list as a list, never a proxy object), cut when long."""
+    text = repr(plain(value))
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -168,3 +168,42 @@ def test_preview_and_plan_diff_say_one_line_when_their_report_cannot_be_written(
     digest = tmp_path / "digest.json"
     assert plan_diff.main(["--stack", "dev", "--from", "Pulumi.dev.yaml", "--digest", str(digest)]) == 1
     assert capsys.readouterr().err == f"error: cannot write {digest}: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, the device that is always a full disk")
+@pytest.mark.parametrize(
+    "tool, arguments",
+    [
+        ("guard", ["{preview}"]),
+        ("drift", ["{refresh}"]),
+        ("preview", ["--stack", "dev", "--graph", "{tmp}/g.mmd"]),
+        ("plan_diff", ["--stack", "dev", "--from", "{repo}/Pulumi.dev.yaml", "--to", "{repo}/Pulumi.dev.yaml"]),
+    ],
+)
+def test_a_full_disk_on_stdout_is_one_line(tmp_path, tool, arguments):
+    """stdout on /dev/full: every write fails with ENOSPC, as on a full disk."""
+    import subprocess
+    import sys
+
+    from azureml_endpoints.paths import REPO
+
+    preview_json = tmp_path / "preview.json"
+    preview_json.write_text(json.dumps({"steps": [], "changeSummary": {"same": 1}}))
+    refresh = tmp_path / "refresh.json"
+    urn = "urn:pulumi:dev::azureml-endpoints::azure-native:storage:StorageAccount::a"
+    state = {"urn": urn, "type": "azure-native:storage:StorageAccount", "custom": True, "inputs": {}, "outputs": {}}
+    event = {"resourcePreEvent": {"metadata": {"op": "refresh", "urn": urn, "type": state["type"], "old": state, "new": state}}}
+    refresh.write_text(json.dumps(event) + "\n")
+    argv = [a.format(preview=preview_json, refresh=refresh, tmp=tmp_path, repo=REPO) for a in arguments]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", f"azureml_endpoints.cli.{tool}", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+        )
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("note: ")]
+    assert lines == ["error: cannot write the output to stdout: No space left on device"], done.stderr
+    assert done.returncode == 1

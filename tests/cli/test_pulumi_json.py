@@ -291,8 +291,22 @@ def test_output_only_properties_are_not_absent_on_both_sides(tmp_path, capsys):
     }
     code, out, _ = run_text(guard, json.dumps({"steps": [step]}), tmp_path, capsys)
     assert code == 0 and "(absent) → (absent)" not in out
-    assert '`primaryEndpoints`: `{"blob": "old"}` → (absent)' in out
+    assert '`primaryEndpoints`: `{"blob": "old"}` (output-only: Azure sets the new value)' in out and "→ (absent)" not in out
     assert "`statusOfPrimary`: update (the preview does not show the value)" in out
+
+
+def test_an_output_only_version_is_not_shown_as_removed(tmp_path, capsys):
+    urn = "urn:pulumi:dev::azureml-endpoints::azure-native:machinelearningservices:ModelVersion::m"
+    step = {
+        "op": "update",
+        "urn": urn,
+        "oldState": {"type": "t", "inputs": {"name": "m", "removed": "x"}, "outputs": {"name": "m", "version": 2, "removed": "x"}},
+        "newState": {"type": "t", "inputs": {"name": "m"}, "outputs": {}},
+        "detailedDiff": {"version": {"kind": "update"}, "removed": {"kind": "delete"}},
+    }
+    code, out, _ = run_text(guard, json.dumps({"steps": [step]}), tmp_path, capsys)
+    assert code == 0 and "`version`: `2` (output-only: Azure sets the new value)" in out, out
+    assert '`removed`: `"x"` → (absent)' in out  # an input the stack drops is still shown as removed
 
 
 # --- baseline -----------------------------------------------------------------------------------------------------
@@ -310,6 +324,8 @@ def test_output_only_properties_are_not_absent_on_both_sides(tmp_path, capsys):
         '{"version": 3, "deployment": {"resources": []}, "x": NaN}',
         "[" * 100_000,
         b"\xff\xfe\x00\xd8",
+        '{"version": 3, "deployment": {"resources": [{"type": "azure-native:machinelearningservices:OnlineEndpoint", "outputs": {}}]}}',
+        '{"version": 3, "deployment": {"resources": [{"type": "azure-native:machinelearningservices:Workspace", "inputs": {"resourceGroupName": "rg", "workspaceName": 5}}]}}',
     ],
 )
 def test_baseline_refuses_odd_exports_with_one_line(data, tmp_path, capsys):

@@ -91,3 +91,26 @@ def test_plan_diff_refuses_utf16_as_preview_does(tmp_path, capsys):
     before.write_bytes((REPO / "Pulumi.dev.yaml").read_text().encode("utf-16"))
     assert plan_diff.main(["--stack", "dev", "--from", str(before)]) == 1
     assert capsys.readouterr().err.startswith("error: Pulumi.before.yaml: not UTF-8 text")
+
+
+@pytest.mark.parametrize("namespace", ["azureml-endpoint", "azureml_endpoints", "AzureML-Endpoints"])
+def test_a_typo_of_the_config_namespace_is_refused_by_every_tool(tmp_path, capsys, namespace):
+    """`azureml-endpoint:rolePropagationSeconds` reaches no one: the program would run on the default."""
+    stack = REPO / "Pulumi.dev.yaml"
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(stack.read_text() + f"  {namespace}:rolePropagationSeconds: 5\n")
+    (tmp_path / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    with pytest.raises(StackFileError) as refused:
+        read_stack_file(path)
+    assert str(refused.value) == (
+        f"Pulumi.dev.yaml: '{namespace}:rolePropagationSeconds': '{namespace}' is not this project's config namespace; "
+        "did you mean 'azureml-endpoints:rolePropagationSeconds'?"
+    )
+    assert plan_diff.main(["--stack", "dev", "--from", str(path), "--to", str(stack)]) == 1
+    assert "did you mean 'azureml-endpoints:rolePropagationSeconds'?" in capsys.readouterr().err
+
+
+def test_other_namespaces_pass(tmp_path):
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config:\n  azure-native:location: westeurope\n  pulumi:tags: {a: b}\n  azureml-endpoints:environment: dev\n")
+    assert set(read_stack_file(path)) == {"azure-native:location", "pulumi:tags", "azureml-endpoints:environment"}

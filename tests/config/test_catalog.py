@@ -389,6 +389,63 @@ def test_an_mlflow_model_deploys_without_code_or_environment(lock_with):
             "environments[0].condaFile",
             "does not exist",
         ),
+        # issue 23 item 10: labels spelled as versions, versions ARM cannot hold, files that cannot be what they name
+        (
+            lambda c: deployments(c)[0].update(environment="azureml:sklearn-env:latest"),
+            "onlineEndpoints[0].deployments[0].environment",
+            "'latest' is a label",
+        ),
+        (
+            lambda c: deployments(c)[0].update(environment="azureml://registries/reg1/environments/env/versions/Latest"),
+            "onlineEndpoints[0].deployments[0].environment",
+            "'Latest' is a label",
+        ),
+        (
+            lambda c: deployments(c)[0].update(model="azureml://registries/reg1/models/m/versions/latest"),
+            "onlineEndpoints[0].deployments[0].model",
+            "'latest' is a label",
+        ),
+        (
+            lambda c: deployments(c)[0].update(model="azureml://registries/r1/models/m/versions/1"),
+            "onlineEndpoints[0].deployments[0].model",
+            "'r1' is not a valid registry name",
+        ),
+        (
+            lambda c: deployments(c)[0].update(model=f"azureml:m:{2**31}"),
+            "onlineEndpoints[0].deployments[0].model",
+            "positive integer up to 2147483647",
+        ),
+        (
+            lambda c: deployments(c)[0].update(model="azureml:m:" + "9" * 5000),
+            "onlineEndpoints[0].deployments[0].model",
+            "positive integer up to 2147483647",
+        ),
+        (
+            lambda c: c[f"{NAMESPACE}:models"][0].update(version=2**31),
+            "models[0].version",
+            "a positive integer, unquoted, up to 2147483647",
+        ),
+        (
+            lambda c: c.update(
+                {
+                    f"{NAMESPACE}:environments": [
+                        {"name": "e1", "image": "x/y:1", "condaFile": "ml/model-1/model/sklearn_regression_model.pkl"}
+                    ]
+                }
+            ),
+            "environments[0].condaFile",
+            "is not a conda file (a UTF-8 YAML mapping with a dependencies list): UnicodeDecodeError",
+        ),
+        (
+            lambda c: c.update({f"{NAMESPACE}:environments": [{"name": "e1", "image": "x/y:1", "condaFile": "README.md"}]}),
+            "environments[0].condaFile",
+            "is not a conda file (a UTF-8 YAML mapping with a dependencies list)",
+        ),
+        (
+            lambda c: deployments(c)[0].update(code="ml/data", scoringScript="hello.txt"),
+            "onlineEndpoints[0].deployments[0].scoringScript",
+            "'hello.txt' is not a Python (.py) file in the code folder ml/data",
+        ),
     ],
 )
 def test_bad_references_are_refused_with_the_key(change, key, rule):

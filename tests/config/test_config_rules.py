@@ -224,7 +224,71 @@ def test_identities_differing_only_in_case_are_one_identity():
 def test_cluster_identity_clashing_in_case_with_an_endpoint_identity():
     raw = dev_raw()
     batch(raw)["compute"]["identity"]["userAssignedIdentityNames"] = ["Id-Mi-Uai-Dev"]
-    assert "each user-assigned identity belongs to one endpoint or cluster" in refused(raw)
+    assert (
+        f"{NS}:batchEndpoints[0].compute.identity.userAssignedIdentityNames[0]: 'Id-Mi-Uai-Dev' is also "
+        "onlineEndpoints[0].identity.userAssignedIdentityName: two resources would manage one user-assigned identity"
+    ) in refused(raw)
+
+
+def sandbox_raw() -> dict:
+    """A stack that creates its workspace (Pulumi.sandbox.yaml), without batch endpoints."""
+    stack = yaml.safe_load((project_dir() / "Pulumi.sandbox.yaml").read_text())["config"]
+    raw = {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in stack.items()}
+    raw.pop("batchEndpoints", None)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "mutate, key, other",
+    [
+        (
+            lambda raw: raw["workspace"]["identity"].update(
+                userAssignedIdentityNames=[online(raw)["identity"]["userAssignedIdentityName"].upper()],
+                primaryUserAssignedIdentity=online(raw)["identity"]["userAssignedIdentityName"].upper(),
+            ),
+            "workspace.identity.userAssignedIdentityNames[0]",
+            "onlineEndpoints[0].identity.userAssignedIdentityName",
+        ),
+        (
+            lambda raw: raw["dataStorage"].update(accountName=raw["workspace"]["storageAccountName"]),
+            "dataStorage.accountName",
+            "workspace.storageAccountName",
+        ),
+        (
+            lambda raw: raw.update(monitoring={"logAnalytics": {"workspaceName": raw["workspace"]["logAnalyticsWorkspaceName"]}}),
+            "monitoring.logAnalytics.workspaceName",
+            "workspace.logAnalyticsWorkspaceName",
+        ),
+        (
+            lambda raw: raw["dataStorage"].update(datastoreName="workspaceblobstore"),
+            "dataStorage.datastoreName",
+            "a datastore Azure ML creates",
+        ),
+    ],
+    ids=["workspace-identity-is-an-endpoints", "data-account-is-the-workspaces", "log-analytics-twice", "system-datastore"],
+)
+def test_two_keys_naming_one_azure_resource_are_refused(mutate, key, other):
+    raw = sandbox_raw()
+    assert online(raw)["identity"]["type"] == "UserAssigned" and "batchEndpoints" not in raw
+    parse_settings(raw)
+    mutate(raw)
+    message = refused(raw)
+    assert f"{NS}:{key}: " in message and f"is also {other}" in message, message
+
+
+@pytest.mark.parametrize("location", ["mars", "westeurop", "WestEurope", "westeuropeeast"])
+def test_location_must_be_a_region_azure_lists(location):
+    raw = sandbox_raw()
+    raw["workspace"]["location"] = location
+    assert f"{NS}:workspace.location: " in refused(raw)
+    assert "regions list" in refused(raw)
+
+
+def test_every_listed_region_is_a_location():
+    raw = sandbox_raw()
+    for region in ("swedencentral", "usgovvirginia", "chinanorth3"):
+        raw["workspace"]["location"] = region
+        assert parse_settings(raw).workspace.location == region
 
 
 @pytest.mark.parametrize(
@@ -395,6 +459,68 @@ def test_integral_floats_reach_the_program_as_integers_like_the_cli(tmp_path):
 def test_batch_input_names_a_project_folder_or_data_in_azure(given, key, rule):
     raw = dev_raw()
     batch(raw)["input"] = given
+
+
+# --- one rule per kind of value (issue 23 item 10) ----------------------------------------------------------------
+
+
+def prod_raw() -> dict:
+    stack = yaml.safe_load((project_dir() / "Pulumi.prod.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in stack.items()}
+
+
+def action_group(raw):
+    return raw["monitoring"]["actionGroup"]
+
+
+GUID_DASHES = "-" * 36
+
+
+@pytest.mark.parametrize(
+    "mutate, key, rule",
+    [
+        (
+            lambda r: action_group(r).update(webhooks=[{"name": "hook", "serviceUri": "https://hooks.example.com/a\n"}]),
+            "monitoring.actionGroup.webhooks[0].serviceUri",
+            "control characters or format characters (U+000A)",
+        ),
+        (
+            lambda r: action_group(r).update(webhooks=[{"name": "hook", "serviceUri": "https://hooks.example.com/a\x00"}]),
+            "monitoring.actionGroup.webhooks[0].serviceUri",
+            "control characters or format characters (U+0000)",
+        ),
+        (
+            lambda r: action_group(r).update(webhooks=[{"name": "hook", "serviceUri": "https://user@evil.example/a"}]),
+            "monitoring.actionGroup.webhooks[0].serviceUri",
+            "an https URL",
+        ),
+        (
+            lambda r: action_group(r)["emails"][0].update(address="oncall@exa\x00mple.com"),
+            "monitoring.actionGroup.emails[0].address",
+            "U+0000",
+        ),
+        (
+            lambda r: action_group(r)["emails"][0].update(address="oncall@exa\u200bmple.com"),
+            "monitoring.actionGroup.emails[0].address",
+            "U+200B",
+        ),
+        (lambda r: action_group(r).update(shortName="   "), "monitoring.actionGroup.shortName", "not only spaces"),
+        (
+            lambda r: r["monitoring"].update(
+                logAnalytics={
+                    "workspaceId": f"/subscriptions/{GUID_DASHES}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/log-x"
+                }
+            ),
+            "monitoring.logAnalytics.workspaceId",
+            "a full ARM id",
+        ),
+    ],
+    ids=["webhook-newline", "webhook-nul", "webhook-userinfo", "email-nul", "email-zero-width-space", "short-name-spaces", "dashes-guid"],
+)
+def test_values_no_receiver_or_arm_can_use_are_refused(mutate, key, rule):
+    raw = prod_raw()
+    parse_settings(raw)
+    mutate(raw)
     message = refused(raw)
     assert f"{NS}:{key}: " in message and rule in message, message
 
@@ -432,3 +558,30 @@ def test_az_ml_batch_settings_block_says_what_to_write_instead():
     assert (
         "settings: the az ml batch deployment block; write miniBatchSize, retrySettings: {maxRetries, timeout} on the deployment" in message
     )
+
+
+def test_application_insights_name_with_control_characters_is_refused():
+    raw = sandbox_raw()
+    raw["workspace"]["applicationInsightsName"] = "appi\x07sandbox"
+    assert (
+        f"{NS}:workspace.applicationInsightsName: 'appi\\x07sandbox' contains control characters or format characters (U+0007)"
+        in refused(raw)
+    )
+
+
+def test_every_name_rule_refuses_format_characters():
+    from azureml_endpoints.config import names
+
+    rules = [v for v in vars(names).values() if isinstance(v, names.NameRule)]
+    assert len(rules) > 20
+    for rule in rules:
+        with pytest.raises(ValueError, match="control characters or format characters"):
+            rule.check("ab\u200bcdef")
+
+
+def test_a_time_window_shorter_than_the_time_grain_is_refused():
+    raw = prod_raw()
+    online(raw)["deployments"][0]["autoscale"]["rules"] = [
+        {"metric": "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction": "Increase", "timeWindow": "PT30S"}
+    ]
+    assert "a time window is 5 minutes to 12 hours" in refused(raw)

@@ -1,12 +1,13 @@
 """Config validation alone: every Azure rule refused with the config key named, no Pulumi runtime involved."""
 
 import copy
+import json
 
 import pytest
 import yaml
 
 from azureml_endpoints.config.base import SettingsError
-from azureml_endpoints.config.stack import parse_settings
+from azureml_endpoints.config.stack import StackConfig, parse_settings
 from azureml_endpoints.paths import project_dir
 
 
@@ -294,8 +295,8 @@ def test_batch_only_stack_is_valid():
         (lambda r: batch(r).update(name="mi-uai-dev"), "batchEndpoints", "online and batch"),
         (
             lambda r: batch(r)["compute"]["identity"].update(userAssignedIdentityNames=["id-mi-uai-dev"]),
-            "batchEndpoints",
-            "one endpoint or cluster",
+            "batchEndpoints[0].compute.identity.userAssignedIdentityNames[0]",
+            "two resources would manage one user-assigned identity",
         ),
         (
             lambda r: r["batchEndpoints"].append({**copy.deepcopy(batch(r)), "name": "batch-two"}),
@@ -311,3 +312,23 @@ def test_batch_rule_refused_with_key(mutate, key, rule):
     message = refused(raw)
     assert f"azureml-endpoints:{key}: " in message
     assert rule in message
+
+
+def test_the_program_refuses_a_typo_of_its_config_namespace(monkeypatch):
+    """Under the CLI the config arrives as the engine's key/value map; a key of `azureml-endpoint` would be ignored."""
+    import pulumi
+
+    from azureml_endpoints.config.base import read_config
+
+    values = {f"azureml-endpoints:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in dev_raw().items()}
+    values["azureml-endpoint:rolePropagationSeconds"] = "5"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+    with pytest.raises(SettingsError) as refused:
+        read_config(pulumi.Config("azureml-endpoints"), StackConfig)
+    assert str(refused.value) == (
+        "invalid azureml-endpoints config: 'azureml-endpoint:rolePropagationSeconds': 'azureml-endpoint' is not this "
+        "project's config namespace; did you mean 'azureml-endpoints:rolePropagationSeconds'?"
+    )
+    del values["azureml-endpoint:rolePropagationSeconds"]
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+    assert read_config(pulumi.Config("azureml-endpoints"), StackConfig)["rolePropagationSeconds"] == 120

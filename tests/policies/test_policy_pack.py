@@ -3,6 +3,7 @@
 import copy
 import json
 
+import grpc
 import pytest
 
 from azureml_endpoints.cli.baseline import endpoint_identities, merged_config
@@ -247,6 +248,39 @@ def test_baseline_over_grpc(pack, dev_resources):
 def test_config_naming_an_unknown_policy_is_refused(pack):
     with pytest.raises(ValueError, match="no-such-policy"):
         pack.configure({"no-such-policy": "mandatory"})
+
+
+@pytest.mark.parametrize(
+    "config, line",
+    [
+        (
+            {"endpoint-protected": {"requird": True}},
+            "endpoint-protected.requird: not a setting of this policy; did you mean 'required'? (settings: required)",
+        ),
+        ({"workspace-identity-baseline": {"workspaces": []}}, "workspace-identity-baseline.workspaces: must be an object, not a list ([])"),
+        (
+            {"deployment-min-instances": {"minInstances": "10"}},
+            "deployment-min-instances.minInstances: must be an integer, not a string ('10')",
+        ),
+        (
+            {"deployment-min-instances": {"minInstances": 2.5}},
+            "deployment-min-instances.minInstances: must be an integer, not a number (2.5)",
+        ),
+        (
+            {"role-assignment-allowed-roles": {"additionalRoleDefinitionIds": ["a", 1]}},
+            "role-assignment-allowed-roles.additionalRoleDefinitionIds: must list strings only, not 1.0",
+        ),
+    ],
+)
+def test_unknown_or_ill_typed_policy_config_fails_the_pack_load_in_one_line(pack, config, line):
+    with pytest.raises(grpc.RpcError) as refused:
+        pack.configure(config)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == f"invalid policy config: {line}"
+
+
+def test_numbers_as_the_engine_sends_them_configure_the_pack(pack):
+    assert pack.configure({"deployment-min-instances": {"minInstances": 10}})["deployment-min-instances"] == "advisory"
 
 
 # --- the private path (guardrails/network.py) ---------------------------------------------------------------------

@@ -310,7 +310,7 @@ def _props():
     return st.fixed_dictionaries({}, optional=shaped)
 
 
-@settings(max_examples=150)
+@settings(max_examples=400)
 @given(props=_props(), config=CONFIGS, protect=st.booleans())
 def test_resource_validators_never_raise(props, config, protect):
     options = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
@@ -320,3 +320,4 @@ def test_resource_validators_never_raise(props, config, protect):
             messages = []
             policy.validate(args, lambda message, urn=None, messages=messages: messages.append(message))
             assert all(isinstance(m, str) and m for m in messages)
+            assert not [m for m in messages if "Proxy object at" in m or "proxy." in m], messages  # values, never proxies

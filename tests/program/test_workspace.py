@@ -314,7 +314,7 @@ def test_workspace_info_helpers_are_plain_for_a_lookup_and_outputs_for_a_creatio
         (lambda w: w.update(create=False), "workspace", "only apply when create is true"),
         (lambda w: w.update(keyVaultName="kv--double"), "workspace.keyVaultName", "single '-'"),
         (lambda w: w.update(containerRegistryName="cr-dash"), "workspace.containerRegistryName", "5-50 letters and digits"),
-        (lambda w: w.update(location="West Europe"), "workspace.location", "region name"),
+        (lambda w: w.update(location="West Europe"), "workspace.location", "Azure's regions list"),
         (lambda w: w.update(systemDatastoresAuthMode="Keys"), "workspace.systemDatastoresAuthMode", "'Identity'"),
         (lambda w: w["identity"].update(primaryUserAssignedIdentity="id-other"), "workspace.identity", "must name one of"),
         (lambda w: w["identity"].update(type="SystemAssigned"), "workspace.identity", "need type SystemAssigned,UserAssigned"),
@@ -323,8 +323,8 @@ def test_workspace_info_helpers_are_plain_for_a_lookup_and_outputs_for_a_creatio
             lambda w: w["identity"].update(
                 userAssignedIdentityNames=["id-mi-uai-sandbox"], primaryUserAssignedIdentity="id-mi-uai-sandbox"
             ),
-            "batchEndpoints",
-            "one endpoint or cluster",
+            "workspace.identity.userAssignedIdentityNames[0]",
+            "two resources would manage one user-assigned identity",
         ),
     ],
 )
