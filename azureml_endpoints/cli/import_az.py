@@ -9,7 +9,7 @@ program's venv). There is no home-made YAML reader to fall back to: a second rea
 would drift from the one `az ml` applies, so when that environment cannot be built the command says so (exit 3).
 
 What it writes, per file:
-- an endpoint: an `onlineEndpoints` (or `batchEndpoints`) entry; its identity is stated (SystemAssigned,
+- an endpoint: an `onlineEndpoints` entry; its identity is stated (SystemAssigned,
   Azure's default when the YAML names none), traffic is the YAML's or, when it names none, all of it to the
   first deployment (what `az ml online-deployment create --all-traffic` does);
 - a deployment: its entry under that endpoint; an inline `model: {path}` becomes a `models` entry (the YAML's
@@ -17,7 +17,9 @@ What it writes, per file:
   `environment: {image, conda_file}` an `environments` entry, `code_configuration` becomes `code` and
   `scoringScript`; `azureml:` references stay references (with `modelType`: custom_model when the deployment
   has code, mlflow_model when it has none, as `az ml` reads a no-code deployment).
-Every path must lie inside the Pulumi project (`project_dir()`, azureml_endpoints/paths.py) and is written relative to it.
+Batch endpoint and deployment files are refused, saying so: a stack's batch endpoint names its compute
+cluster and default deployment, which `az ml` keeps in other files and commands (write `batchEndpoints` by
+hand, docs/batch.md). Every path must lie inside the Pulumi project (`project_dir()`, azureml_endpoints/paths.py) and is written relative to it.
 
 Printed as YAML to paste under `config:` in Pulumi.<stack>.yaml, or merged into --stack-file (appending to its
 lists; an endpoint or catalog entry of the same name is refused), written atomically. Comments of an existing
@@ -96,7 +98,6 @@ class Converter:
         self.models: list[dict] = []
         self.environments: list[dict] = []
         self.online: dict[str, dict] = {}
-        self.batch: dict[str, dict] = {}
 
     def endpoint(self, e: dict) -> None:
         entry: dict = {"name": e["name"]}
@@ -108,15 +109,11 @@ class Converter:
                 f"{e['file']}: identity.type user_assigned names identities by resource id; this program creates the identity: "
                 "write identity: {type: UserAssigned, userAssignedIdentityName: <name>} in the stack instead"
             )
-        if e["kind"] == "online_endpoint":
-            entry.update(identity={"type": identity}, authMode=AUTH_MODES[e["auth_mode"]])
-            if e.get("public_network_access"):
-                entry["publicNetworkAccess"] = str(e["public_network_access"]).capitalize()
-            entry.update(deployments=[], traffic=dict(e.get("traffic") or {}))
-            self.online[e["name"]] = entry
-        else:
-            entry["deployments"] = []
-            self.batch[e["name"]] = entry
+        entry.update(identity={"type": identity}, authMode=AUTH_MODES[e["auth_mode"]])
+        if e.get("public_network_access"):
+            entry["publicNetworkAccess"] = str(e["public_network_access"]).capitalize()
+        entry.update(deployments=[], traffic=dict(e.get("traffic") or {}))
+        self.online[e["name"]] = entry
 
     def model(self, d: dict) -> tuple[str, str]:
         """(the deployment's `model` value, the model type)."""
@@ -163,15 +160,14 @@ class Converter:
         return name
 
     def deployment(self, d: dict) -> None:
-        endpoints = self.online if d["kind"] == "online_deployment" else self.batch
+        endpoints = self.online
         if d["endpoint_name"] not in endpoints:
             raise ImportRefused(
                 f"{d['file']}: endpoint_name {d['endpoint_name']} is none of the endpoint files given ({', '.join(endpoints) or 'none'})"
             )
         model, model_type = self.model(d)
         entry: dict = {"name": d["name"]}
-        if d["kind"] == "online_deployment":
-            entry.update(instanceType=d["instance_type"], instanceCount=d["instance_count"] or 1)
+        entry.update(instanceType=d["instance_type"], instanceCount=d["instance_count"] or 1)
         entry["model"] = model
         if model.startswith("azureml:"):
             entry["modelType"] = model_type
@@ -184,26 +180,6 @@ class Converter:
             entry["environment"] = environment
         if d.get("environment_variables"):
             entry["environmentVariables"] = {k: str(v) for k, v in d["environment_variables"].items()}
-        if d["kind"] == "batch_deployment":
-            s = d["settings"]
-            entry.update(
-                {
-                    k: v
-                    for k, v in {
-                        "instanceCount": d.get("instance_count"),
-                        "maxConcurrencyPerInstance": s["max_concurrency_per_instance"],
-                        "miniBatchSize": s["mini_batch_size"],
-                        "outputAction": {"append_row": "AppendRow", "summary_only": "SummaryOnly"}.get(str(s["output_action"]).lower()),
-                        "outputFileName": s["output_file_name"],
-                        "errorThreshold": s["error_threshold"],
-                        "loggingLevel": str(s["logging_level"]).capitalize() if s["logging_level"] else None,
-                        "retrySettings": {"maxRetries": s["max_retries"], "timeout": f"PT{s['timeout']}S"}
-                        if s["max_retries"] is not None
-                        else None,
-                    }.items()
-                    if v is not None
-                }
-            )
         endpoints[d["endpoint_name"]]["deployments"].append(entry)
 
     def config(self) -> dict:
@@ -218,8 +194,6 @@ class Converter:
                 out[NS + key] = value
         if self.online:
             out[NS + "onlineEndpoints"] = list(self.online.values())
-        if self.batch:
-            out[NS + "batchEndpoints"] = list(self.batch.values())
         return out
 
 
@@ -229,6 +203,11 @@ def convert(loaded: list[dict], project: Path | None = None, image: str | None =
     for item in sorted(loaded, key=lambda i: not i.get("kind", "").endswith("endpoint")):
         if "error" in item:
             raise ValueError(f"{item['file']}: azure-ai-ml refuses it: {item['error']}")
+        if item["kind"].startswith("batch_"):
+            raise ImportRefused(
+                f"{item['file']}: a batch {item['kind'].removeprefix('batch_')} is not imported: a stack's batch endpoint names its "
+                "compute cluster and default deployment, which az ml keeps elsewhere; write batchEndpoints by hand (docs/batch.md)"
+            )
         (converter.endpoint if item["kind"].endswith("endpoint") else converter.deployment)(item)
     return converter.config()
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from azureml_endpoints.azure.images import ONLINE_IMAGE
+from azureml_endpoints.cli import import_az
 from azureml_endpoints.cli.import_az import AZURE_AI_ML
 from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
@@ -220,3 +221,13 @@ def test_merge_into_a_stack_file_appends_and_refuses_duplicates(files, tmp_path)
     again = run_import(*map(str, files), "--image", ONLINE_IMAGE, "--stack-file", str(stack_file))
     assert again.returncode == 1 and "already has an entry named model-1" in again.stderr
     assert stack_file.read_text() == before and [p.name for p in stack_file.parent.iterdir()] == ["Pulumi.team.yaml"]
+
+
+@pytest.mark.parametrize("kind", ["batch_endpoint", "batch_deployment"])
+def test_batch_files_are_refused_saying_what_to_write_instead(kind, az_ml_project):
+    """A batch endpoint needs a compute cluster and a default deployment that az ml keeps elsewhere: no half stack."""
+    loaded = [{"kind": kind, "file": "batch.yml", "name": "batch-ep"}]
+    with pytest.raises(
+        import_az.ImportRefused, match=r"batch.yml: a batch (endpoint|deployment) is not imported.*write batchEndpoints by hand"
+    ):
+        import_az.convert(loaded, project=az_ml_project)
