@@ -31,7 +31,8 @@ from pathlib import Path
 
 import yaml
 
-from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.paths import REPO
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 ENDPOINT_COUNTS = (1, 10, 50)

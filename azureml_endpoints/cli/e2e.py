@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from azureml_endpoints.offline.evaluate import REPO
+from azureml_endpoints.paths import REPO
 from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 

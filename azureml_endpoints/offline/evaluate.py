@@ -23,7 +23,7 @@ from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from azureml_endpoints.offline.arm_mocks import ArmMocks, FakeWorkspace, RecordingMonitor, Registration
-from azureml_endpoints.paths import PROGRAM, REPO, using_project  # noqa: F401 (REPO: the commands import it from here)
+from azureml_endpoints.paths import PROGRAM, using_project
 from azureml_endpoints.paths import project_dir as current_project
 from azureml_endpoints.pulumi_io.stack_files import project_defaults, project_name, stack_config
 

@@ -7,9 +7,9 @@ import yaml
 
 from azureml_endpoints.azure.roles import ROLE_DEFINITIONS, invoker_role_guid, subnet_join_role_guid
 from azureml_endpoints.offline.arm_mocks import CALLER_OBJECT_ID, SUBSCRIPTION_ID
-from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
-from azureml_endpoints.paths import project_dir
+from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 from tests.support.abac import ConditionSyntaxError, Request, parse
 from tests.support.abac import evaluate as evaluate_condition

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from azureml_endpoints.offline.evaluate import REPO, evaluate
+from azureml_endpoints.offline.evaluate import evaluate
+from azureml_endpoints.paths import REPO
 from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 from benchmarks.bench_preview import floor_spec, generated_stack
 
@@ -45,7 +46,8 @@ def loaded_after(stack: str, program: str = "__main__.py", env: dict | None = No
     (not yet executed) do not count. A used StackMonitoring counts as 'components.endpoint_monitoring.StackMonitoring'."""
     script = (
         "import json, sys, types\n"
-        "from azureml_endpoints.offline.evaluate import REPO, evaluate\n"
+        "from azureml_endpoints.offline.evaluate import evaluate\n"
+        "from azureml_endpoints.paths import REPO\n"
         f"evaluation = evaluate({stack!r}, program=REPO / {program!r})\n"
         "loaded = [n for n, m in list(sys.modules.items()) if type(m) is types.ModuleType]\n"
         "loaded += ['components.endpoint_monitoring.StackMonitoring'] * any(\n"
