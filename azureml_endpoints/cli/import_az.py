@@ -1,25 +1,34 @@
-"""Turn `az ml` endpoint and deployment YAML files into this program's stack config and catalog entries.
+"""Turn `az ml` endpoint, deployment and compute cluster YAML files into this program's stack config and catalog entries.
 
-    azureml-endpoints import endpoint.yml blue-deployment.yml [green-deployment.yml ...] [--image IMAGE] [--stack-file Pulumi.<stack>.yaml]
+    azureml-endpoints import endpoint.yml deployment.yml [deployment.yml ...] [cluster.yml] [--image IMAGE]
+        [--pin NAME=VERSION] [--default-deployment NAME] [--stack-file Pulumi.<stack>.yaml]
 
 The files are read by Microsoft's own loaders (azure-ai-ml's load_online_endpoint, load_online_deployment,
-load_batch_endpoint, load_batch_deployment; azureml_endpoints/local/aml_yaml_loader.py), run in the
-azure-ai-ml virtual environment under ~/.cache/azureml-endpoints/runtime/ (built on first use; azure-ai-ml cannot share the
-program's venv). There is no home-made YAML reader to fall back to: a second reading of the CLI v2 schema
-would drift from the one `az ml` applies, so when that environment cannot be built the command says so (exit 3).
+load_batch_endpoint, load_model_batch_deployment / load_batch_deployment, load_compute;
+azureml_endpoints/local/aml_yaml_loader.py), run in the azure-ai-ml virtual environment under
+~/.cache/azureml-endpoints/runtime/ (built on first use; azure-ai-ml cannot share the program's venv). There
+is no home-made YAML reader to fall back to: a second reading of the CLI v2 schema would drift from the one
+`az ml` applies, so when that environment cannot be built the command says so (exit 3).
 
 What it writes, per file:
-- an endpoint: an `onlineEndpoints` entry; its identity is stated (SystemAssigned,
+- an online endpoint: an `onlineEndpoints` entry; its identity is stated (SystemAssigned,
   Azure's default when the YAML names none), traffic is the YAML's or, when it names none, all of it to the
   first deployment (what `az ml online-deployment create --all-traffic` does);
+- a batch endpoint: a `batchEndpoints` entry, whose `defaultDeployment` is the YAML's
+  `defaults.deployment_name`, else --default-deployment, else its only deployment (a note says so);
+- an amlcompute cluster: the `compute` block of the batch endpoint whose deployments name it
+  (`compute: azureml:<cluster>`); without the cluster's file the deployment is refused, since az ml keeps
+  the cluster elsewhere;
 - a deployment: its entry under that endpoint; an inline `model: {path}` becomes a `models` entry (the YAML's
   name and version, or the model folder's name and version 1 for an anonymous model), an inline
   `environment: {image, conda_file}` an `environments` entry, `code_configuration` becomes `code` and
   `scoringScript`; `azureml:` references stay references (with `modelType`: custom_model when the deployment
-  has code, mlflow_model when it has none, as `az ml` reads a no-code deployment).
-Batch endpoint and deployment files are refused, saying so: a stack's batch endpoint names its compute
-cluster and default deployment, which `az ml` keeps in other files and commands (write `batchEndpoints` by
-hand, docs/batch.md). Every path must lie inside the Pulumi project (`project_dir()`, azureml_endpoints/paths.py) and is written relative to it.
+  has code, mlflow_model when it has none, as `az ml` reads a no-code deployment); a label (`@latest`) is
+  pinned by --pin or refused. A batch deployment's settings become the stack's keys, those the YAML leaves
+  out stated as Azure ML's defaults (the stack's own differ).
+Descriptions and tags with no stack key are left out with a note on stderr; every other key with no stack
+equivalent is refused. Every path must lie inside the Pulumi project (`project_dir()`,
+azureml_endpoints/paths.py) and is written relative to it.
 
 Printed as YAML to paste under `config:` in Pulumi.<stack>.yaml, or merged into --stack-file (appending to its
 lists; an endpoint or catalog entry of the same name is refused), written atomically. Comments of an existing
@@ -27,9 +36,11 @@ stack file are not kept by the merge: keep them by pasting the printed YAML inst
 
 Documented in docs/testing.md#importing-az-ml-yaml.
 
-Exit codes: 0 converted; 1 a file has a key or value with no stack-config equivalent, or an image that is not
-pinned (the message says what to write instead); 2 bad arguments, a file the azure-ai-ml loader refuses, or a
-path outside the project; 3 the azure-ai-ml environment could not be built (pip failed).
+Exit codes: 0 converted; 1 a file has a key or value with no stack-config equivalent, an image that is not
+pinned, a label without --pin, a cluster without its file or a batch endpoint without a default deployment
+(the message says what to write instead); 2 bad arguments (a --pin or --default-deployment no file names),
+a file the azure-ai-ml loader refuses, or a path outside the project; 3 the azure-ai-ml environment could
+not be built (pip failed).
 """
 
 from __future__ import annotations
@@ -447,9 +458,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="azureml-endpoints import",
         description=__doc__.split("\n\n")[0],
-        epilog="Exit codes: 0 converted; 1 a key or value has no stack equivalent (the message says what to write); 2 bad arguments, a file azure-ai-ml refuses, or a path outside the project; 3 the azure-ai-ml environment could not be built.",
+        epilog="Exit codes: 0 converted; 1 a key or value has no stack equivalent (the message says what to write: --image, --pin, the cluster's compute YAML, --default-deployment); 2 bad arguments, a file azure-ai-ml refuses, or a path outside the project; 3 the azure-ai-ml environment could not be built.",
     )
-    parser.add_argument("files", nargs="+", type=Path, help="az ml endpoint YAML files and the deployment YAML files under them")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="az ml endpoint YAML files, the deployment YAML files under them, and the amlcompute YAML of a batch deployment's cluster",
+    )
     parser.add_argument("--image", help="the pinned base image to use where a file names an unpinned one (:latest)")
     parser.add_argument(
         "--pin",
@@ -463,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME",
-        help="the deployment a batch endpoint invokes by default, where its YAML names no defaults.deployment_name; repeatable",
+        help="the deployment a batch endpoint invokes by default (where its YAML names no defaults.deployment_name, or instead of it); repeatable",
     )
     parser.add_argument("--stack-file", type=Path, help="merge into this Pulumi.<stack>.yaml instead of printing")
     args = parser.parse_args(argv)
