@@ -80,7 +80,8 @@ AZ_ML_BATCH_DEFAULTS = {
     "max_retries": 3,
     "timeout": 30,
 }
-OUTPUT_ACTIONS = {"append_row": "AppendRow", "summary_only": "SummaryOnly"}
+# The YAML's spelling (append_row) or the REST enum's (AppendRow), without underscores and case.
+OUTPUT_ACTIONS = {"appendrow": "AppendRow", "summaryonly": "SummaryOnly"}
 VM_PRIORITIES = {"dedicated": "Dedicated", "low_priority": "LowPriority"}
 
 
@@ -209,7 +210,7 @@ class Converter:
                 f"{f}: identity: SystemAssigned stated (the YAML names none): the cluster's identity reads the data and pulls the image"
             )
         self.dropped(c, "cluster")
-        self.clusters[c["name"]] = {
+        cluster = {
             "name": c["name"],
             "vmSize": c["vm_size"],
             "minNodes": c["min_instances"],
@@ -219,6 +220,7 @@ class Converter:
             "remoteLoginPortPublicAccess": c["remote_login_port_public_access"],
             "identity": {"type": "SystemAssigned"},
         }
+        self.clusters[c["name"]] = {k: v for k, v in cluster.items() if v is not None}
 
     def batch_deployment(self, d: dict) -> None:
         f = d["file"]
@@ -264,7 +266,7 @@ class Converter:
         entry.update(
             miniBatchSize=s["mini_batch_size"],
             maxConcurrencyPerInstance=s["max_concurrency_per_instance"],
-            outputAction=OUTPUT_ACTIONS[str(s["output_action"]).lower()],
+            outputAction=OUTPUT_ACTIONS[str(s["output_action"]).replace("_", "").lower()],
             outputFileName=s["output_file_name"],
             retrySettings={"maxRetries": s["max_retries"], "timeout": f"PT{int(s['timeout'])}S"},
             errorThreshold=s["error_threshold"],
