@@ -69,6 +69,10 @@ OUTPUT_FILE_NAME, OutputFileName = _rule(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}", "a
 # samples have this shape; the service checks its own rule too, so this refuses early what is surely wrong).
 ASSET_NAME, AssetName = _rule(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}", "a letter or digit, then letters, digits, '-', '_' or '.' (1-255)")
 ML_REGISTRY_NAME, MlRegistryName = _rule(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}", "3-33 letters, digits, '-' or '_', starting alphanumeric")
+ML_REGISTRY_ID, MlRegistryId = _rule(
+    rf"/subscriptions/{GUID}/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/registries/{ML_REGISTRY_NAME.pattern.pattern}",
+    "an Azure ML registry's ARM id /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/registries/<name>",
+)
 VM_SIZE, VmSize = _rule(r"(?i:standard)_[A-Za-z0-9_]+", "an Azure VM size such as STANDARD_D2_V2")
 
 # Resource groups, identities, regions

@@ -20,6 +20,7 @@ import copy
 import re
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,9 +133,13 @@ class Registration:
 
 
 class ArmMocks(pulumi.runtime.Mocks):
-    def __init__(self, workspaces: list[FakeWorkspace] | None = None):
+    def __init__(self, workspaces: list[FakeWorkspace] | None = None, registries: Iterable[str] = ()):
+        """`registries`: ARM ids of Azure ML registries that exist outside the stack (its private endpoint rules'
+        targets), as `workspaces` are the workspaces it looks up."""
         self.workspaces = {(w.resource_group.lower(), w.name.lower()): w for w in (workspaces or [])}
         self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> the resource as Azure holds it now
+        for registry in registries:
+            self.by_id[registry.lower()] = {"id": registry, "type": "Microsoft.MachineLearningServices/registries"}
         self.calls: list[tuple[str, dict]] = []
         self.puts: list[tuple[str, dict]] = []  # (ARM id, body) of every PUT, in order, as the engine sends it
         self.sent: dict[tuple[str, str], dict] = {}  # (type, name) -> inputs sent last, for ignoreChanges
@@ -583,9 +588,11 @@ def managed_network_rule(m: ArmMocks, i: dict):
     }
 
 
-# "What is a private endpoint?" (Private-link resource): the group ids each target type offers.
+# "What is a private endpoint?" (Private-link resource) and "Azure Private Endpoint private DNS zone values": the
+# group ids each target type offers.
 _GROUP_IDS = {
     "microsoft.machinelearningservices/workspaces": ("amlworkspace",),
+    "microsoft.machinelearningservices/registries": ("amlregistry",),
     "microsoft.storage/storageaccounts": ("blob", "queue", "table", "file", "dfs", "web"),
     "microsoft.keyvault/vaults": ("vault",),
     "microsoft.containerregistry/registries": ("registry",),
