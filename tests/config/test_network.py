@@ -220,7 +220,12 @@ def test_a_registry_environment_needs_its_registry_listed_too():
         ),
         (
             REGISTRY_MODEL,
-            [{"name": "shared-models", "resourceId": REGISTRY_ID.replace("MachineLearningServices", "ContainerRegistry") + "shared-models"}],
+            [
+                {
+                    "name": "shared-models",
+                    "resourceId": REGISTRY_ID.replace("MachineLearningServices", "ContainerRegistry") + "shared-models",
+                }
+            ],
             [],
             "network.registries[0].resourceId",
             "an Azure ML registry's ARM id",
@@ -254,7 +259,17 @@ def test_a_registry_environment_needs_its_registry_listed_too():
             "registry-shared-models is the name of a rule the stack derives",
         ),
     ],
-    ids=["unlisted", "unused", "twice", "other-registrys-id", "container-registry-id", "not-an-id", "shared-listed", "hub-hosts", "rule-name"],
+    ids=[
+        "unlisted",
+        "unused",
+        "twice",
+        "other-registrys-id",
+        "container-registry-id",
+        "not-an-id",
+        "shared-listed",
+        "hub-hosts",
+        "rule-name",
+    ],
 )
 def test_bad_registry_input_is_refused_at_its_key(model, registries, rules, key, words):
     raw = with_registry_model(private_raw(), model)
