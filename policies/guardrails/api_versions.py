@@ -41,8 +41,8 @@ PREVIEW_EXCEPTIONS: dict[str, tuple[str, str]] = {
     ),
     "azure-native:authorization:PolicyExemption": (
         "2022-07-01-preview",
-        "Microsoft.Authorization/policyExemptions has no stable API version (2020-07-01-preview, 2022-07-01-preview and "
-        "2024-12-01-preview only); bootstrap/'s landing-zone waivers",
+        "Microsoft.Authorization/policyExemptions is a preview-only resource type (Azure/azure-rest-api-specs, "
+        "Microsoft.Authorization/policy/PolicyExemption.tsp): no stable version exists; bootstrap/'s landing-zone waivers",
     ),
     "azure-native:monitor:ScheduledQueryRule": (
         "2025-01-01-preview",
