@@ -417,6 +417,27 @@ def role_definition(m: ArmMocks, i: dict):
     return rid, {"name": i["roleDefinitionId"], "type": "Microsoft.Authorization/roleDefinitions", "roleType": "CustomRole"}
 
 
+# "Azure Policy exemption structure": a 1-64 character name without <>*%&:\\?.+/, an exemption category of Waiver
+# or Mitigated, an assignment id, and an expiry in UTC ISO 8601.
+_EXEMPTION_NAME = re.compile(r"[^<>*%&:\\?.+/\x00-\x1f]{1,64}")
+_ASSIGNMENT_ID = re.compile(r".*/providers/Microsoft\.Authorization/policyAssignments/[^/]+", re.I)
+_UTC_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+
+
+def policy_exemption(m: ArmMocks, i: dict):
+    name = i.get("policyExemptionName", "")
+    if not _EXEMPTION_NAME.fullmatch(name) or name.endswith((".", " ")):
+        raise ArmError(f"InvalidPolicyExemptionName: '{name}'")
+    if i.get("exemptionCategory") not in ("Waiver", "Mitigated"):
+        raise ArmError(f"InvalidRequestContent: exemptionCategory '{i.get('exemptionCategory')}' is not Waiver or Mitigated")
+    if not _ASSIGNMENT_ID.fullmatch(i.get("policyAssignmentId", "")):
+        raise ArmError(f"InvalidPolicyAssignmentId: '{i.get('policyAssignmentId')}'")
+    if "expiresOn" in i and not _UTC_ISO.fullmatch(i["expiresOn"]):
+        raise ArmError(f"InvalidRequestContent: expiresOn '{i['expiresOn']}' is not a UTC ISO 8601 time")
+    rid = f"{i['scope']}/providers/Microsoft.Authorization/policyExemptions/{name}"
+    return rid, {"name": name, "type": "Microsoft.Authorization/policyExemptions"}
+
+
 def entra_application(m: ArmMocks, i: dict):
     object_id = fake_guid("application", i["displayName"])
     return f"/applications/{object_id}", {"objectId": object_id, "clientId": fake_guid("application-client", i["displayName"])}
