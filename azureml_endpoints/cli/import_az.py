@@ -318,7 +318,15 @@ class Converter:
         if model is None:
             raise ImportRefused(f"{d['file']}: model is missing: a deployment names the model it serves")
         if isinstance(model, str):
-            return self.pinned(model, d["file"], "model", "az ml model list --name"), "custom_model" if d.get("code") else "mlflow_model"
+            reference = self.pinned(model, d["file"], "model", "az ml model list --name")
+            model_type = "custom_model" if d.get("code") else "mlflow_model"
+            if d.get("code"):
+                # An MLflow model may run with a scoring script too: the YAML does not say which the registered one is.
+                self.notes.append(
+                    f"{d['file']}: modelType custom_model for {reference} (the YAML has code but not the registered model's "
+                    "type): write mlflow_model if `az ml model show` says so"
+                )
+            return reference, model_type
         path = project_path(model["path"], d["file"], "model.path", self.project)
         name = (
             model["name"]

@@ -105,6 +105,11 @@ SETTINGS = {
 
 
 def test_heart_classifier_becomes_a_batch_endpoint_with_its_cluster(imported):
+    # The YAML names the registered model, not its type: the guess is said, with how to check it.
+    assert (
+        "modelType custom_model for azureml:heart-classifier-mlflow:1 (the YAML has code but not the registered model's type): "
+        "write mlflow_model if `az ml model show` says so" in imported.stderr
+    )
     assert yaml.safe_load(imported.stdout) == {
         NS + "environments": [
             {"name": "batch-mlflow-xgboost", "image": BATCH_IMAGE, "condaFile": f"{SAMPLE}/deployment-custom/environment/conda.yaml"}
