@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         private = is_private(args.stack)
     except (OSError, StackFileError, SettingsError) as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
-        print(f"error: {one_line('; '.join(lines), 1000)}", file=sys.stderr)
+        head, *rest = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        text = f"{head.rstrip(':')}: {'; '.join(rest)}" if rest else head  # a SettingsError lists one key per line
+        print(f"error: {one_line(text, 1000)}", file=sys.stderr)
         return 1
     try:
         runs_on: str | list[str] = private_labels(args.private_labels, args.stack) if private else HOSTED
