@@ -37,6 +37,8 @@ except SettingsError as refused:
 tags = settings.tags_for(pulumi.get_stack())
 private = settings.network  # set: private end to end (docs/private-networking.md)
 cloud = provider_cloud(pulumi.Config("azure-native").get("environment"))
+# A looked-up workspace is read first: one less isolated than the stack asks is refused before anything is registered.
+workspace = None if settings.workspace.create else lookup_workspace(settings.workspace, private.isolation_mode if private else None)
 zone_ids = None
 if private is not None:
     from components.private_endpoint import PrivateDns, PrivateDnsArgs
@@ -66,8 +68,6 @@ if settings.workspace.create:
         cloud=cloud,
         zone_ids=zone_ids,
     )
-else:
-    workspace = lookup_workspace(settings.workspace, private.isolation_mode if private else None)
 
 files = [(data_dir() / settings.data_storage.file_name, settings.data_storage.file_name)]
 # Each batch endpoint's input folder, uploaded once however many endpoints name it (docs/batch.md#input-data).

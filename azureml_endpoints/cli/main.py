@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollout": ("rollout", "shifts an endpoint's traffic step by step, rolling back on bad metrics"),
     "github-environments": ("github_environments", "sets or checks the GitHub environments the workflows deploy through"),
     "e2e": ("e2e", "the live end-to-end workflow's steps: make a stack, check its answers"),
+    "runner": ("runner", "the runner labels a stack's data-plane jobs need: GitHub-hosted, or inside a private network"),
 }
 PROG = "azureml-endpoints"
 

@@ -144,6 +144,19 @@ class ArmMocks(pulumi.runtime.Mocks):
         self.puts: list[tuple[str, dict]] = []  # (ARM id, body) of every PUT, in order, as the engine sends it
         self.sent: dict[tuple[str, str], dict] = {}  # (type, name) -> inputs sent last, for ignoreChanges
         self.ignore_changes = threading.local()  # of the registration being answered (set by RecordingMonitor)
+        # An existing workspace's default storage and registry exist with it (outbound rules and roles may name them).
+        for w in self.workspaces.values():
+            self.by_id[w.storage_account_id.lower()] = {
+                "id": w.storage_account_id,
+                "name": w.storage_account_name,
+                "type": "Microsoft.Storage/storageAccounts",
+            }
+            if w.has_registry:
+                self.by_id[w.registry_id.lower()] = {
+                    "id": w.registry_id,
+                    "name": w.registry_id.rsplit("/", 1)[-1],
+                    "type": "Microsoft.ContainerRegistry/registries",
+                }
 
     # --- resources -------------------------------------------------------------------------------
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:

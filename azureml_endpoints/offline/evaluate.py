@@ -22,6 +22,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from azureml_endpoints.config.network import IsolationMode
 from azureml_endpoints.offline.arm_mocks import ArmMocks, FakeWorkspace, RecordingMonitor, Registration
 from azureml_endpoints.paths import PROGRAM, using_project
 from azureml_endpoints.paths import project_dir as current_project
@@ -49,18 +50,29 @@ class Evaluation:
         return {r.urn: r for r in self.registrations}
 
 
+def _object(value: Any) -> Any:
+    """A config value that should be an object; a string is JSON (the program's own check names the key otherwise)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
 def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
     """The fake Azure holds the workspace a stack names, as an existing workspace would be (a workspace the
-    stack creates exists only once the program has created it)."""
-    ws = config.get(f"{project_name()}:workspace")
-    if isinstance(ws, str):  # the program's own check names the key when this is no object
-        try:
-            ws = json.loads(ws)
-        except ValueError:
-            return []
+    stack creates exists only once the program has created it). A private stack's looked-up workspace has the
+    managed network its owner was asked for, the stack's isolationMode: offline there is no other to read (the
+    real `pulumi preview` reads Azure's); pass `workspaces` to play a workspace that is less isolated."""
+    ws = _object(config.get(f"{project_name()}:workspace"))
     if not isinstance(ws, dict) or "name" not in ws or "resourceGroup" not in ws or ws.get("create") is True:
         return []
-    return [FakeWorkspace(name=ws["name"], resource_group=ws["resourceGroup"])]
+    network = _object(config.get(f"{project_name()}:network"))
+    # Pulumi.yaml's default `{}` is no network, as the program reads it.
+    mode = network.get("isolationMode", IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND.value) if isinstance(network, dict) and network else None
+    isolation = mode if mode in {m.value for m in IsolationMode} else IsolationMode.DISABLED.value
+    return [FakeWorkspace(name=ws["name"], resource_group=ws["resourceGroup"], isolation_mode=isolation)]
 
 
 def registries_for(config: Mapping[str, Any]) -> list[str]:

@@ -23,7 +23,9 @@ def _field(value, camel_name: str):
 
 def lookup_workspace(workspace: WorkspaceConfig, isolation: IsolationMode | None = None) -> WorkspaceInfo:
     """Reads the workspace and its default datastore from Azure (synchronous invokes); a private stack's
-    workspace must already have a managed network at least as isolated as the stack says (its owner's to set)."""
+    workspace must already have a managed network at least as isolated as the stack says (its owner's to set),
+    and the stack uploads to its storage with Entra: a private workspace's storage may refuse shared keys (the
+    landing zone's storage policies usually do), and an Entra upload works either way."""
     found = machinelearningservices.get_workspace(resource_group_name=workspace.resource_group, workspace_name=workspace.name)
     if isolation is not None:
         has = (found.managed_network.isolation_mode if found.managed_network else None) or IsolationMode.DISABLED.value
@@ -56,4 +58,5 @@ def lookup_workspace(workspace: WorkspaceConfig, isolation: IsolationMode | None
         datastore_container_name=_field(datastore, "containerName"),
         datastore_blob_endpoint=f"{_field(datastore, 'protocol') or 'https'}://{account}.blob.{_field(datastore, 'endpoint')}/",
         datastore_resource_group=arm_segment(found.storage_account, "resourceGroups"),
+        keyless=isolation is not None,
     )

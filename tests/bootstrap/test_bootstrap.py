@@ -174,12 +174,15 @@ def test_each_reader_reads_only_its_environment(boot, env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_each_deployer_is_confined_to_its_environment(boot, env):
     grants = grants_of(boot, f"deployer-{env}")
-    assert grants == {
+    expected = {
         "contributor": ("Contributor", rg(f"rg-ml-endpoints-{env}")),
         "role-delegation": ("Role Based Access Control Administrator", rg(f"rg-ml-endpoints-{env}")),
         "state-writer": ("Storage Blob Data Contributor", boot.named(f"state-container-{env}").id),
         "secrets-key": ("Key Vault Crypto User", boot.named(f"state-key-{env}").id),
     }
+    if env == "prod":  # the example's prod is private, as Pulumi.prod.yaml is: it joins that one subnet too
+        expected["private-endpoint-subnet"] = ("subnet-join", EXAMPLE_PROD["privateEndpointSubnetId"])
+    assert grants == expected
     assert not {"Owner", "User Access Administrator"} & {role for role, _ in grants.values()}
 
 
@@ -456,10 +459,24 @@ NETWORK_SUBSCRIPTION = "11111111-1111-4111-8111-111111111111"
 SUBNET = f"/subscriptions/{NETWORK_SUBSCRIPTION}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-spoke/subnets/snet-pe"
 
 
+EXAMPLE_PROD = stack_config("example", BOOTSTRAP)["azureml-endpoints-bootstrap:environments"]["prod"]
+
+
 def private_prod(**prod) -> dict:
+    """The example with prod public (neither private key), then `prod` applied."""
     config = stack_config("example", BOOTSTRAP)
-    config["azureml-endpoints-bootstrap:environments"]["prod"].update(prod)
+    environment = config["azureml-endpoints-bootstrap:environments"]["prod"]
+    for key in ("privateNetworking", "privateEndpointSubnetId"):
+        environment.pop(key, None)
+    environment.update(prod)
     return config
+
+
+def test_the_examples_prod_joins_the_subnet_its_stack_names():
+    """Bootstrap reads no workload stack, so the two copies of the id are kept equal here."""
+    stack = stack_config("prod", REPO)["azureml-endpoints:network"]
+    assert EXAMPLE_PROD["privateNetworking"] is True
+    assert EXAMPLE_PROD["privateEndpointSubnetId"] == stack["privateEndpointSubnetId"]
 
 
 def test_a_private_environments_deployer_joins_the_subnet_and_nothing_more():
@@ -473,7 +490,7 @@ def test_a_private_environments_deployer_joins_the_subnet_and_nothing_more():
     assert role["assignableScopes"] == sorted([f"/subscriptions/{SUBSCRIPTION_ID}", f"/subscriptions/{NETWORK_SUBSCRIPTION}"])
     prod = grants_of(private, "deployer-prod")
     assert prod.pop("private-endpoint-subnet") == ("subnet-join", SUBNET)
-    assert prod == grants_of(evaluate("example", project_dir=BOOTSTRAP), "deployer-prod")  # the rest unchanged
+    assert prod == grants_of(evaluate("example", config=private_prod(), project_dir=BOOTSTRAP), "deployer-prod")  # the rest unchanged
     assert "private-endpoint-subnet" not in grants_of(private, "deployer-dev")  # dev did not opt in
     grant = private.named("deployer-prod-roles-private-endpoint-subnet")
     assert private.named("subnet-join-role").urn in grant.dependencies  # assigned once the role exists
@@ -485,8 +502,9 @@ def test_a_private_environments_deployer_joins_the_subnet_and_nothing_more():
         assert "grant it on the one subnet the endpoints join" in wider["role-assignment-allowed-roles"]
 
 
-def test_a_public_bootstrap_has_no_subnet_role(boot):
-    assert not [r for r in boot.registrations if r.name == "subnet-join-role" or r.name.endswith("-private-endpoint-subnet")]
+def test_a_public_bootstrap_has_no_subnet_role():
+    public = evaluate("example", config=private_prod(), project_dir=BOOTSTRAP)
+    assert not [r for r in public.registrations if r.name == "subnet-join-role" or r.name.endswith("-private-endpoint-subnet")]
 
 
 @pytest.mark.parametrize(

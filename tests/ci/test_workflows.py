@@ -12,7 +12,7 @@ import yaml
 from azureml_endpoints.cli.main import COMMANDS
 from azureml_endpoints.local.node_tools import node_tool
 from azureml_endpoints.paths import REPO
-from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 
 # Every workflow, whoever adds it: the checks below apply to all of them.
 WORKFLOWS = sorted([*(REPO / ".github" / "workflows").glob("*.yml"), *(REPO / ".github" / "workflows").glob("*.yaml")])
@@ -516,3 +516,97 @@ def test_the_node_test_tools_install_without_running_package_scripts(monkeypatch
     node_tools.install()
     ((npm, command, *flags),) = calls
     assert command == "ci" and "--ignore-scripts" in flags
+
+
+# --- where jobs run: a private stack's data-plane jobs inside its network (docs/operations.md#where-jobs-run) ---
+PRIVATE_LABELS = ["self-hosted", "azureml-endpoints-private"]  # the documented default of PRIVATE_RUNNER_LABELS
+PLACED = re.compile(r"\$\{\{ fromJSON\(needs\.([\w-]+)\.outputs\.runs-on\) \}\}")
+# What makes a job a data-plane one: uploads (`pulumi up`), scoring (curl to a scoring URI), Azure ML jobs (`az ml`).
+DATA_PLANE = re.compile(r"(^|[\s(|;&])(pulumi up|curl|az ml) ")
+
+
+def _expression(value: str, stack: str, variables: dict[str, str]) -> str:
+    """The few expressions a runner step's env uses, as GitHub evaluates them (an unset variable is empty)."""
+    if value == "${{ inputs.stack }}":
+        return stack
+    found = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", value)
+    if found:
+        return variables.get(found[1], "")
+    return "" if "${{" in value else value
+
+
+def resolved_runs_on(workflow: str, job: str, tmp_path: Path, stack: str = "", variables: dict[str, str] | None = None):
+    """What GitHub gives `job`'s `runs-on: ${{ fromJSON(needs.<placer>.outputs.runs-on) }}`: the placer's step run as
+    the runner runs it (its env, `$GITHUB_OUTPUT`, the checked-out root project), then its output read as JSON."""
+    document = load(workflow)
+    jobs = document["jobs"]
+    placer_name = PLACED.fullmatch(jobs[job]["runs-on"])[1]
+    needs = jobs[job]["needs"]
+    assert placer_name in ([needs] if isinstance(needs, str) else needs)
+    placer = jobs[placer_name]
+    assert placer["runs-on"] == "ubuntu-latest"  # deciding needs no network
+    step_id = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.runs-on \}\}", placer["outputs"]["runs-on"])[1]
+    step = next(s for s in placer["steps"] if s.get("id") == step_id)
+    env = {**document.get("env", {}), **placer.get("env", {}), **step.get("env", {})}
+    env = {k: _expression(str(v), stack, variables or {}) for k, v in env.items()}
+    work = tmp_path / "runner"
+    (work / ".venv" / "bin").mkdir(parents=True)
+    command = work / ".venv" / "bin" / "azureml-endpoints"
+    command.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m azureml_endpoints.cli.main "$@"\n')
+    command.chmod(0o755)
+    output = work / "github-output"
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=work,
+        env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "AZUREML_ENDPOINTS_PROJECT": str(REPO), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return json.loads(outputs["runs-on"])
+
+
+def stack_is_private(stack: str) -> bool:
+    return "azureml-endpoints:network" in stack_config(stack, REPO)
+
+
+@pytest.mark.parametrize("stack", [*BOOTSTRAP_ENVIRONMENTS, "sandbox-private"])
+def test_the_up_job_of_a_private_stack_runs_on_the_private_runner_and_a_public_ones_on_a_hosted_one(stack, tmp_path):
+    runs_on = resolved_runs_on("deploy-stack.yml", "up", tmp_path, stack=stack)
+    assert runs_on == (PRIVATE_LABELS if stack_is_private(stack) else "ubuntu-latest")
+    assert (stack == "prod" or stack == "sandbox-private") == stack_is_private(stack)  # the shipped private stacks
+
+
+def test_the_private_runners_labels_are_the_repository_variable_when_set(tmp_path):
+    per_stack = {"PRIVATE_RUNNER_LABELS": '{"prod": ["self-hosted", "linux", "vnet-prod"]}'}
+    assert resolved_runs_on("deploy-stack.yml", "up", tmp_path, stack="prod", variables=per_stack) == ["self-hosted", "linux", "vnet-prod"]
+    assert resolved_runs_on("deploy-stack.yml", "up", tmp_path / "dev", stack="dev", variables=per_stack) == "ubuntu-latest"
+
+
+def test_the_e2e_run_is_placed_by_its_template_stack(tmp_path):
+    document = load("e2e.yml")
+    template = document["env"]["TEMPLATE"]
+    assert resolved_runs_on("e2e.yml", "e2e", tmp_path) == (PRIVATE_LABELS if stack_is_private(template) else "ubuntu-latest")
+    (script,) = [s for s in run_scripts(document) if "azureml-endpoints e2e stack" in s]
+    assert '--template "$TEMPLATE"' in script  # the stack that placed the job is the one the run copies
+
+
+def test_every_data_plane_job_is_placed_by_its_stack_and_every_other_job_runs_hosted():
+    """Previews, plan diffs, guard and drift call Azure Resource Manager only: GitHub-hosted runners."""
+    for workflow, name, job in all_jobs():
+        scripts = [s.get("run", "") for s in job["steps"]]
+        if any(DATA_PLANE.search(line) for script in scripts for line in script.splitlines()):
+            assert PLACED.fullmatch(job["runs-on"]), f"{workflow}:{name} makes data-plane calls on {job['runs-on']}"
+        else:
+            assert job["runs-on"] == "ubuntu-latest", f"{workflow}:{name}"
+
+
+def test_the_rollout_stays_hosted_because_it_calls_only_azure_resource_manager():
+    """Traffic through an ARM deployment, health from Azure Monitor metrics: no call reaches a private endpoint.
+    A new `az` command group here must be judged (and the job placed, if it is data-plane)."""
+    source = (REPO / "azureml_endpoints" / "cli" / "rollout.py").read_text()
+    groups = set(re.findall(r'self\._az\(\s*"([\w-]+)"', source))
+    assert groups == {"account", "resource", "deployment", "monitor"}
+    assert load("rollout.yml")["jobs"]["rollout"]["runs-on"] == "ubuntu-latest"

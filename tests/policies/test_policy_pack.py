@@ -67,6 +67,7 @@ def test_dev_gets_guidance_prod_would_refuse(pack, dev_resources):
         "endpoint-entra-auth",
         "deployment-min-instances",
         "endpoint-protected",
+        "private-network-access",  # prod requires private networking (required: true); dev is public
     }
 
 
@@ -113,16 +114,23 @@ def test_insecure_variant_is_refused(pack, dev_resources, name, path, value, pol
 
 
 INSECURE_PROD = [
-    ("mi-uai-prod-endpoint", ("properties", "authMode"), "Key", "endpoint-entra-auth"),
-    ("mi-uai-prod-blue", ("sku", "capacity"), 1, "deployment-min-instances"),
-    ("mi-uai-prod-endpoint", ("properties", "publicNetworkAccess"), None, "endpoint-public-network-access-stated"),
+    ("mi-uai-prod-endpoint", ("properties", "authMode"), "Key", ("endpoint-entra-auth",)),
+    ("mi-uai-prod-blue", ("sku", "capacity"), 1, ("deployment-min-instances",)),
+    # Prod is private and requires it: an unstated access is also not Disabled.
+    (
+        "mi-uai-prod-endpoint",
+        ("properties", "publicNetworkAccess"),
+        None,
+        ("endpoint-public-network-access-stated", "private-network-access"),
+    ),
+    ("mi-uai-prod-endpoint", ("properties", "publicNetworkAccess"), "Enabled", ("private-network-access",)),
 ]
 
 
-@pytest.mark.parametrize("name, path, value, policy", INSECURE_PROD, ids=[c[3] for c in INSECURE_PROD])
-def test_prod_is_stricter(pack, prod_resources, name, path, value, policy):
+@pytest.mark.parametrize("name, path, value, policies", INSECURE_PROD, ids=[f"{c[3][0]}-{c[2]}" for c in INSECURE_PROD])
+def test_prod_is_stricter(pack, prod_resources, name, path, value, policies):
     violations = mandatory(pack.check(mutated(prod_resources, name, _set(path, value)), load_policy_config("prod")))
-    assert [(v.policy, v.resource_name) for v in violations] == [(policy, name)]
+    assert sorted((v.policy, v.resource_name) for v in violations) == sorted((p, name) for p in policies)
     assert mandatory(pack.check(mutated(prod_resources, name, _set(path, value)), load_policy_config("dev"))) == []
 
 

@@ -131,12 +131,121 @@ def test_the_estimate_adds_the_provisioning_wait_and_the_graph_shows_the_network
     assert "PrivateEndpoint" in graph and "PrivateZone" in graph and "ManagedNetworkSettingsRule" in graph
 
 
-def test_a_looked_up_workspace_must_already_be_isolated():
+def looked_up_sandbox_private() -> dict:
+    """sandbox-private in an existing workspace (dev's), its batch endpoint included."""
     config = stack_config("sandbox-private")
     config[NS + "workspace"] = {"name": "mlw-endpoints-dev", "resourceGroup": "rg-ml-endpoints-dev"}
     config[NS + "network"] = {k: v for k, v in config[NS + "network"].items() if k != "imageBuildCompute"}
-    evaluation = evaluate("sandbox-private", config=config, raise_errors=False)
-    assert "network.isolationMode: workspace 'mlw-endpoints-dev' has managed network Disabled" in str(evaluation.error)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("has", "wants", "refused"),
+    [
+        ("Disabled", "AllowOnlyApprovedOutbound", True),
+        ("AllowInternetOutbound", "AllowOnlyApprovedOutbound", True),
+        ("Disabled", "AllowInternetOutbound", True),
+        ("AllowOnlyApprovedOutbound", "AllowOnlyApprovedOutbound", False),
+        ("AllowOnlyApprovedOutbound", "AllowInternetOutbound", False),  # more isolated than asked is fine
+    ],
+)
+def test_a_looked_up_workspace_must_already_be_isolated(has, wants, refused):
+    """The owner's managed network, as the workspace GET answers it, against the stack's isolationMode."""
+    config = looked_up_sandbox_private()
+    config[NS + "network"]["isolationMode"] = wants
+    workspace = FakeWorkspace("mlw-endpoints-dev", "rg-ml-endpoints-dev", isolation_mode=has)
+    evaluation = evaluate("sandbox-private", config=config, workspaces=[workspace], raise_errors=False)
+    if refused:
+        message = f"network.isolationMode: workspace 'mlw-endpoints-dev' has managed network {has}, less isolated than {wants}"
+        assert message in str(evaluation.error)
+        assert [r for r in evaluation.registrations if r.custom] == []  # refused before any resource
+    else:
+        assert evaluation.error is None
+        assert evaluation.of_type(ML + "ManagedNetworkSettingsRule")
+
+
+def test_the_fake_azure_holds_a_looked_up_workspace_with_the_managed_network_the_stack_asks_for():
+    """Offline there is no owner to ask: the workspace GET answers with the stack's isolation mode (the real preview
+    reads Azure's), and the workspace's default storage exists, so the batch endpoint's queue and table rules resolve."""
+    evaluation = evaluate("sandbox-private", config=looked_up_sandbox_private())
+    ((_, answer),) = [(t, a) for t, a in evaluation.mocks.calls if t == ML + "getWorkspace"]
+    workspace = evaluation.mocks.workspace(answer["resourceGroupName"], answer["workspaceName"])
+    assert workspace.isolation_mode == "AllowOnlyApprovedOutbound"
+    rules = {r.inputs["ruleName"]: r.inputs["properties"]["destination"] for r in evaluation.of_type(ML + "ManagedNetworkSettingsRule")}
+    assert rules["default-storage-queue"]["serviceResourceId"] == workspace.storage_account_id
+    assert evaluate("dev").mocks.workspaces[("rg-ml-endpoints-dev", "mlw-endpoints-dev")].isolation_mode == "Disabled"  # public: none
+
+
+# --- prod: private in a looked-up workspace ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return evaluate("prod")
+
+
+def test_prods_endpoint_is_closed_and_its_data_storage_keyless(prod):
+    (endpoint,) = prod.of_type(ML + "OnlineEndpoint")
+    assert endpoint.inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    (account,) = prod.of_type("azure-native:storage:StorageAccount")  # the data storage; the workspace is looked up
+    assert account.inputs["allowSharedKeyAccess"] is False and account.inputs["publicNetworkAccess"] == "Disabled"
+
+
+def test_prod_uploads_everything_through_entra_the_assets_included(prod):
+    """The looked-up workspace's storage may refuse shared keys too (the landing zone's policies usually do)."""
+    assert prod.of_type("azure-native:storage:Blob") == []
+    names = {u.inputs["blobName"] for u in prod.of_type("pulumi-python:dynamic:Resource") if "sha256" in u.inputs}
+    assert "hello.txt" in names
+    assert any(n.startswith("pulumi-assets/model/sklearn-regression/") for n in names)
+    assert any(n.startswith("pulumi-assets/code/onlinescoring/") for n in names)
+
+
+def test_prod_adds_only_the_data_storages_endpoint_and_leaves_dns_to_azure_policy(prod):
+    (pe,) = prod.of_type("azure-native:network:PrivateEndpoint")
+    assert pe.inputs["subnet"]["id"] == stack_config("prod")[NS + "network"]["privateEndpointSubnetId"]
+    (connection,) = pe.inputs["privateLinkServiceConnections"]
+    assert connection["groupIds"] == ["blob"] and connection["privateLinkServiceId"] == prod.named("data-account").id
+    assert prod.of_type("azure-native:network:PrivateDnsZoneGroup") == [] and prod.of_type("azure-native:privatedns:PrivateZone") == []
+    assert prod.of_type(ML + "Workspace") == [] and prod.of_type("azure-native:containerregistry:Registry") == []
+    rules = {r.inputs["ruleName"] for r in prod.of_type(ML + "ManagedNetworkSettingsRule")}
+    assert rules == {"data-storage-blob", "azure-monitor"}  # no batch endpoint: no queue or table rule
+
+
+def test_prods_deployments_wait_for_the_private_endpoint_and_the_outbound_rules(prod):
+    waited = {r.urn for r in prod.of_type(ML + "ManagedNetworkSettingsRule") + prod.of_type("azure-native:network:PrivateEndpoint")}
+    by_urn = prod.by_urn()
+
+    def ancestors(urn: str) -> set[str]:
+        seen, todo = set(), [urn]
+        while todo:
+            r = by_urn[todo.pop()]
+            for d in set(r.dependencies) | {u for us in r.property_dependencies.values() for u in us} | {r.parent}:
+                if d in by_urn and d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return seen
+
+    deployments = prod.of_type(ML + "OnlineDeployment")
+    assert {d.name for d in deployments} == {"mi-uai-prod-blue", "mi-uai-prod-green"}
+    for deployment in deployments:
+        assert waited <= ancestors(deployment.urn), deployment.name
+
+
+def test_the_pack_requires_prod_private_and_finds_it_so(prod, pack):
+    from azureml_endpoints.offline.policy_client import load_policy_config
+
+    config = load_policy_config("prod")
+    assert config["private-network-access"] == {"enforcementLevel": "mandatory", "required": True}
+    assert [v for v in pack.check(prod.registrations, config) if v.level == "mandatory"] == []
+    public_config = {k: v for k, v in stack_config("prod").items() if k != NS + "network"} | _public_endpoint()
+    public = evaluate("prod", config=public_config)
+    found = {v.policy for v in pack.check(public.registrations, config) if v.level == "mandatory"}
+    assert "private-network-access" in found
+
+
+def _public_endpoint() -> dict:
+    endpoints = stack_config("prod")[NS + "onlineEndpoints"]
+    return {NS + "onlineEndpoints": [{**e, "publicNetworkAccess": "Enabled"} for e in endpoints]}
 
 
 def test_the_mocks_refuse_an_fqdn_rule_without_approved_outbound():

@@ -220,15 +220,20 @@ def sdk_rule(rule: dict) -> dict:
 
 
 def private_definitions(evaluation, config: dict):
-    """The created workspace's managed network, its rules and its private endpoint, for a stack with `network`."""
+    """For a stack with `network`: the managed network's rules, and, when the stack creates the workspace, the
+    workspace with its managed network and its private endpoint (a looked-up workspace's are its owner's)."""
     network, ws = config[NS + "network"], config[NS + "workspace"]
-    (workspace,) = evaluation.of_type(ML + "Workspace")
-    inputs = workspace.inputs
+    created = ws.get("create") is True
+    default_storage = (
+        storage_id(evaluation, ws["storageAccountName"])
+        if created
+        else evaluation.mocks.workspace(ws["resourceGroup"], ws["name"]).storage_account_id
+    )
     # "Managed virtual network isolation": a private endpoint rule to each account the endpoints read, and the
     # default storage's queue and table when the stack has batch endpoints.
     targets = [(storage_id(evaluation, config[NS + "dataStorage"]["accountName"]), "blob")]
     if config.get(NS + "batchEndpoints"):
-        targets += [(storage_id(evaluation, ws["storageAccountName"]), s) for s in ("queue", "table")]
+        targets += [(default_storage, s) for s in ("queue", "table")]
     # "Network isolation with Azure Machine Learning registries": one to each registry the stack lists, by its ARM id
     # (the sub-resource from "Azure Private Endpoint private DNS zone values").
     targets += [(r["resourceId"], "amlregistry") for r in network.get("registries", [])]
@@ -244,8 +249,14 @@ def private_definitions(evaluation, config: dict):
     ]
     rules += [sdk_rule(r) for r in network.get("outboundRules", [])]
     assert {r["name"] for r in rules} == set(registered), "the program's rules are the ones the stack derives and declares"
+    pairs = [("outbound_rule", registered[r["name"]], r) for r in rules]
+    if not created:
+        assert evaluation.of_type(ML + "Workspace") == []
+        return pairs
+    (workspace,) = evaluation.of_type(ML + "Workspace")
+    inputs = workspace.inputs
     has_fqdn = any(r["type"] == "FQDN" for r in rules)
-    pairs = [
+    pairs += [
         (
             "private_workspace",
             workspace,
@@ -268,7 +279,6 @@ def private_definitions(evaluation, config: dict):
             },
         )
     ]
-    pairs += [("outbound_rule", registered[r["name"]], r) for r in rules]
     (endpoint,) = [
         r
         for r in evaluation.of_type("azure-native:network:PrivateEndpoint")
