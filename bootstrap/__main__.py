@@ -187,6 +187,14 @@ deployers = {
                 RoleGrant("Storage Blob Data Contributor", backend.container_ids[env], "state-writer"),
                 RoleGrant("Key Vault Crypto User", backend.key_ids[env], "secrets-key"),
                 *((RoleGrant(SUBNET_JOIN_ROLE, subnet_scope(e), "private-endpoint-subnet"),) if e.private_networking else ()),
+                # A private stack uploads with Entra (its accounts refuse shared keys). On the group: the accounts
+                # do not exist yet, and Contributor there may already list their keys (listKeys, and turning
+                # shared keys back on), so the data role adds no reach, only a way that needs no key.
+                *(
+                    (RoleGrant("Storage Blob Data Contributor", group_scope(e.resource_group), "entra-uploads"),)
+                    if e.private_networking
+                    else ()
+                ),
             ),
         ),
         pulumi.ResourceOptions(depends_on=[invoker]),  # the condition names the invoker role

@@ -197,8 +197,8 @@ class Environment(ConfigModel):
     private_networking: bool = Field(
         False,
         description="Whether this environment's stack is private (its network key): the deployer then also holds the "
-        "subnet role on privateEndpointSubnetId, to join the stack's private endpoints to the platform team's subnet "
-        "(docs/private-networking.md#deployer-rights).",
+        "subnet role on privateEndpointSubnetId, to join the stack's private endpoints to the platform team's subnet, "
+        "and Storage Blob Data Contributor on the resource group, to upload with Entra (docs/private-networking.md#deployer-rights).",
     )
     private_endpoint_subnet_id: SubnetId | None = Field(
         None,

@@ -182,6 +182,7 @@ def test_each_deployer_is_confined_to_its_environment(boot, env):
     }
     if env == "prod":  # the example's prod is private, as Pulumi.prod.yaml is: it joins that one subnet too
         expected["private-endpoint-subnet"] = ("subnet-join", EXAMPLE_PROD["privateEndpointSubnetId"])
+        expected["entra-uploads"] = ("Storage Blob Data Contributor", rg("rg-ml-endpoints-prod"))
     assert grants == expected
     assert not {"Owner", "User Access Administrator"} & {role for role, _ in grants.values()}
 
@@ -479,7 +480,7 @@ def test_the_examples_prod_joins_the_subnet_its_stack_names():
     assert EXAMPLE_PROD["privateEndpointSubnetId"] == stack["privateEndpointSubnetId"]
 
 
-def test_a_private_environments_deployer_joins_the_subnet_and_nothing_more():
+def test_a_private_environments_deployer_joins_the_subnet_and_uploads_with_entra_nothing_more():
     private = evaluate("example", config=private_prod(privateNetworking=True, privateEndpointSubnetId=SUBNET), project_dir=BOOTSTRAP)
     role = private.named("subnet-join-role").inputs
     assert role["roleDefinitionId"] == subnet_join_role_guid(SUBSCRIPTION_ID)
@@ -490,8 +491,10 @@ def test_a_private_environments_deployer_joins_the_subnet_and_nothing_more():
     assert role["assignableScopes"] == sorted([f"/subscriptions/{SUBSCRIPTION_ID}", f"/subscriptions/{NETWORK_SUBSCRIPTION}"])
     prod = grants_of(private, "deployer-prod")
     assert prod.pop("private-endpoint-subnet") == ("subnet-join", SUBNET)
+    # Its stack's accounts refuse shared keys: the uploads need the data role, on the group the accounts are made in.
+    assert prod.pop("entra-uploads") == ("Storage Blob Data Contributor", rg("rg-ml-endpoints-prod"))
     assert prod == grants_of(evaluate("example", config=private_prod(), project_dir=BOOTSTRAP), "deployer-prod")  # the rest unchanged
-    assert "private-endpoint-subnet" not in grants_of(private, "deployer-dev")  # dev did not opt in
+    assert not {"private-endpoint-subnet", "entra-uploads"} & set(grants_of(private, "deployer-dev"))  # dev did not opt in
     grant = private.named("deployer-prod-roles-private-endpoint-subnet")
     assert private.named("subnet-join-role").urn in grant.dependencies  # assigned once the role exists
     with PolicyPackServer() as pack:
