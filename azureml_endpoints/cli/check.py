@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -138,8 +139,18 @@ def _start(report: StackReport, stack: str, settings: StackConfig, project: Path
             if result.returncode == 0:
                 report.passed.append(f"{what} answered 200")
             else:
-                last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-                report.failed.append(f"{what}: exit {result.returncode}: {last[0]}")
+                report.failed.append(f"{what}: exit {result.returncode}: {_reason(result.stderr.strip() or result.stdout.strip())}")
+
+
+# The exception a scoring script raised, in the server's log ("ImportError: cannot import name ..."), not the lines
+# the server prints after it ("Worker failed to boot").
+RAISED = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): .+$", re.MULTILINE)
+
+
+def _reason(output: str) -> str:
+    """The first exception a failed start's output names, else its last line."""
+    raised = RAISED.search(output)
+    return raised.group(0).strip() if raised else (output.splitlines()[-1:] or ["no output"])[0]
 
 
 def check_stack(stack: str, pack: PolicyPackServer, start: bool, project: Path, request: Path | None = None) -> StackReport:
