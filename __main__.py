@@ -87,12 +87,15 @@ data = DataStorage(
 # What deployments wait for besides the data: in a private stack, the provisioned managed network and its rules.
 network_ready = ()
 if private is not None:
+    from azureml_endpoints.config.network import DATA_STORAGE_RULE, DEFAULT_STORAGE_RULES, REGISTRY_GROUP, registry_rule_name
     from components.network import ManagedNetworkRules, ManagedNetworkRulesArgs, PrivateEndpointRule
     from components.role_assignments import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 
-    rules = [PrivateEndpointRule("data-storage-blob", data.account_id, "blob")]
+    rules = [PrivateEndpointRule(DATA_STORAGE_RULE, data.account_id, "blob")]
     if settings.batch_endpoints:  # batch endpoints use the default storage's queues and tables
-        rules += [PrivateEndpointRule(f"default-storage-{s}", workspace.storage_account_id, s) for s in ("queue", "table")]
+        rules += [PrivateEndpointRule(name, workspace.storage_account_id, group) for group, name in DEFAULT_STORAGE_RULES.items()]
+    # Each registry the deployments run assets of, by the id network.registries gives (the config refuses one missing).
+    rules += [PrivateEndpointRule(registry_rule_name(r.name), r.resource_id, REGISTRY_GROUP) for r in private.registries]
     managed_rules = ManagedNetworkRules(
         "managed-network", ManagedNetworkRulesArgs(settings=private, workspace=workspace, private_endpoints=tuple(rules))
     )

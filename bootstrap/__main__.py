@@ -7,6 +7,8 @@ Shares components/ and azureml_endpoints/ with the program (one role table, one 
 installed into ../.venv by `pip install -e .`.
 """
 
+import hashlib
+
 import pulumi
 import pulumi_azuread as azuread
 from bootstrap_settings import Environment, load
@@ -192,6 +194,35 @@ deployers = {
     for env, e in settings.environments.items()
 }
 
+
+def exemption_name(env: str, assignment_id: str) -> str:
+    """From what it waives (environment and assignment), so adding one never renames another; at most 64
+    characters, as "Azure Policy exemption structure" allows."""
+    return f"azureml-endpoints-{env}-{hashlib.sha256(assignment_id.casefold().encode()).hexdigest()[:12]}"
+
+
+# A waiver on the environment's resource group, which its workspace and computes are created in: bootstrap's
+# administrator may grant it (Microsoft.Authorization/policyExemptions/write there and
+# policyAssignments/exempt/action on the assignment, "Azure Policy exemption structure"), the deployer may not.
+exemptions = {
+    name: authorization.PolicyExemption(
+        f"landing-zone-exemption-{name.removeprefix('azureml-endpoints-')}",
+        authorization.PolicyExemptionArgs(
+            policy_exemption_name=name,
+            scope=group_scope(e.resource_group),
+            policy_assignment_id=x.policy_assignment_id,
+            policy_definition_reference_ids=list(x.policy_definition_reference_ids),
+            exemption_category=authorization.ExemptionCategory.WAIVER,
+            display_name=f"azureml-endpoints {env}: {', '.join(x.policy_definition_reference_ids)}",
+            description=x.justification,
+            expires_on=x.expires_on,
+        ),
+    )
+    for env, e in settings.environments.items()
+    for x in e.landing_zone_exemptions
+    for name in [exemption_name(env, x.policy_assignment_id)]
+}
+
 audit = StateAudit(
     "audit",
     StateAuditArgs(
@@ -214,3 +245,4 @@ pulumi.export("backendUrls", backend.backend_urls)
 pulumi.export("secretsProviderUrls", backend.secrets_provider_urls)
 pulumi.export("invokerRoleDefinitionId", invoker.id)
 pulumi.export("auditWorkspaceId", audit.workspace_id)
+pulumi.export("landingZoneExemptionIds", {name: x.id for name, x in exemptions.items()})

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from azureml_endpoints.azure.landing_zone import INITIATIVE
+from azureml_endpoints.azure.landing_zone import POLICIES as LANDING_ZONE_POLICIES
 from azureml_endpoints.cli.github_environments import ENVIRONMENTS as WORKFLOW_ENVIRONMENTS
-from azureml_endpoints.config.base import ConfigModel, KeyedErrors, matches, read_config, validate_config
+from azureml_endpoints.config.base import ConfigModel, KeyedErrors, did_you_mean, matches, read_config, validate_config
 from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
 from azureml_endpoints.config.network import SubnetId
 from azureml_endpoints.config.operability import LogAnalyticsConfig
@@ -26,6 +29,12 @@ ACTION_GROUP_ID = re.compile(
 )
 REPOSITORY_ID = re.compile(r"[0-9]{1,20}")
 WORKFLOW_FILE = re.compile(r"[A-Za-z0-9._-]{1,100}\.ya?ml")
+# "Azure Policy assignment structure": an assignment lives at a management group, a subscription or a resource group.
+POLICY_ASSIGNMENT_ID = re.compile(
+    r"(/providers/Microsoft\.Management/managementGroups/[^/]{1,90}|/subscriptions/[0-9a-fA-F-]{36}(/resourceGroups/[^/]{1,90})?)"
+    r"/providers/Microsoft\.Authorization/policyAssignments/[^/]{1,128}",
+    re.I,
+)
 
 
 class GitHub(ConfigModel):
@@ -107,6 +116,52 @@ class StateLogs(LogAnalyticsConfig):
         return value
 
 
+class LandingZoneExemption(ConfigModel):
+    """A waiver, granted by whoever runs bootstrap (the platform team), of members of the landing zone's
+    Enforce-Guardrails-MachineLearning assignment on one environment's resource group: for the members that refuse
+    what this product is made of (Deny-ML-Legacy-Mode, docs/private-networking.md#landing-zone-report). Azure's "Azure
+    Policy exemption structure"; the deployer cannot grant it (Contributor has no Microsoft.Authorization writes)."""
+
+    policy_assignment_id: str = Field(
+        description=f"ARM id of the landing zone's assignment of {INITIATIVE} (at a management group, subscription or resource group)."
+    )
+    policy_definition_reference_ids: list[str] = Field(
+        min_length=1,
+        description=f"The members waived, by their policyDefinitionReferenceId in {INITIATIVE} (for example Deny-ML-Legacy-Mode).",
+    )
+    justification: str = Field(description="Why the waiver is granted: the exemption's description, read in the compliance view.")
+    expires_on: str | None = Field(
+        None, description="When the waiver ends (ISO 8601 with its time zone: 2027-06-30T00:00:00Z); after it the members apply again."
+    )
+
+    _assignment = field_validator("policy_assignment_id")(matches(POLICY_ASSIGNMENT_ID, "a policy assignment's ARM id"))
+
+    @field_validator("policy_definition_reference_ids")
+    @classmethod
+    def _members_of_the_initiative(cls, value: list[str]) -> list[str]:
+        known = [p.reference_id for p in LANDING_ZONE_POLICIES]
+        for reference in value:
+            if reference not in known:
+                raise ValueError(f"'{reference}' is not a member of {INITIATIVE}{did_you_mean(reference, known)}")
+        if len(set(value)) != len(value):
+            raise ValueError("names a member twice")
+        return value
+
+    @field_validator("expires_on")
+    @classmethod
+    def _a_time_with_its_zone(cls, value: str | None) -> str | None:
+        """Stored as ARM takes it, yyyy-MM-ddTHH:mm:ssZ in UTC."""
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not an ISO 8601 time (2027-06-30T00:00:00Z)") from None
+        if moment.utcoffset() is None:
+            raise ValueError("must name its time zone (UTC: end it with Z)")
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class Environment(ConfigModel):
     resource_group: ResourceGroupName = Field(description="The environment's resource group (the workspace's).")
     pull_request_previews: bool = Field(
@@ -149,6 +204,20 @@ class Environment(ConfigModel):
         None,
         description="privateNetworking: the subnet (ARM id) of the stack's private endpoints, the stack's network.privateEndpointSubnetId.",
     )
+
+    landing_zone_exemptions: list[LandingZoneExemption] = Field(
+        [],
+        description=f"Waivers of {INITIATIVE} members on the environment's resource group, each a policy exemption "
+        "bootstrap creates (docs/private-networking.md#landing-zone-report).",
+    )
+
+    @field_validator("landing_zone_exemptions")
+    @classmethod
+    def _one_per_assignment(cls, value: list[LandingZoneExemption]) -> list[LandingZoneExemption]:
+        assignments = [e.policy_assignment_id.casefold() for e in value]
+        if len(set(assignments)) != len(assignments):
+            raise ValueError("one entry per policy assignment: list every member it waives in that entry")
+        return value
 
     @field_validator("workflows")
     @classmethod

@@ -1,10 +1,11 @@
 """The workspace managed network's outbound rules, one ARM resource each (`workspaces/outboundRules`).
 
 Azure's "Managed virtual network isolation": a private endpoint rule makes the managed network reach a
-resource (a storage account's `blob`, the default storage's `queue` and `table` for batch endpoints) through a
-private endpoint Azure creates and manages; ServiceTag and FQDN rules open named destinations. The rules are
-resources of their own, after the workspace and the accounts they name, so each targets the real id of a
-resource this stack created or looked up; the deployments wait for them (`rules`).
+resource (a storage account's `blob`, the default storage's `queue` and `table` for batch endpoints, an Azure ML
+registry's `amlregistry`) through a private endpoint Azure creates and manages; ServiceTag and FQDN rules open
+named destinations. The rules are resources of their own, after the workspace and the accounts they name, so
+each targets the real id of a resource this stack created or looked up (a registry: the id its config names);
+the deployments wait for them (`rules`).
 """
 
 from __future__ import annotations

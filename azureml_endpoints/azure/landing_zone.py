@@ -58,8 +58,11 @@ def _no_subnet(r, _stack) -> str | None:
 
 def _legacy_mode(r, _stack) -> str | None:
     if r.type == WORKSPACE and str(r.inputs.get("v1LegacyMode")).lower() != "true":
+        # "Network isolation change with our new API platform on Azure Resource Manager": v1_legacy_mode "disables
+        # the v2 API for the workspace", and managed online endpoints exist only through the v2 API.
         return (
-            "v1LegacyMode is not true (V1 legacy mode gives up V2 features such as managed online endpoints: ask for an exemption or Audit)"
+            "v1LegacyMode is not true (V1 legacy mode disables the v2 API that managed online endpoints need): waive it with "
+            "bootstrap's environments.<env>.landingZoneExemptions, or assign the initiative with mlLegacyMode Audit"
         )
     return None
 

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "baseline": ("baseline", "the policy and program config a stack's exported state implies"),
     "model-lock": ("model_lock", "checks, or adds, the content hash of every catalog model version"),
     "score-local": ("score_local", "runs a deployment's scoring code under Azure ML's inference server, here"),
-    "import": ("import_az", "turns `az ml` endpoint and deployment YAML into stack config and catalog entries"),
+    "import": ("import_az", "turns `az ml` endpoint, deployment and compute YAML into stack config and catalog entries"),
     "rollout": ("rollout", "shifts an endpoint's traffic step by step, rolling back on bad metrics"),
     "github-environments": ("github_environments", "sets or checks the GitHub environments the workflows deploy through"),
     "e2e": ("e2e", "the live end-to-end workflow's steps: make a stack, check its answers"),

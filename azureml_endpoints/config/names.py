@@ -69,6 +69,10 @@ OUTPUT_FILE_NAME, OutputFileName = _rule(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}", "a
 # samples have this shape; the service checks its own rule too, so this refuses early what is surely wrong).
 ASSET_NAME, AssetName = _rule(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}", "a letter or digit, then letters, digits, '-', '_' or '.' (1-255)")
 ML_REGISTRY_NAME, MlRegistryName = _rule(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}", "3-33 letters, digits, '-' or '_', starting alphanumeric")
+ML_REGISTRY_ID, MlRegistryId = _rule(
+    rf"/subscriptions/{GUID}/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/registries/{ML_REGISTRY_NAME.pattern.pattern}",
+    "an Azure ML registry's ARM id /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/registries/<name>",
+)
 VM_SIZE, VmSize = _rule(r"(?i:standard)_[A-Za-z0-9_]+", "an Azure VM size such as STANDARD_D2_V2")
 
 # Resource groups, identities, regions
@@ -78,18 +82,25 @@ RESOURCE_GROUP_NAME, ResourceGroupName = _rule(
 USER_ASSIGNED_IDENTITY_NAME, UserAssignedIdentityName = _rule(
     r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}", "3-128 letters, digits, '-' or '_', starting alphanumeric"
 )
-# Programmatic region names: Azure's "Azure regions list" (public cloud), "Azure Government" and "Azure China
-# 21Vianet" region lists. A region Azure opens later is added here; a typo (`westeurop`, `mars`) is refused early.
-AZURE_REGIONS = frozenset(
+# Programmatic region names. Public cloud: the physical regions `az account list-locations` answers, as Azure
+# Verified Modules caches it (Azure/terraform-azurerm-avm-utl-regions, modules/cached-data/locations.tf.json;
+# tests/config/test_config_rules.py keeps the two equal against a copy in tests/data/azure/). Sovereign clouds, which
+# that list does not reach: "Azure Government" and "Azure China 21Vianet" region lists. A region Azure opens later
+# is added here; a typo (`westeurop`, `mars`) is refused early.
+AZURE_PUBLIC_REGIONS = frozenset(
     """
     australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
     brazilsoutheast canadacentral canadaeast centralindia centralus centraluseuap chilecentral denmarkeast eastasia
-    eastus eastus2 eastus2euap francecentral francesouth germanynorth germanywestcentral indonesiacentral
+    eastus eastus2 eastus2euap eastusstg francecentral francesouth germanynorth germanywestcentral indonesiacentral
     israelcentral italynorth japaneast japanwest jioindiacentral jioindiawest koreacentral koreasouth malaysiawest
     mexicocentral newzealandnorth northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral
-    southafricanorth southafricawest southcentralus southeastasia southindia spaincentral swedencentral swedensouth
-    switzerlandnorth switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus
-    westus2 westus3
+    southafricanorth southafricawest southcentralus southcentralusstg southeastasia southindia spaincentral
+    swedencentral switzerlandnorth switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus westeurope
+    westindia westus westus2 westus3
+    """.split()
+)
+AZURE_REGIONS = AZURE_PUBLIC_REGIONS | frozenset(
+    """
     usgovarizona usgovtexas usgovvirginia usdodcentral usdodeast
     chinaeast chinaeast2 chinaeast3 chinanorth chinanorth2 chinanorth3
     """.split()

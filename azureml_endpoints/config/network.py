@@ -7,6 +7,12 @@ disable managed virtual network isolation after enabling it"); FQDN rules exist 
 AllowOnlyApprovedOutbound (they run on an Azure Firewall the workspace pays for); a storage account is
 reached through a private endpoint rule, never an FQDN rule. The DNS zones a private endpoint needs depend on
 the cloud (azureml_endpoints/azure/clouds.py).
+
+A deployment may run a model or environment of an Azure ML registry (`azureml://registries/<name>/...`). The
+URI names no subscription or group, so a registry the managed network reaches through a private endpoint
+rule is named in `registries` with its ARM id ("Network isolation with Azure Machine Learning registries":
+"create private endpoint for each registry"); the registries Azure runs for every tenant need none
+(SHARED_REGISTRIES).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from azureml_endpoints.azure.clouds import cloud_of_zone, storage_suffixes
 from azureml_endpoints.config.base import ConfigModel, quote, unique_ignoring_case
-from azureml_endpoints.config.names import ComputeName, NameRule
+from azureml_endpoints.config.names import ComputeName, MlRegistryId, MlRegistryName, NameRule
 
 SUBNET_ID_RULE = NameRule(
     re.compile(r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+"),
@@ -37,6 +43,26 @@ RuleName = Annotated[str, AfterValidator(RULE_NAME_RULE.check), RULE_NAME_RULE]
 _FQDN = re.compile(r"(\*\.)?([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 # "Managed virtual network isolation": a service tag rule's ports, e.g. "443" or "80,1024-65535".
 _PORTS = re.compile(r"(\*|\d{1,5}(-\d{1,5})?)(,\d{1,5}(-\d{1,5})?)*")
+# "Azure Private Endpoint private DNS zone values": the private link sub-resource of an Azure Machine Learning
+# registry (Microsoft.MachineLearningServices/registries), as of a workspace (amlworkspace).
+REGISTRY_GROUP = "amlregistry"
+# The registries Azure runs for every tenant (lowercase name -> the hosts AllowOnlyApprovedOutbound needs FQDN
+# rules to), which no private endpoint rule of a stack can reach: they are not in the workspace's tenant, and
+# "Use Model Catalog collections with workspace managed virtual network" reaches them otherwise. `azureml` holds the
+# collections curated by Azure Machine Learning (the managed network's service endpoint policy to Azure Machine
+# Learning's storage and its default outbound to Microsoft Container Registry reach them "in an out-of-the-box
+# manner"); `azureml-meta` the Meta collection ("no other user defined outbound rules required"); `HuggingFace` is a
+# community registry whose weights "are downloaded directly from Hugging Face hub", so it needs FQDN rules to the
+# hub, Docker Hub and their CDNs.
+SHARED_REGISTRIES: dict[str, tuple[str, ...]] = {
+    "azureml": (),
+    "azureml-meta": (),
+    "huggingface": ("docker.io", "huggingface.co", "production.cloudflare.docker.com", "cdn-lfs.huggingface.co", "cdn.auth0.com"),
+}
+# The private endpoint rules the stack derives for its storage ("Managed virtual network isolation"; the default
+# storage's queue and table for batch endpoints, "Scenario: Use batch endpoints or ParallelRunStep").
+DATA_STORAGE_RULE = "data-storage-blob"
+DEFAULT_STORAGE_RULES = {group: f"default-storage-{group}" for group in ("queue", "table")}
 
 
 class IsolationMode(str, Enum):
@@ -107,6 +133,36 @@ class OutboundRuleConfig(ConfigModel):
         return self
 
 
+def registry_rule_name(registry: str) -> str:
+    """The private endpoint rule to a listed registry: from its name alone, so adding one never renames another."""
+    return f"registry-{registry.lower()}"
+
+
+class RegistryConfig(ConfigModel):
+    name: MlRegistryName = Field(description="The registry's name, as deployments name it in azureml://registries/<name>/...")
+    resource_id: MlRegistryId = Field(
+        description="Its ARM id; the managed network reaches it through a private endpoint rule (amlregistry) to this id."
+    )
+
+    @model_validator(mode="after")
+    def _id_of_this_registry(self) -> RegistryConfig:
+        last = self.resource_id.rsplit("/", 1)[-1]
+        if last.casefold() != self.name.casefold():
+            raise ValueError(f"resourceId is the id of registry {quote(last)}, not of {quote(self.name)} (ignoring case, as ARM does)")
+        if self.name.casefold() in SHARED_REGISTRIES:
+            raise ValueError(
+                f"{quote(self.name)} is a registry Azure runs for every tenant: the managed network reaches it without a "
+                "private endpoint rule, and none of the stack's could reach it (it is not in the workspace's tenant); remove it"
+            )
+        return self
+
+
+def covers(destination: str, host: str) -> bool:
+    """An FQDN rule's destination allows `host`: the same name, or a `*.` wildcard over it."""
+    destination, host = destination.lower(), host.lower()
+    return destination == host or (destination.startswith("*.") and host.endswith(destination[1:]))
+
+
 class PrivateDnsConfig(ConfigModel):
     mode: DnsMode = Field(DnsMode.CREATE, description="CreateZones, ExistingZones (zoneIds) or AzurePolicy (no zone group).")
     zone_ids: list[PrivateDnsZoneId] = Field(
@@ -140,6 +196,11 @@ class NetworkConfig(ConfigModel):
     outbound_rules: list[OutboundRuleConfig] = Field(
         default_factory=list, description="User rules besides the private endpoint rules the stack derives (ServiceTag, FQDN)."
     )
+    registries: list[RegistryConfig] = Field(
+        default_factory=list,
+        description="The Azure ML registries the deployments run models or environments of, each with its ARM id: one "
+        "private endpoint rule to each (the registries Azure runs for every tenant, such as azureml, are not listed).",
+    )
     firewall_sku: FirewallSku = Field(
         FirewallSku.STANDARD, description="The Azure Firewall FQDN rules run on (AllowOnlyApprovedOutbound with FQDN rules)."
     )
@@ -163,6 +224,20 @@ class NetworkConfig(ConfigModel):
     def _unique_rules(cls, value: list[OutboundRuleConfig]) -> list[OutboundRuleConfig]:
         unique_ignoring_case([r.name for r in value], "outbound rule names must be unique")
         return value
+
+    @field_validator("registries")
+    @classmethod
+    def _unique_registries(cls, value: list[RegistryConfig]) -> list[RegistryConfig]:
+        unique_ignoring_case([r.name for r in value], "each registry is listed once")
+        return value
+
+    @model_validator(mode="after")
+    def _user_rules_keep_off_derived_names(self) -> NetworkConfig:
+        derived = {DATA_STORAGE_RULE, *DEFAULT_STORAGE_RULES.values(), *(registry_rule_name(r.name) for r in self.registries)}
+        taken = [r.name for r in self.outbound_rules if r.name.lower() in derived]
+        if taken:
+            raise ValueError(f"outboundRules: {', '.join(taken)} is the name of a rule the stack derives; name the rule otherwise")
+        return self
 
     @model_validator(mode="after")
     def _fqdn_needs_approved_outbound(self) -> NetworkConfig:

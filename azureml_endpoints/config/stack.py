@@ -40,7 +40,15 @@ from azureml_endpoints.config.catalog import (
 )
 from azureml_endpoints.config.common import PublicNetworkAccess
 from azureml_endpoints.config.names import TAG_NAME
-from azureml_endpoints.config.network import IsolationMode, NetworkConfig, isolation_step, zone_problems
+from azureml_endpoints.config.network import (
+    SHARED_REGISTRIES,
+    IsolationMode,
+    NetworkConfig,
+    OutboundRuleType,
+    covers,
+    isolation_step,
+    zone_problems,
+)
 from azureml_endpoints.config.online import OnlineEndpointConfig
 from azureml_endpoints.config.operability import MonitoringConfig
 from azureml_endpoints.config.storage import DataStorageConfig
@@ -279,6 +287,59 @@ class StackConfig(ConfigModel):
             problem = lock_problem(entry, lock)
             if problem:
                 errors.append((("models", index, "version"), problem))
+        if errors:
+            raise KeyedErrors(errors)
+        return self
+
+    @model_validator(mode="after")
+    def _registries_reached(self) -> StackConfig:
+        """In a private stack every registry a deployment runs an asset of is reachable from the managed network:
+        listed in network.registries (one private endpoint rule each), or one Azure runs for every tenant, with the
+        FQDN rules it needs in AllowOnlyApprovedOutbound. A listed registry no deployment uses is refused: its rule
+        would be a private endpoint billed for nothing, and it is most often a misspelling of the one in use."""
+        if self.network is None:
+            return self
+        listed = {r.name.casefold() for r in self.network.registries}
+        approved_only = self.network.isolation_mode is IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND
+        fqdn = [r.destination for r in self.network.outbound_rules if r.type is OutboundRuleType.FQDN]
+        errors, used = [], set()
+        for key, _ in self._deployments():
+            assets = self._resolve(*key)
+            for field, ref in (("model", assets.model), ("environment", assets.environment)):
+                if ref is None or ref.kind != "registry":
+                    continue
+                registry = ref.registry.casefold()
+                used.add(registry)
+                if registry in SHARED_REGISTRIES:
+                    missing = [h for h in SHARED_REGISTRIES[registry] if approved_only and not any(covers(d, h) for d in fqdn)]
+                    if missing:
+                        errors.append(
+                            (
+                                (*self._location(*key), field),
+                                f"registry {quote(ref.registry)} serves its files from outside Azure, and a managed network in "
+                                f"AllowOnlyApprovedOutbound reaches them only through FQDN rules: add network.outboundRules of "
+                                f"type FQDN for {', '.join(missing)}",
+                            )
+                        )
+                elif registry not in listed:
+                    errors.append(
+                        (
+                            (*self._location(*key), field),
+                            f"registry {quote(ref.registry)} is not in network.registries: the managed network reaches a "
+                            f"registry only through a private endpoint rule to its ARM id; add {{name: {ref.registry}, "
+                            f"resourceId: /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/"
+                            f"registries/{ref.registry}}} to network.registries",
+                        )
+                    )
+        for index, registry in enumerate(self.network.registries):
+            if registry.name.casefold() not in used:
+                errors.append(
+                    (
+                        ("network", "registries", index),
+                        f"no deployment runs a model or environment of registry {quote(registry.name)}: remove it, or "
+                        "name it in a deployment's azureml://registries/<name>/... (the names compare ignoring case)",
+                    )
+                )
         if errors:
             raise KeyedErrors(errors)
         return self

@@ -2,18 +2,22 @@
 
 Runs in the azure-ai-ml virtual environment (azure-ai-ml cannot join the program's venv: its opentelemetry
 pins clash with pulumi's): `python aml_yaml_loader.py <file>...`. Each file is loaded by the azure-ai-ml
-loader its `$schema` names (load_online_endpoint, load_online_deployment, load_batch_endpoint,
-load_batch_deployment), which validates it against the CLI v2 schema and resolves its relative paths
-against the file's folder, as `az ml ... create -f` does. Prints one JSON list: per file its kind and the
-fields the importer maps, or {"file", "error"} for a file the loader refuses.
+loader its `$schema` names (load_online_endpoint, load_online_deployment, load_batch_endpoint, load_compute;
+a batch deployment by its `type`, as Microsoft's azure.azcollection batch deployment module picks:
+load_model_batch_deployment for `type: model`, whose `settings:` block load_batch_deployment refuses,
+load_batch_deployment for the classic flat form), which validates it against the CLI v2 schema and resolves
+its relative paths against the file's folder, as `az ml ... create -f` does. Prints one JSON list: per file
+its kind and the fields the importer maps, or {"file", "error"} for a file the loader refuses.
 """
 
 import json
 import sys
 from pathlib import Path
 
-from azure.ai.ml import load_batch_deployment, load_batch_endpoint, load_online_deployment, load_online_endpoint
+import yaml
+from azure.ai.ml import load_batch_deployment, load_batch_endpoint, load_compute, load_online_deployment, load_online_endpoint
 from azure.ai.ml.entities import Environment, Model
+from azure.ai.ml.entities._load_functions import load_model_batch_deployment
 
 LOADERS = {
     "managedOnlineEndpoint": ("online_endpoint", load_online_endpoint),
@@ -21,6 +25,7 @@ LOADERS = {
     "batchEndpoint": ("batch_endpoint", load_batch_endpoint),
     "modelBatchDeployment": ("batch_deployment", load_batch_deployment),
     "batchDeployment": ("batch_deployment", load_batch_deployment),
+    "amlCompute": ("compute", load_compute),
 }
 
 
@@ -33,9 +38,12 @@ def absolute(base: Path, path) -> str | None:
 
 
 def asset(value, base: Path):
-    """A model or environment: a reference string as written, or the inline definition with absolute paths."""
-    if value is None or isinstance(value, str):
-        return value
+    """A model or environment: a reference (azureml:, which the loaders strip from a name reference, put back),
+    or the inline definition with absolute paths."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.startswith("azureml:") else f"azureml:{value}"
     if isinstance(value, Model):
         return {
             "name": value.name,
@@ -62,23 +70,56 @@ def settings_of(d) -> dict:
         "logging_level": getattr(s, "logging_level", None),
         "max_retries": getattr(retry, "max_retries", None) if retry else None,
         "timeout": getattr(retry, "timeout", None) if retry else None,
+        "environment_variables": getattr(s, "environment_variables", None),
     }
 
 
-def describe(path: Path) -> dict:
-    import yaml
+def compute(entity, out: dict) -> dict:
+    """An amlcompute cluster: its keys as the YAML read, the VM size and SSH access as azure-ai-ml sends them
+    (its defaults filled in: a file without `size` gets the SDK's STANDARD_DS3_V2)."""
+    rest = entity._to_rest_object().as_dict()["properties"]
+    identity = entity.identity
+    out.update(
+        type=entity.type,
+        location=entity.location,
+        vm_size=rest["properties"]["vmSize"],
+        min_instances=entity.min_instances,
+        max_instances=entity.max_instances,
+        idle_time_before_scale_down=entity.idle_time_before_scale_down,
+        tier=entity.tier,
+        remote_login_port_public_access=rest["properties"].get("remoteLoginPortPublicAccess"),
+        enable_node_public_ip=entity.enable_node_public_ip,
+        ssh_settings=entity.ssh_settings is not None,
+        network=bool(entity.network_settings and (entity.network_settings.subnet or entity.network_settings.vnet_name))
+        or bool(getattr(entity, "subnet", None)),
+        identity_type=identity.type if identity else None,
+    )
+    return out
 
-    schema = str((yaml.safe_load(path.read_text()) or {}).get("$schema", ""))
+
+def describe(path: Path) -> dict:
+    document = yaml.safe_load(path.read_text()) or {}
+    schema = str(document.get("$schema", ""))
     name = schema.rsplit("/", 1)[-1].removesuffix(".schema.json")
     if name not in LOADERS:
         return {
             "file": str(path),
-            "error": f"$schema {schema or '(none)'} names no endpoint or deployment schema this importer reads ({', '.join(LOADERS)})",
+            "error": f"$schema {schema or '(none)'} names no endpoint, deployment or compute schema this importer reads ({', '.join(LOADERS)})",
         }
     kind, load = LOADERS[name]
-    entity = load(source=str(path))
+    deployment_type = str(document.get("type", "")) if kind == "batch_deployment" else ""
+    if deployment_type == "pipeline":
+        return {"file": str(path), "kind": kind, "deployment_type": deployment_type}
+    entity = (load_model_batch_deployment if deployment_type == "model" else load)(source=str(path))
     base = path.parent.resolve()
     out = {"file": str(path), "kind": kind, "name": entity.name, "description": entity.description, "tags": dict(entity.tags or {})}
+    if kind == "compute":
+        return compute(entity, out)
+    if kind == "batch_endpoint":
+        defaults = entity.defaults
+        default = getattr(defaults, "deployment_name", None) or (getattr(defaults, "_data", None) or {}).get("deploymentName")
+        out.update(auth_mode=entity.auth_mode, default_deployment=default, properties=dict(entity.properties or {}))
+        return out
     if kind.endswith("endpoint"):
         identity = entity.identity
         out.update(
@@ -102,8 +143,15 @@ def describe(path: Path) -> dict:
             instance_type=entity.instance_type, instance_count=entity.instance_count, app_insights_enabled=entity.app_insights_enabled
         )
     else:
-        resources = entity.resources
-        out.update(compute=entity.compute, instance_count=resources.instance_count if resources else None, settings=settings_of(entity))
+        resources, settings = entity.resources, settings_of(entity)
+        # A model deployment keeps its environment variables under settings, the classic form at the top.
+        out["environment_variables"] = dict(settings.pop("environment_variables") or {}) or out["environment_variables"]
+        out.update(
+            compute=entity.compute,
+            instance_count=resources.instance_count if resources else None,
+            settings=settings,
+            properties=dict(entity.properties or {}),
+        )
     return out
 
 

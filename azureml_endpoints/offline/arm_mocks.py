@@ -20,6 +20,7 @@ import copy
 import re
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,9 +133,13 @@ class Registration:
 
 
 class ArmMocks(pulumi.runtime.Mocks):
-    def __init__(self, workspaces: list[FakeWorkspace] | None = None):
+    def __init__(self, workspaces: list[FakeWorkspace] | None = None, registries: Iterable[str] = ()):
+        """`registries`: ARM ids of Azure ML registries that exist outside the stack (its private endpoint rules'
+        targets), as `workspaces` are the workspaces it looks up."""
         self.workspaces = {(w.resource_group.lower(), w.name.lower()): w for w in (workspaces or [])}
         self.by_id: dict[str, dict] = {}  # ARM id (lowercase) -> the resource as Azure holds it now
+        for registry in registries:
+            self.by_id[registry.lower()] = {"id": registry, "type": "Microsoft.MachineLearningServices/registries"}
         self.calls: list[tuple[str, dict]] = []
         self.puts: list[tuple[str, dict]] = []  # (ARM id, body) of every PUT, in order, as the engine sends it
         self.sent: dict[tuple[str, str], dict] = {}  # (type, name) -> inputs sent last, for ignoreChanges
@@ -412,6 +417,27 @@ def role_definition(m: ArmMocks, i: dict):
     return rid, {"name": i["roleDefinitionId"], "type": "Microsoft.Authorization/roleDefinitions", "roleType": "CustomRole"}
 
 
+# "Azure Policy exemption structure": a 1-64 character name without <>*%&:\\?.+/, an exemption category of Waiver
+# or Mitigated, an assignment id, and an expiry in UTC ISO 8601.
+_EXEMPTION_NAME = re.compile(r"[^<>*%&:\\?.+/\x00-\x1f]{1,64}")
+_ASSIGNMENT_ID = re.compile(r".*/providers/Microsoft\.Authorization/policyAssignments/[^/]+", re.I)
+_UTC_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+
+
+def policy_exemption(m: ArmMocks, i: dict):
+    name = i.get("policyExemptionName", "")
+    if not _EXEMPTION_NAME.fullmatch(name) or name.endswith((".", " ")):
+        raise ArmError(f"InvalidPolicyExemptionName: '{name}'")
+    if i.get("exemptionCategory") not in ("Waiver", "Mitigated"):
+        raise ArmError(f"InvalidRequestContent: exemptionCategory '{i.get('exemptionCategory')}' is not Waiver or Mitigated")
+    if not _ASSIGNMENT_ID.fullmatch(i.get("policyAssignmentId", "")):
+        raise ArmError(f"InvalidPolicyAssignmentId: '{i.get('policyAssignmentId')}'")
+    if "expiresOn" in i and not _UTC_ISO.fullmatch(i["expiresOn"]):
+        raise ArmError(f"InvalidRequestContent: expiresOn '{i['expiresOn']}' is not a UTC ISO 8601 time")
+    rid = f"{i['scope']}/providers/Microsoft.Authorization/policyExemptions/{name}"
+    return rid, {"name": name, "type": "Microsoft.Authorization/policyExemptions"}
+
+
 def entra_application(m: ArmMocks, i: dict):
     object_id = fake_guid("application", i["displayName"])
     return f"/applications/{object_id}", {"objectId": object_id, "clientId": fake_guid("application-client", i["displayName"])}
@@ -583,9 +609,11 @@ def managed_network_rule(m: ArmMocks, i: dict):
     }
 
 
-# "What is a private endpoint?" (Private-link resource): the group ids each target type offers.
+# "What is a private endpoint?" (Private-link resource) and "Azure Private Endpoint private DNS zone values": the
+# group ids each target type offers.
 _GROUP_IDS = {
     "microsoft.machinelearningservices/workspaces": ("amlworkspace",),
+    "microsoft.machinelearningservices/registries": ("amlregistry",),
     "microsoft.storage/storageaccounts": ("blob", "queue", "table", "file", "dfs", "web"),
     "microsoft.keyvault/vaults": ("vault",),
     "microsoft.containerregistry/registries": ("registry",),

@@ -63,6 +63,21 @@ def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
     return [FakeWorkspace(name=ws["name"], resource_group=ws["resourceGroup"])]
 
 
+def registries_for(config: Mapping[str, Any]) -> list[str]:
+    """The fake Azure holds the Azure ML registries a private stack names (network.registries), as Azure holds
+    them outside the stack: its private endpoint rules target them."""
+    network = config.get(f"{project_name()}:network")
+    if isinstance(network, str):
+        try:
+            network = json.loads(network)
+        except ValueError:
+            return []
+    registries = network.get("registries") if isinstance(network, dict) else None
+    if not isinstance(registries, list):
+        return []
+    return [r["resourceId"] for r in registries if isinstance(r, dict) and isinstance(r.get("resourceId"), str)]
+
+
 def evaluate(
     stack: str,
     config: Mapping[str, Any] | None = None,
@@ -90,7 +105,7 @@ def evaluate(
     collecting = gc.isenabled()
     with using_project(project_dir):
         config = {**project_defaults(), **(stack_config(stack) if config is None else config)}
-        mocks = azure or ArmMocks(workspaces if workspaces is not None else workspaces_for(config))
+        mocks = azure or ArmMocks(workspaces if workspaces is not None else workspaces_for(config), registries_for(config))
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor)
         pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})

@@ -205,6 +205,13 @@ RECORDS: dict[str, ResourceType] = {
     "azure-native:managedidentity:UserAssignedIdentity": ResourceType(arm.user_assigned_identity, _QUICK, _named("resourceName")),
     "azure-native:authorization:RoleAssignment": ResourceType(arm.role_assignment, _QUICK, _role_assignment),
     "azure-native:authorization:RoleDefinition": ResourceType(arm.role_definition, _QUICK, _named("roleName")),
+    "azure-native:authorization:PolicyExemption": ResourceType(
+        arm.policy_exemption,
+        _QUICK,
+        lambda r: (
+            f"waives {', '.join(r.inputs.get('policyDefinitionReferenceIds') or ['the assignment'])} of {_short_id(r.inputs['policyAssignmentId'])} on {_short_id(r.inputs['scope'])}"
+        ),
+    ),
     "pulumi-python:dynamic:Resource": ResourceType(None, _dynamic_seconds, _dynamic_line),
     # Storage
     "azure-native:storage:StorageAccount": ResourceType(

@@ -39,6 +39,11 @@ PREVIEW_EXCEPTIONS: dict[str, tuple[str, str]] = {
         "2022-05-01-preview",
         "the stable 2022-04-01 needs a locally generated SDK; bootstrap/'s endpoint invoker role",
     ),
+    "azure-native:authorization:PolicyExemption": (
+        "2022-07-01-preview",
+        "Microsoft.Authorization/policyExemptions is a preview-only resource type (Azure/azure-rest-api-specs, "
+        "Microsoft.Authorization/policy/PolicyExemption.tsp): no stable version exists; bootstrap/'s landing-zone waivers",
+    ),
     "azure-native:monitor:ScheduledQueryRule": (
         "2025-01-01-preview",
         "the stable 2023-12-01 and earlier need a locally generated SDK; bootstrap/'s alert on decrypts of state outside the scheduled runs",

@@ -1,14 +1,16 @@
 """The private path (Azure's "Managed virtual network isolation" and "Network isolation with managed online
 endpoints"): a private stack keeps every endpoint, workspace, registry, vault and storage account off the
 internet; the managed network's isolation mode only moves forward; a registry that is to be private is
-Premium; FQDN rules are for hosts, not storage, and only in AllowOnlyApprovedOutbound; private endpoints sit
-in a subnet; private DNS zones belong to one cloud.
+Premium; FQDN rules are for hosts, not storage, and only in AllowOnlyApprovedOutbound; a private endpoint rule
+targets an ARM id with a sub-resource its type offers (a storage account's blob, an Azure ML registry's
+amlregistry); private endpoints sit in a subnet; private DNS zones belong to one cloud.
 
 A policy sees a resource's new inputs only, so the isolation mode each workspace has in Azure is handed to
 the pack as configuration, as the identities are (azureml_endpoints/cli/baseline.py).
 """
 
 import json
+import re
 from pathlib import Path
 
 from pulumi_policy import (
@@ -52,6 +54,19 @@ _TABLE = {k: v for k, v in json.loads((Path(__file__).parent / "private_dns_zone
 ZONES_BY_CLOUD = {cloud: tuple(z for group in ("amlworkspace", "blob", "vault") for z in entry[group]) for cloud, entry in _TABLE.items()}
 STORAGE_SUFFIXES = {cloud: entry["storageSuffix"] for cloud, entry in _TABLE.items()}
 CLOUD_OF_ZONE = {zone: cloud for cloud, zones in ZONES_BY_CLOUD.items() for zone in zones}
+
+# "Azure Private Endpoint private DNS zone values": the sub-resources a private endpoint reaches on each type the
+# program's outbound rules target (others are not judged: the managed network takes many more).
+PRIVATE_LINK_GROUPS = {
+    "microsoft.storage/storageaccounts": tuple(
+        f"{group}{suffix}" for group in ("blob", "queue", "table", "file", "web", "dfs") for suffix in ("", "_secondary")
+    ),
+    "microsoft.machinelearningservices/workspaces": ("amlworkspace",),
+    "microsoft.machinelearningservices/registries": ("amlregistry",),
+    "microsoft.keyvault/vaults": ("vault",),
+    "microsoft.containerregistry/registries": ("registry",),
+}
+_RESOURCE_ID = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+(/[^/]+/[^/]+)+", re.IGNORECASE)
 
 # Where each kind states its public network access.
 PUBLIC_ACCESS_PATH = {
@@ -182,6 +197,29 @@ def fqdn_rules_need_approved_outbound(args: StackValidationArgs, report_violatio
 
 
 @total
+def private_endpoint_rule_target(args: ResourceValidationArgs, report_violation: ReportViolation):
+    if args.resource_type != OUTBOUND_RULE or read(args.props, "properties", "type") != "PrivateEndpoint":
+        return
+    target = read(args.props, "properties", "destination", "serviceResourceId")
+    group = read(args.props, "properties", "destination", "subresourceTarget")
+    if target is UNKNOWN or group is UNKNOWN:
+        return
+    if not isinstance(target, str) or not _RESOURCE_ID.fullmatch(target):
+        report_violation(
+            f"Private endpoint rule to {target!r}: serviceResourceId is not a resource's ARM id "
+            "(/subscriptions/<guid>/resourceGroups/<rg>/providers/<namespace>/<type>/<name>)."
+        )
+        return
+    kind = arm_type(target)
+    groups = PRIVATE_LINK_GROUPS.get(kind.lower())
+    if groups is not None and (not isinstance(group, str) or group.lower() not in groups):
+        report_violation(
+            f"Private endpoint rule to {kind} {target.rsplit('/', 1)[-1]} with subresourceTarget {group!r}: "
+            f"a private endpoint reaches a {kind} as {', '.join(groups)}."
+        )
+
+
+@total
 def private_endpoint_in_subnet(args: ResourceValidationArgs, report_violation: ReportViolation):
     if args.resource_type != PRIVATE_ENDPOINT:
         return
@@ -263,6 +301,12 @@ outbound_fqdn_approved_only = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=fqdn_rules_need_approved_outbound,
 )
+outbound_private_endpoint_target = ResourceValidationPolicy(
+    name="outbound-private-endpoint-target",
+    description="Managed network private endpoint rules target an ARM id, with a sub-resource its type offers (blob, amlregistry...).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=private_endpoint_rule_target,
+)
 private_endpoint_subnet = ResourceValidationPolicy(
     name="private-endpoint-subnet",
     description="Private endpoints name the subnet they sit in by its ARM id.",
@@ -282,6 +326,7 @@ POLICIES = [
     registry_sku_private_access,
     outbound_fqdn_not_storage,
     outbound_fqdn_approved_only,
+    outbound_private_endpoint_target,
     private_endpoint_subnet,
     private_dns_zones_one_cloud,
 ]

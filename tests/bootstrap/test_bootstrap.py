@@ -586,3 +586,97 @@ def test_the_state_keys_notify_before_they_are_due_and_never_rotate_themselves(b
         policy = boot.named(f"state-key-{env}").inputs["properties"]["rotationPolicy"]
         assert policy["attributes"] == {"expiryTime": "P2Y"}
         assert policy["lifetimeActions"] == [{"action": {"type": "notify"}, "trigger": {"timeAfterCreate": "P1Y"}}]
+
+
+# --- landing-zone waivers: the platform team exempts an environment from members that refuse the product ------
+ASSIGNMENT = "/providers/Microsoft.Management/managementGroups/contoso-landingzones/providers/Microsoft.Authorization/policyAssignments/Enforce-GR-MachineLearning"
+EXEMPTION = "azure-native:authorization:PolicyExemption"
+
+
+def with_exemptions(env: str, *exemptions: dict) -> dict:
+    config = stack_config("example", BOOTSTRAP)
+    config["azureml-endpoints-bootstrap:environments"][env]["landingZoneExemptions"] = list(exemptions)
+    return config
+
+
+LEGACY_MODE_WAIVER = {
+    "policyAssignmentId": ASSIGNMENT,
+    "policyDefinitionReferenceIds": ["Deny-ML-Legacy-Mode"],
+    "justification": "Managed online endpoints need the v2 API, which V1 legacy mode disables",
+    "expiresOn": "2027-06-30T00:00:00+02:00",
+}
+
+
+def test_a_waiver_is_one_exemption_on_the_environments_resource_group():
+    waived = evaluate("example", config=with_exemptions("dev", LEGACY_MODE_WAIVER), project_dir=BOOTSTRAP)
+    (exemption,) = waived.of_type(EXEMPTION)
+    assert exemption.inputs == {
+        "policyExemptionName": exemption.inputs["policyExemptionName"],
+        "scope": rg("rg-ml-endpoints-dev"),
+        "policyAssignmentId": ASSIGNMENT,
+        "policyDefinitionReferenceIds": ["Deny-ML-Legacy-Mode"],
+        "exemptionCategory": "Waiver",
+        "displayName": "azureml-endpoints dev: Deny-ML-Legacy-Mode",
+        "description": LEGACY_MODE_WAIVER["justification"],
+        "expiresOn": "2027-06-29T22:00:00Z",  # in UTC, as ARM takes it
+        "assignmentScopeValidation": "Default",  # azure-native's default: the group must lie under the assignment
+    }
+    name = exemption.inputs["policyExemptionName"]
+    assert re.fullmatch(r"azureml-endpoints-dev-[0-9a-f]{12}", name) and len(name) <= 64
+    assert waived.outputs["landingZoneExemptionIds"] == {
+        name: f"{rg('rg-ml-endpoints-dev')}/providers/Microsoft.Authorization/policyExemptions/{name}"
+    }
+    # Adding a second assignment's waiver, or one to another environment, renames nothing.
+    other = {**LEGACY_MODE_WAIVER, "policyAssignmentId": ASSIGNMENT.replace("contoso-landingzones", "contoso-sandboxes")}
+    more = with_exemptions("dev", other, LEGACY_MODE_WAIVER)
+    more["azureml-endpoints-bootstrap:environments"]["staging"]["landingZoneExemptions"] = [LEGACY_MODE_WAIVER]
+    names = {r.inputs["policyExemptionName"]: r.name for r in evaluate("example", config=more, project_dir=BOOTSTRAP).of_type(EXEMPTION)}
+    assert names[name] == exemption.name and len(names) == 3
+    with PolicyPackServer() as pack:  # the preview-only API version is a documented exception
+        assert pack.check(waived.registrations, load_policy_config("bootstrap")) == []
+
+
+def test_no_waiver_no_exemption(boot):
+    assert boot.of_type(EXEMPTION) == [] and boot.outputs["landingZoneExemptionIds"] == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"policyDefinitionReferenceIds": ["Deny-ML-Legacy-Mod"]},
+            "environments.dev.landingZoneExemptions[0].policyDefinitionReferenceIds: 'Deny-ML-Legacy-Mod' is not a member of "
+            "Enforce-Guardrails-MachineLearning; did you mean 'Deny-ML-Legacy-Mode'?",
+        ),
+        (
+            {"policyDefinitionReferenceIds": []},
+            "environments.dev.landingZoneExemptions[0].policyDefinitionReferenceIds: List should have at least 1 item",
+        ),
+        (
+            {"policyAssignmentId": "Enforce-GR-MachineLearning"},
+            "environments.dev.landingZoneExemptions[0].policyAssignmentId: 'Enforce-GR-MachineLearning' is not valid: a policy assignment's ARM id",
+        ),
+        (
+            {"expiresOn": "2027-06-30T00:00:00"},
+            "environments.dev.landingZoneExemptions[0].expiresOn: must name its time zone (UTC: end it with Z)",
+        ),
+        (
+            {"justification": None},
+            "environments.dev.landingZoneExemptions[0].justification: must not be empty: give a value or remove the key",
+        ),
+        ({"expiresOn": "next summer"}, "environments.dev.landingZoneExemptions[0].expiresOn: 'next summer' is not an ISO 8601 time"),
+    ],
+)
+def test_a_bad_waiver_is_refused_at_its_key(change, message):
+    evaluation = evaluate(
+        "example", config=with_exemptions("dev", {**LEGACY_MODE_WAIVER, **change}), project_dir=BOOTSTRAP, raise_errors=False
+    )
+    assert message in str(evaluation.error)
+    assert evaluation.registrations == []
+
+
+def test_one_waiver_entry_per_assignment():
+    evaluation = evaluate(
+        "example", config=with_exemptions("dev", LEGACY_MODE_WAIVER, LEGACY_MODE_WAIVER), project_dir=BOOTSTRAP, raise_errors=False
+    )
+    assert "environments.dev.landingZoneExemptions: one entry per policy assignment" in str(evaluation.error)

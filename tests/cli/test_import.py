@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from azureml_endpoints.azure.images import ONLINE_IMAGE
-from azureml_endpoints.cli import import_az
 from azureml_endpoints.cli.import_az import AZURE_AI_ML
 from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
@@ -223,11 +222,32 @@ def test_merge_into_a_stack_file_appends_and_refuses_duplicates(files, tmp_path)
     assert stack_file.read_text() == before and [p.name for p in stack_file.parent.iterdir()] == ["Pulumi.team.yaml"]
 
 
-@pytest.mark.parametrize("kind", ["batch_endpoint", "batch_deployment"])
-def test_batch_files_are_refused_saying_what_to_write_instead(kind, az_ml_project):
-    """A batch endpoint needs a compute cluster and a default deployment that az ml keeps elsewhere: no half stack."""
-    loaded = [{"kind": kind, "file": "batch.yml", "name": "batch-ep"}]
-    with pytest.raises(
-        import_az.ImportRefused, match=r"batch.yml: a batch (endpoint|deployment) is not imported.*write batchEndpoints by hand"
-    ):
-        import_az.convert(loaded, project=az_ml_project)
+def test_azureml_references_stay_references_and_a_label_is_pinned_or_refused(files):
+    """azure-ai-ml's loader strips `azureml:` from a name reference; the import puts it back, and a label
+    (@latest) is refused, since it changes under an unchanged stack, unless --pin names the version."""
+    referencing = files[1].parent / "referencing-deployment.yml"
+    referencing.write_text(
+        files[1]
+        .read_text()
+        .replace("model:\n  path: ../../model-1/model/\n", "model: azureml:model-1:3\n")
+        .replace(
+            "environment: \n  conda_file: ../../model-1/environment/conda.yaml\n  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest\n",
+            "environment: azureml:model-1-env@latest\n",
+        )
+    )
+    assert "azureml:model-1:3" in referencing.read_text() and "model-1-env@latest" in referencing.read_text()
+    refused = run_import(str(files[0]), str(referencing))
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"error: {referencing}: environment azureml:model-1-env@latest is a label, which changes under an unchanged stack: "
+        "pass --pin model-1-env=<version> (`az ml environment list --name model-1-env` shows the versions), "
+        "or write environment: azureml:model-1-env:<version>\n"
+    )
+    result = run_import(str(files[0]), str(referencing), "--pin", "model-1-env=2")
+    assert result.returncode == 0, result.stderr
+    (deployment,) = yaml.safe_load(result.stdout)["azureml-endpoints:onlineEndpoints"][0]["deployments"]
+    assert (deployment["model"], deployment["modelType"], deployment["environment"]) == (
+        "azureml:model-1:3",
+        "custom_model",
+        "azureml:model-1-env:2",
+    )

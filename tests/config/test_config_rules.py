@@ -585,3 +585,13 @@ def test_a_time_window_shorter_than_the_time_grain_is_refused():
         {"metric": "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction": "Increase", "timeWindow": "PT30S"}
     ]
     assert "a time window is 5 minutes to 12 hours" in refused(raw)
+
+
+def test_the_public_regions_are_the_physical_regions_azure_lists():
+    """AZURE_PUBLIC_REGIONS equals `az account list-locations`'s physical regions, as Azure Verified Modules caches
+    them (tests/data/README.md): a region added or renamed there fails here until names.py follows."""
+    from azureml_endpoints.config.names import AZURE_PUBLIC_REGIONS
+
+    listed = json.loads((REPO / "tests/data/azure/locations.tf.json").read_text())["locals"]["locations_cached"]["value"]
+    physical = {region["name"] for region in listed if region["metadata"]["regionType"] == "Physical"}
+    assert AZURE_PUBLIC_REGIONS == physical

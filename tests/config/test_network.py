@@ -170,3 +170,130 @@ def test_the_program_reads_the_cloud_from_azure_native_environment():
     evaluation = evaluate("sandbox-private", config=config, raise_errors=False)
     assert evaluation.registrations == []
     assert "is a zone of the public cloud, and the provider deploys to china" in str(evaluation.error)
+
+
+# Registries (docs/private-networking.md#registries): a registry a deployment runs assets of is listed with its id.
+REGISTRY_ID = f"/subscriptions/{SUB}/resourceGroups/rg-ml-registries/providers/Microsoft.MachineLearningServices/registries/"
+REGISTRY_MODEL = "azureml://registries/shared-models/models/credit/versions/3"
+REGISTRY_ENVIRONMENT = "azureml://registries/shared-models/environments/sklearn/versions/2"
+
+
+def with_registry_model(raw: dict, model: str = REGISTRY_MODEL, where: str = "onlineEndpoints") -> dict:
+    deployment = raw[where][0]["deployments"][0]
+    deployment.update(model=model, modelType="custom_model", code="ml/onlinescoring", scoringScript="score_managedidentity.py")
+    deployment.setdefault("environment", "sklearn-scoring")
+    return raw
+
+
+def listed(*names: str) -> list[dict]:
+    return [{"name": n, "resourceId": REGISTRY_ID + n} for n in names]
+
+
+@pytest.mark.parametrize("where", ["onlineEndpoints", "batchEndpoints"])
+def test_a_listed_registry_passes_for_online_and_batch_deployments(where):
+    raw = with_registry_model(private_raw(), where=where)
+    raw["network"]["registries"] = listed("Shared-Models")  # names compare ignoring case, as ARM's
+    (registry,) = parse_settings(raw).network.registries
+    assert registry.resource_id == REGISTRY_ID + "Shared-Models"
+
+
+def test_a_registry_environment_needs_its_registry_listed_too():
+    raw = private_raw()
+    raw["onlineEndpoints"][0]["deployments"][0]["environment"] = REGISTRY_ENVIRONMENT
+    assert f"{NS}:onlineEndpoints[0].deployments[0].environment: registry 'shared-models' is not in network.registries" in refused(raw)
+    raw["network"]["registries"] = listed("shared-models")
+    parse_settings(raw)
+
+
+@pytest.mark.parametrize(
+    "model, registries, rules, key, words",
+    [
+        (REGISTRY_MODEL, [], [], "onlineEndpoints[0].deployments[0].model", "registry 'shared-models' is not in network.registries"),
+        (REGISTRY_MODEL, listed("shared-models", "other"), [], "network.registries[1]", "no deployment runs a model or environment"),
+        (REGISTRY_MODEL, listed("shared-models", "shared-models"), [], "network.registries", "each registry is listed once"),
+        (
+            REGISTRY_MODEL,
+            [{"name": "shared-models", "resourceId": REGISTRY_ID + "shared-modles"}],
+            [],
+            "network.registries[0]",
+            "is the id of registry 'shared-modles', not of 'shared-models'",
+        ),
+        (
+            REGISTRY_MODEL,
+            [
+                {
+                    "name": "shared-models",
+                    "resourceId": REGISTRY_ID.replace("MachineLearningServices", "ContainerRegistry") + "shared-models",
+                }
+            ],
+            [],
+            "network.registries[0].resourceId",
+            "an Azure ML registry's ARM id",
+        ),
+        (
+            REGISTRY_MODEL,
+            [{"name": "shared-models", "resourceId": "shared-models"}],
+            [],
+            "network.registries[0].resourceId",
+            "an Azure ML registry's ARM id",
+        ),
+        (
+            "azureml://registries/azureml/models/credit/versions/3",
+            listed("azureml"),
+            [],
+            "network.registries[0]",
+            "is a registry Azure runs for every tenant",
+        ),
+        (
+            "azureml://registries/HuggingFace/models/bert-base-uncased/versions/1",
+            [],
+            [{"name": "hub", "type": "FQDN", "destination": "huggingface.co"}],
+            "onlineEndpoints[0].deployments[0].model",
+            "add network.outboundRules of type FQDN for docker.io, production.cloudflare.docker.com, cdn-lfs.huggingface.co, cdn.auth0.com",
+        ),
+        (
+            REGISTRY_MODEL,
+            listed("shared-models"),
+            [{"name": "registry-shared-models", "type": "FQDN", "destination": "example.com"}],
+            "network",
+            "registry-shared-models is the name of a rule the stack derives",
+        ),
+    ],
+    ids=[
+        "unlisted",
+        "unused",
+        "twice",
+        "other-registrys-id",
+        "container-registry-id",
+        "not-an-id",
+        "shared-listed",
+        "hub-hosts",
+        "rule-name",
+    ],
+)
+def test_bad_registry_input_is_refused_at_its_key(model, registries, rules, key, words):
+    raw = with_registry_model(private_raw(), model)
+    raw["network"].update(registries=registries, outboundRules=[*raw["network"]["outboundRules"], *rules])
+    message = refused(raw)
+    assert f"{NS}:{key}: " in message and words in message, message
+
+
+def test_the_registries_azure_runs_need_no_listing():
+    raw = with_registry_model(private_raw(), "azureml://registries/azureml/models/credit/versions/3")
+    parse_settings(raw)
+    hub = with_registry_model(private_raw(), "azureml://registries/HuggingFace/models/bert-base-uncased/versions/1")
+    hub["network"]["outboundRules"] += [
+        {"name": f"hf-{i}", "type": "FQDN", "destination": host}
+        for i, host in enumerate(["docker.io", "huggingface.co", "*.docker.com", "*.huggingface.co", "cdn.auth0.com"])
+    ]
+    parse_settings(hub)  # production.cloudflare.docker.com and cdn-lfs.huggingface.co under the wildcards
+    hub["network"].update(isolationMode="AllowInternetOutbound", outboundRules=[])
+    parse_settings(hub)  # every host is allowed already
+
+
+def test_a_public_stack_references_registries_without_listing():
+    raw = with_registry_model(private_raw())
+    raw.pop("network")
+    raw["workspace"]["publicNetworkAccess"] = "Enabled"
+    raw["onlineEndpoints"][0]["publicNetworkAccess"] = "Enabled"
+    parse_settings(raw)

@@ -122,6 +122,36 @@ def test_fqdn_rules_never_target_storage(host, refused):
     assert bool(found) is refused and (not refused or "private endpoint rule" in found[0])
 
 
+REGISTRY_ID = f"{RG}/providers/Microsoft.MachineLearningServices/registries/shared-models"
+STORAGE_ID = f"{RG}/providers/Microsoft.Storage/storageAccounts/stdata"
+
+
+def private_endpoint_rule(target, group):
+    destination = {"serviceResourceId": target, "subresourceTarget": group, "sparkEnabled": False}
+    return {**WS, "ruleName": "r", "properties": {"type": "PrivateEndpoint", "category": "UserDefined", "destination": destination}}
+
+
+@pytest.mark.parametrize(
+    "target, group, words",
+    [
+        (REGISTRY_ID, "amlregistry", None),
+        (STORAGE_ID, "blob", None),
+        (STORAGE_ID, "queue_secondary", None),
+        (f"{RG}/providers/Microsoft.Sql/servers/sql", "sqlServer", None),  # a type the program never targets: not judged
+        (REGISTRY_ID, "amlworkspace", "reaches a Microsoft.MachineLearningServices/registries as amlregistry"),
+        (STORAGE_ID, "amlregistry", "reaches a Microsoft.Storage/storageAccounts as blob"),
+        ("shared-models", "amlregistry", "serviceResourceId is not a resource's ARM id"),
+        (f"{RG}/providers/Microsoft.MachineLearningServices/registries", "amlregistry", "is not a resource's ARM id"),
+        (UNKNOWN_STRING_VALUE, "amlregistry", None),  # a preview's id of an account still to be created
+    ],
+    ids=["registry", "storage", "secondary", "other-type", "registry-as-workspace", "storage-as-registry", "a-name", "no-name", "unknown"],
+)
+def test_private_endpoint_rules_target_a_sub_resource_of_their_target(target, group, words):
+    found = check(network.outbound_private_endpoint_target, network.OUTBOUND_RULE, private_endpoint_rule(target, group))
+    assert (found == []) if words is None else (len(found) == 1 and words in found[0]), found
+    assert check(network.outbound_private_endpoint_target, network.OUTBOUND_RULE, fqdn_rule("pypi.org")) == []
+
+
 @pytest.mark.parametrize("mode, refused", [("AllowOnlyApprovedOutbound", False), ("AllowInternetOutbound", True), (None, True)])
 def test_fqdn_rules_only_in_approved_outbound(mode, refused):
     stack = [(common.WORKSPACE, "ws", workspace(mode)), (network.OUTBOUND_RULE, "pypi", fqdn_rule("pypi.org"))]

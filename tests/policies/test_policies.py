@@ -25,7 +25,7 @@ def test_pack_and_program_agree_on_role_definitions():
 
 def test_policy_names_are_unique_and_described():
     names = [p.name for p in ALL_POLICIES]
-    assert len(names) == len(set(names)) == 37
+    assert len(names) == len(set(names)) == 38
     assert all(len(p.description) > 20 for p in ALL_POLICIES)
 
 

@@ -11,8 +11,9 @@ from azureml_endpoints.cli.baseline import main as baseline_main
 from azureml_endpoints.offline.arm_mocks import Registration
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.offline.policy_client import load_policy_config
-from azureml_endpoints.pulumi_io.stack_files import shipped_stacks
+from azureml_endpoints.pulumi_io.stack_files import shipped_stacks, stack_config
 from tests.support.policies import stack_export
+from tests.support.private_stacks import with_registry_model
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine sends a value not known during preview
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -43,7 +44,7 @@ def mutated(resources, name, change):
 def test_pack_describes_itself(pack):
     info = pack.info()
     assert info.name == "azureml-endpoints-guardrails"
-    assert len(info.policies) == 37
+    assert len(info.policies) == 38
     assert all(p.description for p in info.policies)
 
 
@@ -338,6 +339,20 @@ PRIVATE_BAD = [
     ),
     ("basic-registry", "workspace-registry", _set(("sku",), {"name": "Basic"}), [], "registry-sku-private-access"),
     ("storage-as-fqdn", None, None, [_fqdn_rule("stdata.blob.core.windows.net")], "outbound-fqdn-not-storage"),
+    (
+        "rule-to-no-id",
+        "managed-network-data-storage-blob",
+        _set(("properties", "destination", "serviceResourceId"), "stmlepsbxpdata"),
+        [],
+        "outbound-private-endpoint-target",
+    ),
+    (
+        "registry-group-on-storage",
+        "managed-network-data-storage-blob",
+        _set(("properties", "destination", "subresourceTarget"), "amlregistry"),
+        [],
+        "outbound-private-endpoint-target",
+    ),
 ]
 
 
@@ -346,6 +361,16 @@ def test_private_bad_input_is_refused(pack, private_resources, case, name, chang
     resources = mutated(private_resources, name, change) if name else copy.deepcopy(private_resources)
     violations = mandatory(pack.check([*resources, *extra], load_policy_config("sandbox-private")))
     assert [(v.policy, v.resource_name) for v in violations] == [(policy, name or extra[0].name)]
+
+
+def test_a_rule_to_a_listed_registry_passes_and_a_malformed_one_is_refused(pack):
+    resources = evaluate("sandbox-private", config=with_registry_model(stack_config("sandbox-private"))).registrations
+    assert mandatory(pack.check(resources, load_policy_config("sandbox-private"))) == []
+    rule = "managed-network-registry-shared-models"
+    for path, value in ((("subresourceTarget",), "registry"), (("serviceResourceId",), "shared-models")):
+        bad = mutated(resources, rule, _set(("properties", "destination", *path), value))
+        violations = mandatory(pack.check(bad, load_policy_config("sandbox-private")))
+        assert [(v.policy, v.resource_name) for v in violations] == [("outbound-private-endpoint-target", rule)], value
 
 
 def test_fqdn_rule_in_allow_internet_outbound_is_refused(pack, private_resources):

@@ -7,6 +7,7 @@ from azureml_endpoints.offline.arm_mocks import ArmError, ArmMocks, FakeWorkspac
 from azureml_endpoints.offline.estimates import dependency_graph, mermaid, time_estimate
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.private_stacks import REGISTRY_ID, REGISTRY_MODEL, with_registry_model
 
 ML = "azure-native:machinelearningservices:"
 NS = "azureml-endpoints:"
@@ -151,3 +152,55 @@ def test_batch_nodes_take_no_public_ip_in_the_managed_network(private, dev):
     # "Managed virtual network isolation": compute in the managed network needs no public IP.
     assert private.named("batch-sbx-private-cluster-compute").inputs["properties"]["properties"]["enableNodePublicIp"] is False
     assert dev.named("batch-dev-cluster-compute").inputs["properties"]["properties"]["enableNodePublicIp"] is True
+
+
+@pytest.fixture(scope="module")
+def private_with_registry():
+    return evaluate("sandbox-private", config=with_registry_model(stack_config("sandbox-private")))
+
+
+def test_a_registry_the_deployments_use_gets_a_private_endpoint_rule(private_with_registry, private):
+    rule = one(private_with_registry, ML + "ManagedNetworkSettingsRule", ruleName="registry-shared-models")
+    assert rule.name == "managed-network-registry-shared-models"
+    assert rule.inputs["properties"] == {
+        "type": "PrivateEndpoint",
+        "category": "UserDefined",
+        "destination": {"serviceResourceId": REGISTRY_ID, "subresourceTarget": "amlregistry", "sparkEnabled": False},
+    }
+    # Adding the registry renames no other rule, and the deployment waits for its rule as for the others.
+    names = {r.name for r in private.of_type(ML + "ManagedNetworkSettingsRule")}
+    assert {r.name for r in private_with_registry.of_type(ML + "ManagedNetworkSettingsRule")} == names | {rule.name}
+    (deployment,) = private_with_registry.of_type(ML + "OnlineDeployment")
+    assert deployment.inputs["properties"]["model"] == REGISTRY_MODEL
+    assert rule.urn in deployment.dependencies
+    graph = mermaid(dependency_graph(private_with_registry.registrations))
+    assert "managed-network-registry-shared-models" in graph
+
+
+def test_an_unlisted_registry_is_refused_before_anything_registers():
+    config = with_registry_model(stack_config("sandbox-private"))
+    config[NS + "network"] = {k: v for k, v in config[NS + "network"].items() if k != "registries"}
+    evaluation = evaluate("sandbox-private", config=config, raise_errors=False)
+    assert evaluation.registrations == []
+    assert "onlineEndpoints[0].deployments[0].model: registry 'shared-models' is not in network.registries" in str(evaluation.error)
+
+
+def test_the_mocks_refuse_a_registry_rule_to_no_registry_or_the_wrong_sub_resource():
+    mocks = ArmMocks([FakeWorkspace("w", "rg", isolation_mode=IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND.value)], [REGISTRY_ID])
+
+    def rule(target, group):
+        destination = {"serviceResourceId": target, "subresourceTarget": group}
+        return {
+            "resourceGroupName": "rg",
+            "workspaceName": "w",
+            "ruleName": "r",
+            "properties": {"type": "PrivateEndpoint", "destination": destination},
+        }
+
+    managed_network_rule(mocks, rule(REGISTRY_ID, "amlregistry"))
+    with pytest.raises(ArmError, match="'blob' is not a sub-resource of microsoft.machinelearningservices/registries"):
+        managed_network_rule(mocks, rule(REGISTRY_ID, "blob"))
+    with pytest.raises(ArmError, match="ResourceNotFound: private endpoint rule target"):
+        managed_network_rule(
+            ArmMocks([FakeWorkspace("w", "rg", isolation_mode="AllowOnlyApprovedOutbound")]), rule(REGISTRY_ID, "amlregistry")
+        )

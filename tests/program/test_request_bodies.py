@@ -25,6 +25,7 @@ from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.paths import REPO
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.private_stacks import REGISTRY_ID, with_registry_model
 
 NS = "azureml-endpoints:"
 ML = "azure-native:machinelearningservices:"
@@ -228,6 +229,9 @@ def private_definitions(evaluation, config: dict):
     targets = [(storage_id(evaluation, config[NS + "dataStorage"]["accountName"]), "blob")]
     if config.get(NS + "batchEndpoints"):
         targets += [(storage_id(evaluation, ws["storageAccountName"]), s) for s in ("queue", "table")]
+    # "Network isolation with Azure Machine Learning registries": one to each registry the stack lists, by its ARM id
+    # (the sub-resource from "Azure Private Endpoint private DNS zone values").
+    targets += [(r["resourceId"], "amlregistry") for r in network.get("registries", [])]
     registered = {r.inputs["ruleName"]: r for r in evaluation.of_type(ML + "ManagedNetworkSettingsRule")}
     # The program's name for each derived rule, by what it targets (the names are the program's choice).
     destinations = {
@@ -463,9 +467,8 @@ def with_fqdn_rule(stack: str) -> dict:
 
 def test_request_bodies_match_azure_ai_ml_except_the_documented_differences(sdk_python):
     pairs = [pair for stack in ("dev", "prod", "sai-example", "sandbox-private") for pair in definitions_for(stack)]
-    pairs += [
-        p for p in definitions_for("sandbox-private", with_fqdn_rule("sandbox-private")) if p[0] in ("private_workspace", "outbound_rule")
-    ]
+    for variant in (with_fqdn_rule("sandbox-private"), with_registry_model(stack_config("sandbox-private"))):
+        pairs += [p for p in definitions_for("sandbox-private", variant) if p[0] in ("private_workspace", "outbound_rule")]
     assert {kind for kind, *_ in pairs} == set(DELIBERATE)
     bodies = sdk_bodies(sdk_python, [{"kind": kind, "args": args} for kind, _, args in pairs])
     unexplained, seen = {}, set()
@@ -493,6 +496,18 @@ def test_the_workspace_template_adds_no_dns_zone_group(sdk_python):
     (types,) = sdk_bodies(sdk_python, [{"kind": "template_resource_types", "args": {}}])
     assert "Microsoft.Network/privateEndpoints" in types
     assert not [t for t in types if "privateDnsZoneGroups" in t]
+
+
+def test_the_registry_rule_is_compared_with_the_sdks(sdk_python):
+    (kind, registration, args), *_ = [
+        p
+        for p in definitions_for("sandbox-private", with_registry_model(stack_config("sandbox-private")))
+        if p[0] == "outbound_rule" and p[2].get("service_resource_id") == REGISTRY_ID
+    ]
+    assert (registration.inputs["ruleName"], args["subresource_target"]) == ("registry-shared-models", "amlregistry")
+    (sdk,) = sdk_bodies(sdk_python, [{"kind": kind, "args": args}])
+    assert differences(program_body(registration), sdk) == {}
+    assert sdk["properties"]["destination"] == {"serviceResourceId": REGISTRY_ID, "subresourceTarget": "amlregistry", "sparkEnabled": False}
 
 
 def test_the_comparison_catches_a_changed_outbound_rule(sdk_python):

@@ -10,6 +10,8 @@ import json
 import sys
 from importlib.resources import files
 
+import yaml
+from azure.ai.ml import load_batch_deployment, load_batch_endpoint, load_compute
 from azure.ai.ml._restclient.arm_ml_service.models import OutboundRuleBasicResource
 from azure.ai.ml.entities import (
     AmlCompute,
@@ -33,6 +35,7 @@ from azure.ai.ml.entities import (
     ServiceTagDestination,
     Workspace,
 )
+from azure.ai.ml.entities._load_functions import load_model_batch_deployment
 
 # The template azure-ai-ml deploys a workspace with; its private endpoint is the one Microsoft's client builds.
 WORKSPACE_TEMPLATE = files("azure.ai.ml._arm_deployments.arm_templates") / "workspace_base.json"
@@ -109,7 +112,32 @@ def template_private_endpoint(a):
     return template_value({k: endpoint[k] for k in ("location", "tags", "properties")}, a, template["variables"])
 
 
+def from_yaml(a):
+    """What `az ml <kind> create -f <file>` sends: the entity azure-ai-ml loads from the file, with the ids of
+    the assets it would have registered or resolved (`set`) and the request's location and tags."""
+    kind, path = a["yaml"], a["file"]
+    if kind == "batch_endpoint":
+        entity = load_batch_endpoint(source=path)
+    elif kind == "compute":
+        entity = load_compute(source=path)
+    else:
+        model = (yaml.safe_load(open(path)) or {}).get("type") == "model"
+        entity = (load_model_batch_deployment if model else load_batch_deployment)(source=path)
+    for key, value in a.get("set", {}).items():
+        if key == "code":
+            entity.code_configuration = CodeConfiguration(code=value, scoring_script=entity.code_configuration.scoring_script)
+        else:
+            setattr(entity, key, value)
+    if kind == "batch_endpoint":
+        return entity._to_rest_batch_endpoint(a["location"]).as_dict()
+    if kind == "compute":
+        return entity._to_rest_object().as_dict()
+    return entity._to_rest_object(a["location"]).as_dict()
+
+
 def body(kind, a):
+    if kind == "yaml":
+        return from_yaml(a)
     if kind == "private_workspace":
         entity = Workspace(
             name=a["name"],
