@@ -15,6 +15,7 @@ from azureml_endpoints.offline.evaluate import Evaluation, evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer
 from azureml_endpoints.paths import PROJECT_ENV
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support import project_reads
 
 FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixtures" / "project"
 # Set at import, before any test module computes a path from it; subprocesses the tests start inherit it.
@@ -31,6 +32,48 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "runtime" in item.path.relative_to(item.config.rootpath).parts[:2]:
             item.add_marker(pytest.mark.runtime)
+
+
+def _judges_the_repository(node) -> bool:
+    """tests/ci/ reads the repository's own stacks on purpose (check, the stack schema); no other test may."""
+    return "ci" in node.path.relative_to(node.config.rootpath).parts[:2]
+
+
+def _opened_message(opened: list[str]) -> str:
+    return (
+        f"opened the repository's own {', '.join(sorted(set(opened)))}: a team replaces the root stacks and ml/; "
+        "read the fixture project's (project_dir(), tests/fixtures/project/) instead"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A product test module that opens the root stacks or root ml/ at import fails to collect (tests/support/project_reads.py)."""
+    guarded = isinstance(collector, pytest.Module) and not _judges_the_repository(collector)
+    opened = project_reads.start() if guarded else None
+    try:
+        report = yield
+    finally:
+        if guarded:
+            project_reads.stop()
+    if opened:
+        report.outcome, report.longrepr = "failed", f"{collector.nodeid}: {_opened_message(opened)}"
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _reads_only_the_fixture_project(request):
+    """A product test that opens the root stacks or root ml/ fails at teardown (tests/support/project_reads.py)."""
+    if _judges_the_repository(request.node):
+        yield
+        return
+    opened = project_reads.start()
+    try:
+        yield
+    finally:
+        project_reads.stop()
+    if opened:
+        pytest.fail(_opened_message(opened), pytrace=False)
 
 
 @pytest.fixture(scope="session")

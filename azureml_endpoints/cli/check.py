@@ -1,6 +1,6 @@
 """What a team's repository must hold, judged over every stack it has: the check CI runs on a team's stacks.
 
-    azureml-endpoints check [--project DIR] [--stack NAME ...] [--start]
+    azureml-endpoints check [--project DIR] [--stack NAME ...] [--start [--request FILE]]
 
 For each `Pulumi.<stack>.yaml` of the project (default: the current directory, as under the Pulumi CLI):
   - config:      the stack's config validates (every key-named error is printed);
@@ -11,16 +11,18 @@ For each `Pulumi.<stack>.yaml` of the project (default: the current directory, a
   - policies:    the policy pack, with policies/config/<stack>.json, finds no mandatory violation;
   - scoring code: every deployment's scoring script parses and defines init() and run() at module level
                  (the contract of Azure ML's inference server and batch driver); with --start, every online
-                 deployment is also started and scored under the real inference server (`score-local`).
+                 deployment is also started and scored under the real inference server (`score-local`), with
+                 --request as the body (default score-local's, the project's ml/sample-request.json).
 
 Prints one report per stack and a summary line. Exit codes: 0 every stack passes; 1 a stack fails a check;
-2 usage (no project, no stack files, an unknown --stack).
+2 usage (no project, no stack files, an unknown --stack, a --request that is not a file or comes without --start).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -125,22 +127,33 @@ def _script_key(kind: str, endpoint: str, deployment: str, settings: StackConfig
     return f"{CONFIG_NAMESPACE}:{'onlineEndpoints' if kind == 'online' else 'batchEndpoints'}[{e}].deployments[{d}].scoringScript"
 
 
-def _start(report: StackReport, stack: str, settings: StackConfig, project: Path) -> None:
+def _start(report: StackReport, stack: str, settings: StackConfig, project: Path, request: Path | None) -> None:
     """Each online deployment started and scored under the real inference server, by `score-local`."""
     for endpoint in settings.online_endpoints:
         for deployment in endpoint.deployments:
             command = [sys.executable, "-m", "azureml_endpoints.cli.main", "score-local", "--stack", stack]
             command += ["--endpoint", endpoint.name, "--deployment", deployment.name]
+            command += ["--request", str(request)] if request else []
             result = subprocess.run(command, cwd=project, capture_output=True, text=True)
             what = f"start: {endpoint.name}/{deployment.name} under the inference server"
             if result.returncode == 0:
                 report.passed.append(f"{what} answered 200")
             else:
-                last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-                report.failed.append(f"{what}: exit {result.returncode}: {last[0]}")
+                report.failed.append(f"{what}: exit {result.returncode}: {_reason(result.stderr.strip() or result.stdout.strip())}")
 
 
-def check_stack(stack: str, pack: PolicyPackServer, start: bool, project: Path) -> StackReport:
+# The exception a scoring script raised, in the server's log ("ImportError: cannot import name ..."), not the lines
+# the server prints after it ("Worker failed to boot").
+RAISED = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): .+$", re.MULTILINE)
+
+
+def _reason(output: str) -> str:
+    """The first exception a failed start's output names, else its last line."""
+    raised = RAISED.search(output)
+    return raised.group(0).strip() if raised else (output.splitlines()[-1:] or ["no output"])[0]
+
+
+def check_stack(stack: str, pack: PolicyPackServer, start: bool, project: Path, request: Path | None = None) -> StackReport:
     report = StackReport(stack)
     try:
         settings = _settings(stack)
@@ -166,7 +179,7 @@ def check_stack(stack: str, pack: PolicyPackServer, start: bool, project: Path) 
         report.passed.append(f"policies: no mandatory violation ({advisory} advisory)")
     _check_scoring(report, settings, assets)
     if start and not report.failed:
-        _start(report, stack, settings, project)
+        _start(report, stack, settings, project, request)
     return report
 
 
@@ -175,11 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=None, help="the Pulumi project directory (default: the current directory)")
     parser.add_argument("--stack", action="append", default=[], help="check only this stack (repeatable; default every stack)")
     parser.add_argument("--start", action="store_true", help="also start and score every online deployment (score-local)")
+    parser.add_argument(
+        "--request",
+        type=Path,
+        help="with --start: the JSON body every started deployment scores (default: the project's ml/sample-request.json)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return 0 if exit_.code == 0 else 2
     project = (args.project or project_dir()).resolve()
+    if args.request and not (args.start and args.request.is_file()):
+        print(f"error: --request {args.request}: {'not a file' if args.start else 'goes with --start'}", file=sys.stderr)
+        return 2
     if not (project / "Pulumi.yaml").is_file():
         print(f"error: {project} is not a Pulumi project (no Pulumi.yaml)", file=sys.stderr)
         return 2
@@ -194,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     with using_project(project), PolicyPackServer() as pack:
         for stack in args.stack or stacks:
-            reports.append(check_stack(stack, pack, args.start, project))
+            reports.append(check_stack(stack, pack, args.start, project, args.request and args.request.resolve()))
             print(reports[-1].render(), flush=True)
     failed = [r.stack for r in reports if not r.ok]
     print(f"\n{len(reports) - len(failed)} of {len(reports)} stacks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))

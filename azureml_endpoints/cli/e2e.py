@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
@@ -61,17 +61,17 @@ def expected_online() -> list[float]:
     import joblib
     import numpy
 
-    model = joblib.load(REPO / "ml/model-1/model/sklearn_regression_model.pkl")
-    return model.predict(numpy.array(json.loads((REPO / "ml/sample-request.json").read_text())["data"])).tolist()
+    model = joblib.load(project_dir() / "ml/model-1/model/sklearn_regression_model.pkl")
+    return model.predict(numpy.array(json.loads((project_dir() / "ml/sample-request.json").read_text())["data"])).tolist()
 
 
 def expected_batch() -> dict[tuple[str, int], float]:
     import joblib
     import numpy
 
-    model = joblib.load(REPO / "ml/model-1/model/sklearn_regression_model.pkl")
+    model = joblib.load(project_dir() / "ml/model-1/model/sklearn_regression_model.pkl")
     expected = {}
-    for path in sorted((REPO / "ml/batch-data").glob("*.csv")):
+    for path in sorted((project_dir() / "ml/batch-data").glob("*.csv")):
         with path.open(newline="") as handle:
             rows = list(csv.reader(handle))[1:]
         for i, p in enumerate(model.predict(numpy.array(rows, dtype=float))):
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             config = ephemeral_config(args.template, args.suffix, args.workspace, args.resource_group)
             name = f"e2e-{args.suffix}"
             header = f"# Ephemeral stack of the e2e workflow, from Pulumi.{args.template}.yaml (azureml-endpoints e2e stack).\n"
-            write_atomic(REPO / f"Pulumi.{name}.yaml", header + yaml.safe_dump({"config": config}, sort_keys=False))
+            write_atomic(project_dir() / f"Pulumi.{name}.yaml", header + yaml.safe_dump({"config": config}, sort_keys=False))
             print(name)
             return 0
         text = args.file.read_text()

@@ -157,11 +157,25 @@ def azure_identity(step_type: str, state: dict | None) -> tuple | None:
 
 
 def collision(created: str, deleted: str) -> str:
+    head = f"{code_span(created)}: would be created as the Azure resource {code_span(deleted)} is now, which this preview deletes"
+    if _folder_renamed(created, deleted):
+        # components/assets.py: the alias from a code folder's earlier name applies only while that name is unique in
+        # the stack; which folder had it, the program cannot know (it reads no state).
+        return (
+            f"{head}: a code folder an earlier release named by its folder name alone, in the same change that adds "
+            "another folder of that name, so no alias applies. Run `pulumi up` once with this release before adding "
+            "the folder (the alias moves the existing folder to its path name), then add it in a change of its own."
+        )
     return (
-        f"{code_span(created)}: would be created as the Azure resource {code_span(deleted)} is now, which this preview "
-        "deletes; the create runs first and azure-native refuses an existing resource. Keep the old name with "
+        f"{head}; the create runs first and azure-native refuses an existing resource. Keep the old name with "
         "`aliases`, or remove the old resource in a change of its own first."
     )
+
+
+def _folder_renamed(created: str, deleted: str) -> bool:
+    """`<assets>-code-<path label>[-<file>]` created where `<assets>-code-<folder name>[-<file>]` is deleted."""
+    new, old = created.partition("-code-"), deleted.partition("-code-")
+    return bool(new[1] and old[1]) and new[0] == old[0] and new[2].endswith("-" + old[2])
 
 
 def live_shares(step: Step) -> Iterable[tuple[str, str, str]]:

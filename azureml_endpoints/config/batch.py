@@ -22,8 +22,10 @@ from azureml_endpoints.config.common import (
     MODEL_KEY_HELP,
     MODEL_TYPE_HELP,
     SCORING_SCRIPT_HELP,
+    AzMlCodeConfiguration,
     IdentityType,
     az_ml_deployment_spellings,
+    code_configuration_field,
     deployment_names_unique,
     names_exist,
 )
@@ -131,6 +133,7 @@ class BatchDeploymentConfig(ConfigModel):
     model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
     code: str | None = Field(None, description=CODE_KEY_HELP)
     scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
+    code_configuration: AzMlCodeConfiguration | None = code_configuration_field()
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     instance_count: int = Field(1, ge=1, le=100, description="Nodes a job uses.")
     max_concurrency_per_instance: int = Field(4, ge=1, le=100, description="Parallel mini-batches per node.")

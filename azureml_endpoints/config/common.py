@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from pydantic import ValidationInfo
+from pydantic import Field, ValidationInfo
 
-from azureml_endpoints.config.base import quote, unique_ignoring_case
+from azureml_endpoints.config.base import ConfigModel, quote, unique_ignoring_case
 
 MODEL_KEY_HELP = (
     "Required. An entry of models (<name> or <name>:<version>), azureml:<name>:<version> (registered), or "
@@ -60,6 +60,24 @@ def names_exist(split: dict[str, int], info: ValidationInfo) -> None:
     unknown = sorted(set(split) - known)
     if unknown:
         raise ValueError(f"names deployments that do not exist: {', '.join(map(quote, unknown))} (deployments: {', '.join(sorted(known))})")
+
+
+class AzMlCodeConfiguration(ConfigModel):
+    """`az ml`'s code_configuration, as pasted from deployment YAML: declared so that the stack schema and the
+    reference know the spelling; `az_ml_deployment_spellings` reads it as code and scoringScript before validation."""
+
+    code: str = Field(description="The project folder with the scoring code (the deployment's code).")
+    scoring_script: str = Field(alias="scoring_script", description="The script in code (the deployment's scoringScript).")
+
+
+def code_configuration_field() -> Any:
+    """A deployment's `code_configuration` key: always read as code and scoringScript, so never set once validated."""
+    return Field(
+        None,
+        alias="code_configuration",
+        exclude=True,
+        description="az ml's spelling of code and scoringScript ({code, scoring_script}), read as those keys; not with them.",
+    )
 
 
 def az_ml_deployment_spellings(data: Any) -> Any:

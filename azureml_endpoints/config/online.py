@@ -23,9 +23,11 @@ from azureml_endpoints.config.common import (
     MODEL_TYPE_HELP,
     RESERVED_ENV_VARS,
     SCORING_SCRIPT_HELP,
+    AzMlCodeConfiguration,
     IdentityType,
     PublicNetworkAccess,
     az_ml_deployment_spellings,
+    code_configuration_field,
     deployment_names_unique,
     names_exist,
 )
@@ -94,6 +96,7 @@ class OnlineDeploymentConfig(ConfigModel):
     model_type: ModelType | None = Field(None, description=MODEL_TYPE_HELP)
     code: str | None = Field(None, description=CODE_KEY_HELP)
     scoring_script: str | None = Field(None, description=SCORING_SCRIPT_HELP)
+    code_configuration: AzMlCodeConfiguration | None = code_configuration_field()
     environment: str | None = Field(None, description=ENVIRONMENT_KEY_HELP)
     request_settings: RequestSettingsConfig | None = Field(
         None, description="Scoring timeout, concurrency and queue wait; Azure's defaults when not set."

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from azureml_endpoints.cli import model_lock, plan_diff, preview
-from azureml_endpoints.paths import model_lock_file
+from azureml_endpoints.paths import model_lock_file, project_dir
 from azureml_endpoints.pulumi_io import files
 from azureml_endpoints.pulumi_io.files import WriteFailed, write_atomic
 
@@ -166,7 +166,7 @@ def test_preview_and_plan_diff_say_one_line_when_their_report_cannot_be_written(
     assert capsys.readouterr().err == f"error: cannot write {graph}: No space left on device\n"
     assert not graph.exists()
     digest = tmp_path / "digest.json"
-    assert plan_diff.main(["--stack", "dev", "--from", "Pulumi.dev.yaml", "--digest", str(digest)]) == 1
+    assert plan_diff.main(["--stack", "dev", "--from", str(project_dir() / "Pulumi.dev.yaml"), "--digest", str(digest)]) == 1
     assert capsys.readouterr().err == f"error: cannot write {digest}: No space left on device\n"
 
 
@@ -177,7 +177,7 @@ def test_preview_and_plan_diff_say_one_line_when_their_report_cannot_be_written(
         ("guard", ["{preview}"]),
         ("drift", ["{refresh}"]),
         ("preview", ["--stack", "dev", "--graph", "{tmp}/g.mmd"]),
-        ("plan_diff", ["--stack", "dev", "--from", "{repo}/Pulumi.dev.yaml", "--to", "{repo}/Pulumi.dev.yaml"]),
+        ("plan_diff", ["--stack", "dev", "--from", "{project}/Pulumi.dev.yaml", "--to", "{project}/Pulumi.dev.yaml"]),
     ],
 )
 def test_a_full_disk_on_stdout_is_one_line(tmp_path, tool, arguments):
@@ -185,7 +185,7 @@ def test_a_full_disk_on_stdout_is_one_line(tmp_path, tool, arguments):
     import subprocess
     import sys
 
-    from azureml_endpoints.paths import REPO
+    from azureml_endpoints.paths import REPO  # the commands run from the repository, as in CI
 
     preview_json = tmp_path / "preview.json"
     preview_json.write_text(json.dumps({"steps": [], "changeSummary": {"same": 1}}))
@@ -194,7 +194,7 @@ def test_a_full_disk_on_stdout_is_one_line(tmp_path, tool, arguments):
     state = {"urn": urn, "type": "azure-native:storage:StorageAccount", "custom": True, "inputs": {}, "outputs": {}}
     event = {"resourcePreEvent": {"metadata": {"op": "refresh", "urn": urn, "type": state["type"], "old": state, "new": state}}}
     refresh.write_text(json.dumps(event) + "\n")
-    argv = [a.format(preview=preview_json, refresh=refresh, tmp=tmp_path, repo=REPO) for a in arguments]
+    argv = [a.format(preview=preview_json, refresh=refresh, tmp=tmp_path, project=project_dir()) for a in arguments]
     with open("/dev/full", "w") as full:
         done = subprocess.run(
             [sys.executable, "-m", f"azureml_endpoints.cli.{tool}", *argv],

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from azureml_endpoints.cli import plan_diff
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io import stack_files
 from azureml_endpoints.pulumi_io.stack_files import StackFileError, read_stack_file
 
@@ -71,7 +71,7 @@ HOSTILE_FOR_PLAN_DIFF = {
 
 @pytest.mark.parametrize("case", HOSTILE_FOR_PLAN_DIFF)
 def test_plan_diff_reads_stack_files_as_the_cli_does(tmp_path, capsys, case):
-    dev = (REPO / "Pulumi.dev.yaml").read_text()
+    dev = (project_dir() / "Pulumi.dev.yaml").read_text()
     if case == "sexagesimal instance count":  # yaml.safe_load reads 1:00 as 60; the CLI passes the text "1:00"
         text = dev.replace("instanceCount: 1\n", "instanceCount: 1:00\n", 1)
     elif case == "config a list":
@@ -88,7 +88,7 @@ def test_plan_diff_reads_stack_files_as_the_cli_does(tmp_path, capsys, case):
 
 def test_plan_diff_refuses_utf16_as_preview_does(tmp_path, capsys):
     before = tmp_path / "Pulumi.before.yaml"
-    before.write_bytes((REPO / "Pulumi.dev.yaml").read_text().encode("utf-16"))
+    before.write_bytes((project_dir() / "Pulumi.dev.yaml").read_text().encode("utf-16"))
     assert plan_diff.main(["--stack", "dev", "--from", str(before)]) == 1
     assert capsys.readouterr().err.startswith("error: Pulumi.before.yaml: not UTF-8 text")
 
@@ -96,7 +96,7 @@ def test_plan_diff_refuses_utf16_as_preview_does(tmp_path, capsys):
 @pytest.mark.parametrize("namespace", ["azureml-endpoint", "azureml_endpoints", "AzureML-Endpoints"])
 def test_a_typo_of_the_config_namespace_is_refused_by_every_tool(tmp_path, capsys, namespace):
     """`azureml-endpoint:rolePropagationSeconds` reaches no one: the program would run on the default."""
-    stack = REPO / "Pulumi.dev.yaml"
+    stack = project_dir() / "Pulumi.dev.yaml"
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(stack.read_text() + f"  {namespace}:rolePropagationSeconds: 5\n")
     (tmp_path / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())

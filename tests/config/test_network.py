@@ -10,7 +10,7 @@ from azureml_endpoints.azure.clouds import cloud_name, zone_names
 from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.stack import CONFIG_NAMESPACE, check_cloud, parse_settings, provider_cloud
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
 
 NS = CONFIG_NAMESPACE
@@ -19,7 +19,7 @@ ZONE = f"/subscriptions/{SUB}/resourceGroups/rg-dns/providers/Microsoft.Network/
 
 
 def private_raw() -> dict:
-    doc = yaml.safe_load((REPO / "Pulumi.sandbox-private.yaml").read_text())["config"]
+    doc = yaml.safe_load((project_dir() / "Pulumi.sandbox-private.yaml").read_text())["config"]
     return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in doc.items()}
 
 

@@ -79,3 +79,48 @@ def test_the_guard_blocks_a_create_whose_azure_resource_the_preview_deletes(dev,
     renamed[0]["newState"] = other
     path.write_text(json.dumps({"steps": renamed, "changeSummary": {"create": 1, "delete": 1}}))
     assert guard.main([str(path)]) == 0
+
+
+def test_adopting_this_release_while_adding_a_same_named_folder_is_blocked_with_what_to_do(tmp_path, capsys):
+    """An earlier release's `assets-code-onlinescoring` was whichever folder had the name alone; with two such folders the
+    program cannot know which (it reads no state), so neither takes the alias and the guard says to `up` once first."""
+    project = tmp_path / "repository"
+    shutil.copytree(project_dir(), project)
+    team_code = project / "team" / "onlinescoring"
+    team_code.mkdir(parents=True)
+    (team_code / "score.py").write_text("def init():\n    pass\n\n\ndef run(raw_data):\n    return []\n")
+    path = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(path.read_text())
+    endpoint = document["config"][f"{NS}:onlineEndpoints"][0]
+    endpoint["deployments"].append(
+        {**endpoint["deployments"][0], "name": "team", "code": "team/onlinescoring", "scoringScript": "score.py"}
+    )
+    endpoint["traffic"]["team"] = 0
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    both = evaluate("dev", project_dir=project)
+    code = both.named("assets-code-ml-onlinescoring")
+    earlier = code.urn.rsplit("::", 1)[0] + "::assets-code-onlinescoring"  # the earlier release's name, in the stack's state
+    named_onlinescoring = [r for r in both.of_type(CODE_VERSION) if r.inputs["name"] == "onlinescoring"]
+    assert {r.urn for r in named_onlinescoring} == {code.urn, both.named("assets-code-team-onlinescoring").urn}
+    assert earlier not in {r.urn for r in both.registrations} and all(r.aliases == () for r in named_onlinescoring)
+    assert both.named("assets-code-ml-batchscoring").aliases != ()  # a name still unique keeps its alias
+
+    steps = [
+        {"op": "create", "urn": code.urn, "newState": _state(code)},
+        {"op": "delete", "urn": earlier, "oldState": {**_state(code), "urn": earlier}},
+    ]
+    preview = tmp_path / "preview.json"
+    preview.write_text(json.dumps({"steps": steps, "changeSummary": {"create": 1, "delete": 1}}))
+    assert guard.main([str(preview)]) == 2
+    out = capsys.readouterr().out
+    assert (
+        "`assets-code-ml-onlinescoring`: would be created as the Azure resource `assets-code-onlinescoring` is now, which this "
+        "preview deletes: a code folder an earlier release named by its folder name alone, in the same change that adds another "
+        "folder of that name, so no alias applies. Run `pulumi up` once with this release before adding the folder"
+    ) in out
+
+    # After that `up` the stack's state has the path name, so adding the folder renames nothing (the alias is moot).
+    alone = evaluate("dev")
+    assert alone.named("assets-code-ml-onlinescoring").urn == code.urn
+    assert alone.named("assets-code-ml-onlinescoring").aliases == (earlier,)
