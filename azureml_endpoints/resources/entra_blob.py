@@ -28,11 +28,37 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+class EntraSignInError(RuntimeError):
+    """No identity could get a storage token. Not an azure-core error, so the storage client's retry policy (which
+    retries every AzureError, backing off for about 80 seconds) does not retry it: a wrong sign-in fails at once."""
+
+
+class _FailFastCredential:
+    """DefaultAzureCredential whose failure is one line and final."""
+
+    def __init__(self, account_url: str):
+        from azure.identity import DefaultAzureCredential
+
+        self._credential, self._account_url = DefaultAzureCredential(), account_url
+
+    def get_token(self, *scopes, **kwargs):
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._credential.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise EntraSignInError(
+                f"no Entra token for {self._account_url}: {first.rstrip('.')}; sign in as an identity with Storage Blob Data "
+                "Contributor on the account (the deployer, docs/private-networking.md#keyless-uploads)"
+            ) from None
+
+
 def _blob_client(props: dict):
-    from azure.identity import DefaultAzureCredential
     from azure.storage.blob import BlobClient
 
-    return BlobClient(props["accountUrl"].rstrip("/"), props["containerName"], props["blobName"], credential=DefaultAzureCredential())
+    account_url = props["accountUrl"].rstrip("/")
+    return BlobClient(account_url, props["containerName"], props["blobName"], credential=_FailFastCredential(account_url))
 
 
 def upload(props: dict) -> bool:

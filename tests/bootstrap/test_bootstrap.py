@@ -474,8 +474,9 @@ def private_prod(**prod) -> dict:
 
 
 def test_the_examples_prod_joins_the_subnet_its_stack_names():
-    """Bootstrap reads no workload stack, so the two copies of the id are kept equal here."""
-    stack = stack_config("prod", REPO)["azureml-endpoints:network"]
+    """Bootstrap reads no workload stack, so the two copies of the id are kept equal here (the product's prod, as
+    the fixture project holds it: a team's own root stacks are judged by `check`, not by product tests)."""
+    stack = stack_config("prod", project_dir())["azureml-endpoints:network"]
     assert EXAMPLE_PROD["privateNetworking"] is True
     assert EXAMPLE_PROD["privateEndpointSubnetId"] == stack["privateEndpointSubnetId"]
 

@@ -5,7 +5,7 @@ an unchanged file is not sent again."""
 import pytest
 
 from azureml_endpoints.local.runtime import EMULATOR_KEY, Azurite, TokenEndpoint
-from azureml_endpoints.resources.entra_blob import HASH_METADATA, EntraBlobProvider, file_sha256
+from azureml_endpoints.resources.entra_blob import HASH_METADATA, EntraBlobProvider, EntraSignInError, file_sha256
 
 ACCOUNT = "stmlepsbxpdata"
 CONTAINER = "data"
@@ -34,6 +34,16 @@ def read_back(azurite, blob: str):
     )
     client = service.get_blob_client(CONTAINER, blob)
     return client.download_blob().readall(), client.get_blob_properties()
+
+
+def read_back_exists(azurite, blob: str) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        read_back(azurite, blob)
+    except ResourceNotFoundError:
+        return False
+    return True
 
 
 def props(azurite, source):
@@ -75,7 +85,10 @@ def test_without_a_token_nothing_is_written(storage, tmp_path, monkeypatch):
     monkeypatch.setenv("MSI_SECRET", "wrong")
     source = tmp_path / "hello.txt"
     source.write_text("x")
-    from azure.core.exceptions import ClientAuthenticationError
-
-    with pytest.raises(ClientAuthenticationError):
+    # One line, and not retried: the storage client's policy would back off for about 80 seconds on an azure-core error.
+    with pytest.raises(
+        EntraSignInError, match=r"^no Entra token for https://[^ ]+: DefaultAzureCredential failed to retrieve a token"
+    ) as error:
         EntraBlobProvider().create(props(azurite, source))
+    assert "\n" not in str(error.value) and "Storage Blob Data Contributor" in str(error.value)
+    assert not read_back_exists(azurite, "hello.txt")
