@@ -23,6 +23,7 @@ from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.commands import run_command
 
 SAMPLE = "az-ml/online/managed/sample"  # in the sample project (tests/conftest.py az_ml_project)
 ML = "azure-native:machinelearningservices:"
@@ -35,15 +36,7 @@ def files(az_ml_project) -> list[Path]:
 
 
 def run_import(*args: str) -> subprocess.CompletedProcess:
-    """The command as a team runs it: from the project directory (the sample project, via AZUREML_ENDPOINTS_PROJECT)."""
-    return subprocess.run(
-        [sys.executable, "-m", "azureml_endpoints.cli.main", "import", *args],
-        cwd=project_dir(),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=900,
-    )
+    return run_command("import", *args)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.commands import run_command
 
 SAMPLE = "az-ml/batch/deploy-models/heart-classifier-mlflow"
 ML = "azure-native:machinelearningservices:"
@@ -63,14 +63,7 @@ def files(az_ml_project) -> list[Path]:
 
 
 def run_import(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "azureml_endpoints.cli.main", "import", *args],
-        cwd=project_dir(),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=900,
-    )
+    return run_command("import", *args)
 
 
 @pytest.fixture
