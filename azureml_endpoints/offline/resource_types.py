@@ -73,8 +73,10 @@ def _role_assignment(r: Registration) -> str:
 
 
 def _endpoint(r: Registration) -> str:
+    """Who it runs as, how callers authenticate and, for a private endpoint, that it takes no public traffic."""
+    private = ", public network access Disabled" if r.inputs["properties"].get("publicNetworkAccess") == "Disabled" else ""
     flags = " protected" if r.protect else ""
-    return f"identity {r.inputs['identity']['type']}, auth {r.inputs['properties']['authMode']}{flags}"
+    return f"identity {r.inputs['identity']['type']}, auth {r.inputs['properties']['authMode']}{private}{flags}"
 
 
 def _online_deployment(r: Registration) -> str:

@@ -70,7 +70,7 @@ def test_json_has_every_section(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"stack", "steps", "outputs", "violations", "landingZone", "quota", "time", "graph"}
     endpoint = next(s for s in doc["steps"] if s["name"] == "mi-uai-prod-endpoint")
-    assert endpoint["protect"] and endpoint["details"] == "identity UserAssigned, auth AADToken protected"
+    assert endpoint["protect"] and endpoint["details"] == "identity UserAssigned, auth AADToken, public network access Disabled protected"
     assert "traffic blue 100%, green 0%; mirror green 10%" in [s["details"] for s in doc["steps"]]
     assert doc["violations"] == []
     # prod: blue autoscales to at most 6 x DS3_v2 -> ceil(7.2) * 4 = 32 cores; green 3 -> ceil(3.6) * 4 = 16.
