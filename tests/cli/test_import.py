@@ -23,6 +23,7 @@ from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.paths import REPO, project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.azure_ai_ml import sdk_bodies
 from tests.support.commands import run_command
 
 SAMPLE = "az-ml/online/managed/sample"  # in the sample project (tests/conftest.py az_ml_project)
@@ -146,15 +147,8 @@ def test_the_request_bodies_are_what_az_ml_sends_for_the_same_yaml(imported_stac
             },
         },
     ]
-    result = subprocess.run(
-        [str(sdk), str(REPO / "tests/support/aml_sdk_bodies.py")],
-        input=json.dumps(definitions),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    sdk_endpoint, sdk_deployment = (_normalise(b) for b in json.loads(result.stdout))
+    bodies = sdk_bodies(sdk, definitions)
+    sdk_endpoint, sdk_deployment = (_normalise(b) for b in bodies)
     program_endpoint = _normalise({k: v for k, v in endpoint.inputs.items() if k not in URL_INPUTS})
     program_deployment = _normalise({k: v for k, v in deployment.inputs.items() if k not in URL_INPUTS})
     # The endpoint YAML names no identity: both send Azure's default, SystemAssigned.

@@ -11,7 +11,6 @@ ones azure-ai-ml builds from the same YAML files, save the differences listed in
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -24,8 +23,9 @@ from azureml_endpoints.cli import import_az
 from azureml_endpoints.cli.import_az import AZURE_AI_ML
 from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
-from azureml_endpoints.paths import REPO, project_dir
+from azureml_endpoints.paths import project_dir
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.azure_ai_ml import sdk_bodies
 from tests.support.commands import run_command
 
 SAMPLE = "az-ml/batch/deploy-models/heart-classifier-mlflow"
@@ -206,16 +206,9 @@ def test_the_request_bodies_are_what_az_ml_sends_for_the_same_yaml(imported_stac
             set_.update(code=p["codeConfiguration"]["codeId"], environment=p["environmentId"])
         add("batch_deployment", d, file, set_)
     sdk = requirements_env("azure-ai-ml", [AZURE_AI_ML])
-    result = subprocess.run(
-        [str(sdk), str(REPO / "tests/support/aml_sdk_bodies.py")],
-        input=json.dumps(definitions),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    bodies = sdk_bodies(sdk, definitions)
     found: dict[str, dict[str, tuple]] = {kind: {} for kind in DELIBERATE}
-    for (kind, registration), sdk_body in zip(pairs, json.loads(result.stdout), strict=True):
+    for (kind, registration), sdk_body in zip(pairs, bodies, strict=True):
         # These three types' inputs are the ARM body as azure-native sends it, less the names in the URL.
         program = _flatten(_normalise({k: v for k, v in registration.inputs.items() if k not in URL_INPUTS}))
         theirs = _flatten(_normalise(sdk_body))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from azureml_endpoints.local.runtime import requirements_env
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.paths import REPO
 from azureml_endpoints.pulumi_io.stack_files import stack_config
+from tests.support.azure_ai_ml import sdk_bodies
 from tests.support.private_stacks import REGISTRY_ID, with_registry_model
 
 NS = "azureml-endpoints:"
@@ -93,18 +93,6 @@ def sdk_python() -> Path:
         line for line in (REPO / "tests/support/azure-ai-ml-requirements.txt").read_text().splitlines() if line and not line.startswith("#")
     ]
     return requirements_env("azure-ai-ml", requirements)
-
-
-def sdk_bodies(python: Path, definitions: list[dict]) -> list[dict]:
-    result = subprocess.run(
-        [str(python), str(REPO / "tests/support/aml_sdk_bodies.py")],
-        input=json.dumps(definitions),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def seconds(duration: str) -> int:
