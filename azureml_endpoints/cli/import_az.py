@@ -125,6 +125,12 @@ def model_name(model: str) -> str:
     return model.removeprefix("azureml:").split(":", 1)[0]
 
 
+def environment_variables(d: dict) -> dict:
+    """A deployment's environment_variables as the stack takes them (strings), or nothing."""
+    variables = d.get("environment_variables")
+    return {"environmentVariables": {k: str(v) for k, v in variables.items()}} if variables else {}
+
+
 class Converter:
     """Collects the stack config the files describe."""
 
@@ -249,16 +255,7 @@ class Converter:
                 "a stack's batch endpoint has one cluster for all its deployments"
             )
         self.dropped(d, "batch deployment")
-        model, model_type = self.model(d)
-        entry: dict = {"name": d["name"], "model": model}
-        if model.startswith("azureml:"):
-            entry["modelType"] = model_type
-        if d.get("code"):
-            entry.update(code=project_path(d["code"], f, "code_configuration.code", self.project), scoringScript=d["scoring_script"])
-        environment = self.environment(d, model_name(model))
-        if environment:
-            entry["environment"] = environment
-        entry["instanceCount"] = d["instance_count"] or 1
+        entry: dict = {"name": d["name"], **self.runs(d), "instanceCount": d["instance_count"] or 1}
         s = {k: AZ_ML_BATCH_DEFAULTS[k] if v is None else v for k, v in d["settings"].items()}
         stated = [k for k, v in d["settings"].items() if v is None]
         if stated:
@@ -272,9 +269,7 @@ class Converter:
             errorThreshold=s["error_threshold"],
             loggingLevel=str(s["logging_level"]).capitalize(),
         )
-        if d.get("environment_variables"):
-            entry["environmentVariables"] = {k: str(v) for k, v in d["environment_variables"].items()}
-        endpoint["deployments"].append(entry)
+        endpoint["deployments"].append({**entry, **environment_variables(d)})
 
     def default_deployment(self, name: str, endpoint: dict) -> str:
         names = [d["name"] for d in endpoint["deployments"]]
@@ -373,10 +368,13 @@ class Converter:
                 f"{d['file']}: endpoint_name {d['endpoint_name']} is none of the endpoint files given ({', '.join(endpoints) or 'none'})"
             )
         self.dropped(d, "deployment")
+        entry = {"name": d["name"], "instanceType": d["instance_type"], "instanceCount": d["instance_count"] or 1, **self.runs(d)}
+        endpoints[d["endpoint_name"]]["deployments"].append({**entry, **environment_variables(d)})
+
+    def runs(self, d: dict) -> dict:
+        """What an online or batch deployment runs: model (and its type when referenced), code, script, environment."""
         model, model_type = self.model(d)
-        entry: dict = {"name": d["name"]}
-        entry.update(instanceType=d["instance_type"], instanceCount=d["instance_count"] or 1)
-        entry["model"] = model
+        entry: dict = {"model": model}
         if model.startswith("azureml:"):
             entry["modelType"] = model_type
         if d.get("code"):
@@ -386,9 +384,7 @@ class Converter:
         environment = self.environment(d, model_name(model))
         if environment:
             entry["environment"] = environment
-        if d.get("environment_variables"):
-            entry["environmentVariables"] = {k: str(v) for k, v in d["environment_variables"].items()}
-        endpoints[d["endpoint_name"]]["deployments"].append(entry)
+        return entry
 
     def config(self) -> dict:
         for endpoint in self.online.values():
