@@ -439,7 +439,7 @@ _UTC_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 
 def policy_exemption(m: ArmMocks, i: dict):
     name = i.get("policyExemptionName", "")
-    if not _EXEMPTION_NAME.fullmatch(name) or name.endswith((".", " ")):
+    if not _EXEMPTION_NAME.fullmatch(name) or name.endswith(" "):
         raise ArmError(f"InvalidPolicyExemptionName: '{name}'")
     if i.get("exemptionCategory") not in ("Waiver", "Mitigated"):
         raise ArmError(f"InvalidRequestContent: exemptionCategory '{i.get('exemptionCategory')}' is not Waiver or Mitigated")

@@ -78,12 +78,7 @@ def workspaces_for(config: Mapping[str, Any]) -> list[FakeWorkspace]:
 def registries_for(config: Mapping[str, Any]) -> list[str]:
     """The fake Azure holds the Azure ML registries a private stack names (network.registries), as Azure holds
     them outside the stack: its private endpoint rules target them."""
-    network = config.get(f"{project_name()}:network")
-    if isinstance(network, str):
-        try:
-            network = json.loads(network)
-        except ValueError:
-            return []
+    network = _object(config.get(f"{project_name()}:network"))
     registries = network.get("registries") if isinstance(network, dict) else None
     if not isinstance(registries, list):
         return []
