@@ -28,13 +28,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from azureml_endpoints.config.base import SettingsError, decode_config
+from azureml_endpoints.config.base import SettingsError
 from azureml_endpoints.config.catalog import DeploymentAssets, project_relative
-from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
+from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, stack_file_settings
 from azureml_endpoints.offline.evaluate import evaluate
 from azureml_endpoints.offline.policy_client import PolicyPackServer, load_policy_config
 from azureml_endpoints.paths import project_dir, using_project
-from azureml_endpoints.pulumi_io.stack_files import StackFileError, project_defaults, shipped_stacks, stack_config
+from azureml_endpoints.pulumi_io.stack_files import StackFileError, shipped_stacks
 
 SCORING_CONTRACT = ("init", "run")
 
@@ -74,12 +74,6 @@ def scoring_problem(code: Path, script: str) -> str | None:
         if missing
         else None
     )
-
-
-def _settings(stack: str) -> StackConfig:
-    values = {**project_defaults(), **stack_config(stack)}
-    prefix = CONFIG_NAMESPACE + ":"
-    return parse_settings(decode_config({k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}, StackConfig))
 
 
 def _deployment_key(kind: str, endpoint: str, deployment: str) -> str:
@@ -156,7 +150,7 @@ def _reason(output: str) -> str:
 def check_stack(stack: str, pack: PolicyPackServer, start: bool, project: Path, request: Path | None = None) -> StackReport:
     report = StackReport(stack)
     try:
-        settings = _settings(stack)
+        settings = stack_file_settings(stack)
     except (SettingsError, StackFileError, OSError) as error:
         # One violation is one line ("invalid <ns> config: <key>: <rule>"), several are a heading and a line each.
         lines = [line.strip().removeprefix(f"invalid {CONFIG_NAMESPACE} config:").strip() for line in str(error).splitlines()]

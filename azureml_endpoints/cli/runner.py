@@ -26,10 +26,10 @@ import json
 import sys
 from typing import Any
 
-from azureml_endpoints.config.base import SettingsError, decode_config
-from azureml_endpoints.config.stack import CONFIG_NAMESPACE, StackConfig, parse_settings
+from azureml_endpoints.config.base import SettingsError
+from azureml_endpoints.config.stack import stack_file_settings
 from azureml_endpoints.pulumi_io.pulumi_json import one_line
-from azureml_endpoints.pulumi_io.stack_files import StackFileError, project_defaults, stack_config
+from azureml_endpoints.pulumi_io.stack_files import StackFileError
 
 HOSTED = "ubuntu-latest"
 DEFAULT_PRIVATE_LABELS = ("self-hosted", "azureml-endpoints-private")
@@ -67,10 +67,7 @@ def private_labels(text: str, stack: str) -> list[str]:
 
 def is_private(stack: str) -> bool:
     """Whether the stack is private end to end, as the program decides it (the validated `network` setting)."""
-    values = {**project_defaults(), **stack_config(stack)}
-    prefix = CONFIG_NAMESPACE + ":"
-    settings = parse_settings(decode_config({k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}, StackConfig))
-    return settings.network is not None
+    return stack_file_settings(stack).network is not None
 
 
 def main(argv: list[str] | None = None) -> int:

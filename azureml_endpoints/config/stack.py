@@ -468,6 +468,17 @@ def provider_cloud(environment: str | None) -> str:
         raise SettingsError(f"azure-native:environment: {error}") from None
 
 
+def stack_file_settings(stack: str) -> StackConfig:
+    """A stack's settings as the program would read them, from Pulumi.<stack>.yaml over Pulumi.yaml's defaults,
+    without the Pulumi CLI (the commands that judge or place a stack); raises SettingsError naming each key."""
+    from azureml_endpoints.config.base import decode_config
+    from azureml_endpoints.pulumi_io.stack_files import project_defaults, stack_config
+
+    values = {**project_defaults(), **stack_config(stack)}
+    prefix = CONFIG_NAMESPACE + ":"
+    return parse_settings(decode_config({k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}, StackConfig))
+
+
 def load_settings(config) -> StackConfig:
     """Reads every setting from a `pulumi.Config` for the project namespace and validates it, with the
     provider's cloud (`azure-native:environment`) for the rules that depend on it."""
