@@ -212,24 +212,23 @@ def exemption_name(env: str, assignment_id: str) -> str:
 # A waiver on the environment's resource group, which its workspace and computes are created in: bootstrap's
 # administrator may grant it (Microsoft.Authorization/policyExemptions/write there and
 # policyAssignments/exempt/action on the assignment, "Azure Policy exemption structure"), the deployer may not.
-exemptions = {
-    name: authorization.PolicyExemption(
-        f"landing-zone-exemption-{name.removeprefix('azureml-endpoints-')}",
-        authorization.PolicyExemptionArgs(
-            policy_exemption_name=name,
-            scope=group_scope(e.resource_group),
-            policy_assignment_id=x.policy_assignment_id,
-            policy_definition_reference_ids=list(x.policy_definition_reference_ids),
-            exemption_category=authorization.ExemptionCategory.WAIVER,
-            display_name=f"azureml-endpoints {env}: {', '.join(x.policy_definition_reference_ids)}",
-            description=x.justification,
-            expires_on=x.expires_on,
-        ),
-    )
-    for env, e in settings.environments.items()
-    for x in e.landing_zone_exemptions
-    for name in [exemption_name(env, x.policy_assignment_id)]
-}
+exemptions: dict[str, authorization.PolicyExemption] = {}
+for env, e in settings.environments.items():
+    for x in e.landing_zone_exemptions:
+        name = exemption_name(env, x.policy_assignment_id)
+        exemptions[name] = authorization.PolicyExemption(
+            f"landing-zone-exemption-{env}-{name.rsplit('-', 1)[1]}",
+            authorization.PolicyExemptionArgs(
+                policy_exemption_name=name,
+                scope=group_scope(e.resource_group),
+                policy_assignment_id=x.policy_assignment_id,
+                policy_definition_reference_ids=list(x.policy_definition_reference_ids),
+                exemption_category=authorization.ExemptionCategory.WAIVER,
+                display_name=f"azureml-endpoints {env}: {', '.join(x.policy_definition_reference_ids)}",
+                description=x.justification,
+                expires_on=x.expires_on,
+            ),
+        )
 
 audit = StateAudit(
     "audit",

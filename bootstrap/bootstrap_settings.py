@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from azureml_endpoints.azure.landing_zone import INITIATIVE
 from azureml_endpoints.azure.landing_zone import POLICIES as LANDING_ZONE_POLICIES
 from azureml_endpoints.cli.github_environments import ENVIRONMENTS as WORKFLOW_ENVIRONMENTS
-from azureml_endpoints.config.base import ConfigModel, KeyedErrors, did_you_mean, matches, read_config, validate_config
+from azureml_endpoints.config.base import ConfigModel, KeyedErrors, did_you_mean, matches, quote, read_config, validate_config
 from azureml_endpoints.config.names import BLOB_CONTAINER_NAME, BlobContainerName, KeyVaultName, ResourceGroupName, StorageAccountName
 from azureml_endpoints.config.network import SubnetId
 from azureml_endpoints.config.operability import LogAnalyticsConfig
@@ -142,7 +142,7 @@ class LandingZoneExemption(ConfigModel):
         known = [p.reference_id for p in LANDING_ZONE_POLICIES]
         for reference in value:
             if reference not in known:
-                raise ValueError(f"'{reference}' is not a member of {INITIATIVE}{did_you_mean(reference, known)}")
+                raise ValueError(f"{quote(reference)} is not a member of {INITIATIVE}{did_you_mean(reference, known)}")
         if len(set(value)) != len(value):
             raise ValueError("names a member twice")
         return value
@@ -156,7 +156,7 @@ class LandingZoneExemption(ConfigModel):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"'{value}' is not an ISO 8601 time (2027-06-30T00:00:00Z)") from None
+            raise ValueError(f"{quote(value)} is not an ISO 8601 time (2027-06-30T00:00:00Z)") from None
         if moment.utcoffset() is None:
             raise ValueError("must name its time zone (UTC: end it with Z)")
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
